@@ -1,0 +1,157 @@
+//! The shared cache. With `redis.url` set, values live in Redis so every replica shares them;
+//! without it, an in-process cache gives the same behaviour on one node. Callers see one
+//! interface, [`Cache`]. A cache failure is logged and treated as a miss: the cache may make the
+//! platform faster, never make it fail.
+
+use std::time::Duration;
+
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+use sharedmetrics_config::RedisConfig;
+
+/// Largest number of entries the in-process cache keeps before evicting.
+const LOCAL_CAPACITY: u64 = 100_000;
+
+/// A byte-value cache with per-entry time to live.
+#[derive(Clone)]
+pub struct Cache {
+    backend: Backend,
+    prefix: String,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Redis(ConnectionManager),
+    Local(moka::future::Cache<String, (Vec<u8>, Duration)>),
+}
+
+/// Lets each in-process entry expire after its own time to live.
+struct PerEntryExpiry;
+
+impl moka::Expiry<String, (Vec<u8>, Duration)> for PerEntryExpiry {
+    fn expire_after_create(
+        &self,
+        _key: &String,
+        value: &(Vec<u8>, Duration),
+        _created_at: std::time::Instant,
+    ) -> Option<Duration> {
+        Some(value.1)
+    }
+}
+
+impl Cache {
+    /// Connects to Redis when configured, otherwise returns the in-process cache.
+    pub async fn connect(config: &RedisConfig) -> anyhow::Result<Self> {
+        match &config.url {
+            Some(url) => {
+                let client = redis::Client::open(url.expose())?;
+                let manager = ConnectionManager::new(client).await?;
+                tracing::info!("cache: redis");
+                Ok(Self { backend: Backend::Redis(manager), prefix: config.key_prefix.clone() })
+            }
+            None => {
+                tracing::info!("cache: in-process");
+                Ok(Self::in_process(&config.key_prefix))
+            }
+        }
+    }
+
+    /// Returns an in-process cache.
+    pub fn in_process(prefix: &str) -> Self {
+        let local = moka::future::Cache::builder()
+            .max_capacity(LOCAL_CAPACITY)
+            .expire_after(PerEntryExpiry)
+            .build();
+        Self { backend: Backend::Local(local), prefix: prefix.to_owned() }
+    }
+
+    /// Returns whether the cache is shared through Redis.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.backend, Backend::Redis(_))
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    /// Returns the value stored under `key`, if present and not expired.
+    pub async fn get(&self, key: &str) -> Option<Vec<u8>> {
+        let key = self.key(key);
+        match &self.backend {
+            Backend::Redis(manager) => {
+                let mut conn = manager.clone();
+                match conn.get::<_, Option<Vec<u8>>>(&key).await {
+                    Ok(value) => value,
+                    Err(error) => {
+                        tracing::warn!(%error, "cache get failed; treating as a miss");
+                        None
+                    }
+                }
+            }
+            Backend::Local(local) => local.get(&key).await.map(|(value, _)| value),
+        }
+    }
+
+    /// Stores `value` under `key` for `ttl`.
+    pub async fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) {
+        let key = self.key(key);
+        match &self.backend {
+            Backend::Redis(manager) => {
+                let mut conn = manager.clone();
+                let millis = ttl.as_millis().max(1) as u64;
+                if let Err(error) = conn.pset_ex::<_, _, ()>(&key, value, millis).await {
+                    tracing::warn!(%error, "cache set failed");
+                }
+            }
+            Backend::Local(local) => local.insert(key, (value, ttl)).await,
+        }
+    }
+
+    /// Removes the value stored under `key`.
+    pub async fn delete(&self, key: &str) {
+        let key = self.key(key);
+        match &self.backend {
+            Backend::Redis(manager) => {
+                let mut conn = manager.clone();
+                if let Err(error) = conn.del::<_, ()>(&key).await {
+                    tracing::warn!(%error, "cache delete failed");
+                }
+            }
+            Backend::Local(local) => local.invalidate(&key).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sharedmetrics_config::Secret;
+
+    async fn exercise(cache: Cache) {
+        assert_eq!(cache.get("a").await, None);
+        cache.set("a", b"one".to_vec(), Duration::from_secs(60)).await;
+        assert_eq!(cache.get("a").await.as_deref(), Some(&b"one"[..]));
+        cache.set("short", b"x".to_vec(), Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(cache.get("short").await, None, "expired entries are gone");
+        cache.delete("a").await;
+        assert_eq!(cache.get("a").await, None);
+    }
+
+    #[tokio::test]
+    async fn in_process_cache_stores_expires_and_deletes() {
+        exercise(Cache::in_process("t:")).await;
+    }
+
+    #[tokio::test]
+    async fn redis_cache_behaves_like_the_in_process_one() {
+        let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let config = RedisConfig {
+            url: Some(Secret::new(url)),
+            key_prefix: format!("test:{}:", uuid::Uuid::new_v4()),
+        };
+        let cache = Cache::connect(&config).await.expect("redis is running for the tests");
+        assert!(cache.is_shared());
+        exercise(cache).await;
+    }
+}

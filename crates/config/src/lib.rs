@@ -1,0 +1,456 @@
+//! The platform's configuration: typed sections with defaults that run the embedded platform
+//! with nothing set, overridden by a TOML file, overridden in turn by environment variables
+//! `SHAREDMETRICS__SECTION__KEY` (the environment wins). The conventional variables
+//! `DATABASE_URL`, `REDIS_URL` and `OTEL_EXPORTER_OTLP_ENDPOINT` are honoured as well, below the
+//! `SHAREDMETRICS__` ones. [`Config::validate`] runs last and names the key at fault.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A source could not be read or a value had the wrong type.
+    #[error("configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    /// A value was read but is not acceptable.
+    #[error("configuration key {key}: {reason}")]
+    Invalid {
+        /// Dotted key, for example `database.url`.
+        key: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// A string that never appears in logs or debug output (passwords in URLs, signing keys).
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// Returns the secret value, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Where the gateway listens.
+    pub gateway: GatewayConfig,
+    /// Where each service listens when split, and where the gateway reaches it.
+    pub services: ServicesConfig,
+    /// The relational store.
+    pub database: DatabaseConfig,
+    /// The shared cache and quota store.
+    pub redis: RedisConfig,
+    /// Reference data and the starter catalogue loaded on first start.
+    pub reference_data: ReferenceDataConfig,
+    /// What the embedded default creates on first start.
+    pub bootstrap: BootstrapConfig,
+    /// Logs, traces and the platform's own telemetry.
+    pub telemetry: TelemetryConfig,
+}
+
+/// Where the gateway listens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GatewayConfig {
+    /// gRPC listen address.
+    pub grpc_addr: SocketAddr,
+    /// HTTP listen address (health, REST/JSON, telemetry).
+    pub http_addr: SocketAddr,
+    /// Deadline applied to a request that carries none, in milliseconds.
+    pub default_timeout_ms: u64,
+    /// Requests served at once before new ones are refused with RESOURCE_EXHAUSTED.
+    pub max_concurrent_requests: usize,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            grpc_addr: ([127, 0, 0, 1], 50051).into(),
+            http_addr: ([127, 0, 0, 1], 8080).into(),
+            default_timeout_ms: 30_000,
+            max_concurrent_requests: 1024,
+        }
+    }
+}
+
+/// One service's listen address (when it runs as its own process) and the URL the gateway uses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceEndpoint {
+    /// gRPC listen address of the service when it runs on its own.
+    pub listen_addr: SocketAddr,
+    /// URL the gateway calls when the service is not in its process.
+    pub url: String,
+}
+
+impl ServiceEndpoint {
+    fn local(port: u16) -> Self {
+        Self { listen_addr: ([127, 0, 0, 1], port).into(), url: format!("http://127.0.0.1:{port}") }
+    }
+}
+
+/// Endpoints of the four domain services.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServicesConfig {
+    /// The definitions service.
+    pub definitions: ServiceEndpoint,
+    /// The submissions service.
+    pub submissions: ServiceEndpoint,
+    /// The benchmarking service.
+    pub benchmarking: ServiceEndpoint,
+    /// The commitments service.
+    pub commitments: ServiceEndpoint,
+    /// Shared secret the gateway signs forwarded identities with; services refuse unsigned ones.
+    pub internal_token: Secret,
+}
+
+impl Default for ServicesConfig {
+    fn default() -> Self {
+        Self {
+            definitions: ServiceEndpoint::local(50061),
+            submissions: ServiceEndpoint::local(50062),
+            benchmarking: ServiceEndpoint::local(50063),
+            commitments: ServiceEndpoint::local(50064),
+            internal_token: Secret::default(),
+        }
+    }
+}
+
+/// The relational store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DatabaseConfig {
+    /// `postgres://…` or `sqlite://path?mode=rwc`; may hold a password, so it is a secret.
+    pub url: Secret,
+    /// Pool size.
+    pub max_connections: u32,
+    /// Runs migrations when a service starts (they always run under `sharedmetrics migrate`).
+    pub migrate_on_start: bool,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: Secret::new("sqlite://data/sharedmetrics.db?mode=rwc"),
+            max_connections: 10,
+            migrate_on_start: true,
+        }
+    }
+}
+
+impl DatabaseConfig {
+    /// Returns whether the store is SQLite (the embedded default).
+    pub fn is_sqlite(&self) -> bool {
+        self.url.expose().starts_with("sqlite:")
+    }
+}
+
+/// The shared cache and quota store; without a URL the platform uses in-process equivalents.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RedisConfig {
+    /// `redis://host:port/db`, or none for the in-process fallback.
+    pub url: Option<Secret>,
+    /// Prefix of every key, so several deployments (or test runs) can share one Redis.
+    pub key_prefix: String,
+}
+
+/// Reference data and the starter catalogue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReferenceDataConfig {
+    /// Folder holding `geography/` and `organisations/` (see ../shared/data/README.md).
+    pub dir: PathBuf,
+    /// Folder holding `dimensions.json` and `metrics.json`.
+    pub catalogue_dir: PathBuf,
+    /// Imports the reference data and catalogue on start when the store has none.
+    pub import_on_start: bool,
+}
+
+impl Default for ReferenceDataConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("../shared/data"),
+            catalogue_dir: PathBuf::from("data/catalogue"),
+            import_on_start: true,
+        }
+    }
+}
+
+/// What the embedded default creates on first start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BootstrapConfig {
+    /// Creates an admin API key when none exists, and prints it once.
+    pub create_admin_key: bool,
+    /// Organisation the admin key belongs to.
+    pub admin_organisation: String,
+    /// Writes the admin key to this file as well (mode 0600), for scripts; empty for none.
+    pub admin_key_file: PathBuf,
+}
+
+impl Default for BootstrapConfig {
+    fn default() -> Self {
+        Self {
+            create_admin_key: true,
+            admin_organisation: "X24".to_owned(),
+            admin_key_file: PathBuf::from("data/admin-api-key"),
+        }
+    }
+}
+
+/// Log format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Pretty,
+    /// One JSON object per line, for production.
+    Json,
+}
+
+/// Logs, traces and telemetry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TelemetryConfig {
+    /// `tracing` filter directives, for example `info,sqlx=warn`.
+    pub log_filter: String,
+    /// Log line format.
+    pub log_format: LogFormat,
+    /// OTLP gRPC endpoint for traces; none disables export.
+    pub otlp_endpoint: Option<String>,
+    /// Service name reported in traces.
+    pub service_name: String,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            log_filter: "info,sqlx=warn,sea_orm=warn,h2=warn,tower=warn,hyper=warn".to_owned(),
+            log_format: LogFormat::Pretty,
+            otlp_endpoint: None,
+            service_name: "sharedmetrics".to_owned(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `file` if given, then the environment, and validates the result.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::from_figment(Self::figment(file))
+    }
+
+    /// Returns the layered sources, for callers that add their own (tests).
+    pub fn figment(file: Option<&Path>) -> Figment {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment
+            .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database.url".into()))
+            .merge(Env::raw().only(&["REDIS_URL"]).map(|_| "redis.url".into()))
+            .merge(
+                Env::raw()
+                    .only(&["OTEL_EXPORTER_OTLP_ENDPOINT"])
+                    .map(|_| "telemetry.otlp_endpoint".into()),
+            )
+            .merge(Env::prefixed("SHAREDMETRICS__").split("__"))
+    }
+
+    /// Extracts and validates a configuration from layered sources.
+    pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let config: Config = figment.extract().map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that types alone cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let url = self.database.url.expose();
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(ConfigError::Invalid {
+                key: "database.url",
+                reason: "must start with sqlite:, postgres:// or postgresql://".to_owned(),
+            });
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError::Invalid {
+                key: "database.max_connections",
+                reason: "must be at least 1".to_owned(),
+            });
+        }
+        if let Some(redis) = &self.redis.url
+            && !(redis.expose().starts_with("redis://") || redis.expose().starts_with("rediss://"))
+        {
+            return Err(ConfigError::Invalid {
+                key: "redis.url",
+                reason: "must start with redis:// or rediss://".to_owned(),
+            });
+        }
+        if self.gateway.max_concurrent_requests == 0 {
+            return Err(ConfigError::Invalid {
+                key: "gateway.max_concurrent_requests",
+                reason: "must be at least 1".to_owned(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A role this process plays; `All` expands to every role (DESIGN.md §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Target {
+    /// Every role in one process; the gateway calls the services in process.
+    All,
+    /// The public gRPC and HTTP endpoint.
+    Gateway,
+    /// The definitions service.
+    Definitions,
+    /// The submissions service.
+    Submissions,
+    /// The benchmarking service.
+    Benchmarking,
+    /// The commitments service.
+    Commitments,
+}
+
+impl Target {
+    /// The roles `All` stands for.
+    pub const ROLES: [Target; 5] = [
+        Target::Gateway,
+        Target::Definitions,
+        Target::Submissions,
+        Target::Benchmarking,
+        Target::Commitments,
+    ];
+
+    /// Returns the lowercase name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::All => "all",
+            Target::Gateway => "gateway",
+            Target::Definitions => "definitions",
+            Target::Submissions => "submissions",
+            Target::Benchmarking => "benchmarking",
+            Target::Commitments => "commitments",
+        }
+    }
+
+    /// Expands a list of targets into the distinct roles it names.
+    pub fn expand(targets: &[Target]) -> Vec<Target> {
+        let mut roles: Vec<Target> = targets
+            .iter()
+            .flat_map(|t| if *t == Target::All { Target::ROLES.to_vec() } else { vec![*t] })
+            .collect();
+        roles.sort();
+        roles.dedup();
+        roles
+    }
+}
+
+impl std::str::FromStr for Target {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Target::All]
+            .into_iter()
+            .chain(Target::ROLES)
+            .find(|t| t.name() == s)
+            .ok_or_else(|| {
+                format!("unknown target {s:?}; expected all, gateway, definitions, submissions, benchmarking or commitments")
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn defaults_run_the_embedded_platform() {
+        Jail::expect_with(|_| {
+            let config = Config::load(None).expect("defaults are valid");
+            assert_eq!(config.gateway.grpc_addr.to_string(), "127.0.0.1:50051");
+            assert_eq!(config.gateway.http_addr.to_string(), "127.0.0.1:8080");
+            assert!(config.database.is_sqlite());
+            assert!(config.redis.url.is_none());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn environment_overrides_file_which_overrides_defaults() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "sm.toml",
+                "[gateway]\ngrpc_addr = \"127.0.0.1:6000\"\nhttp_addr = \"127.0.0.1:6001\"\n",
+            )?;
+            jail.set_env("SHAREDMETRICS__GATEWAY__GRPC_ADDR", "127.0.0.1:7000");
+            jail.set_env("DATABASE_URL", "postgres://postgres@127.0.0.1/x");
+            let config = Config::load(Some(Path::new("sm.toml"))).expect("valid");
+            assert_eq!(config.gateway.grpc_addr.to_string(), "127.0.0.1:7000");
+            assert_eq!(config.gateway.http_addr.to_string(), "127.0.0.1:6001");
+            assert_eq!(config.database.url.expose(), "postgres://postgres@127.0.0.1/x");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn prefixed_variable_wins_over_conventional_one() {
+        Jail::expect_with(|jail| {
+            jail.set_env("DATABASE_URL", "postgres://a@127.0.0.1/x");
+            jail.set_env("SHAREDMETRICS__DATABASE__URL", "postgres://b@127.0.0.1/y");
+            let config = Config::load(None).expect("valid");
+            assert_eq!(config.database.url.expose(), "postgres://b@127.0.0.1/y");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn invalid_values_name_their_key() {
+        Jail::expect_with(|jail| {
+            jail.set_env("SHAREDMETRICS__DATABASE__URL", "mysql://x");
+            let err = Config::load(None).unwrap_err();
+            assert!(err.to_string().starts_with("configuration key database.url"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let config = DatabaseConfig { url: Secret::new("postgres://u:hunter2@h/db"), ..Default::default() };
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn all_expands_to_every_role_once() {
+        assert_eq!(Target::expand(&[Target::All, Target::Gateway]), Target::ROLES.to_vec());
+        assert_eq!("submissions".parse::<Target>(), Ok(Target::Submissions));
+        assert!("web".parse::<Target>().is_err());
+    }
+}

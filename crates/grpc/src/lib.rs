@@ -1,0 +1,206 @@
+//! The gRPC plumbing every service shares, so that the same code path runs whether the gateway
+//! calls a service in process or over the network (DESIGN.md §2):
+//! - [`IdentityLayer`], a tower layer that turns request headers into a [`Principal`] in the
+//!   request's extensions, using an [`Authenticator`] (API keys at the gateway, the signed
+//!   forwarded identity at a service);
+//! - [`service_adapters!`], which generates for a service's API trait the tonic server adapter
+//!   and the remote client that implements the same trait over a channel.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures::future::BoxFuture;
+use sharedmetrics_access::{Principal, PrincipalCodec};
+use sharedmetrics_error::ServiceError;
+
+#[doc(hidden)]
+pub mod reexports {
+    pub use async_trait::async_trait;
+    pub use sharedmetrics_access::{Principal, PrincipalCodec, principal_of};
+    pub use sharedmetrics_error::{ServiceError, ServiceResult};
+    pub use tonic;
+}
+
+/// Establishes who is calling from request headers.
+#[async_trait::async_trait]
+pub trait Authenticator: Send + Sync + 'static {
+    /// Returns the principal the headers prove, none when they carry no credentials (the
+    /// handler then refuses if it needs one), or an error when the credentials are bad.
+    async fn authenticate(&self, headers: &http::HeaderMap) -> Result<Option<Principal>, ServiceError>;
+}
+
+/// Accepts the identity the gateway forwarded, signed with the shared internal token.
+pub struct ForwardedIdentity {
+    codec: PrincipalCodec,
+}
+
+impl ForwardedIdentity {
+    /// Returns an authenticator verifying with `codec`.
+    pub fn new(codec: PrincipalCodec) -> Self {
+        Self { codec }
+    }
+}
+
+#[async_trait::async_trait]
+impl Authenticator for ForwardedIdentity {
+    async fn authenticate(&self, headers: &http::HeaderMap) -> Result<Option<Principal>, ServiceError> {
+        if !headers.contains_key(sharedmetrics_access::PRINCIPAL_METADATA_KEY) {
+            return Ok(None);
+        }
+        let metadata = tonic::metadata::MetadataMap::from_headers(headers.clone());
+        self.codec.extract(&metadata).map(Some)
+    }
+}
+
+/// Tower layer that authenticates every request before it reaches a gRPC service.
+#[derive(Clone)]
+pub struct IdentityLayer {
+    authenticator: Arc<dyn Authenticator>,
+}
+
+impl IdentityLayer {
+    /// Returns a layer authenticating with `authenticator`.
+    pub fn new(authenticator: Arc<dyn Authenticator>) -> Self {
+        Self { authenticator }
+    }
+}
+
+impl<S> tower::Layer<S> for IdentityLayer {
+    type Service = Identity<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Identity { inner, authenticator: self.authenticator.clone() }
+    }
+}
+
+/// The service [`IdentityLayer`] produces.
+#[derive(Clone)]
+pub struct Identity<S> {
+    inner: S,
+    authenticator: Arc<dyn Authenticator>,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for Identity<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        // The ready service is the one polled; keep it and leave a fresh clone behind.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let authenticator = self.authenticator.clone();
+        Box::pin(async move {
+            match authenticator.authenticate(request.headers()).await {
+                Ok(Some(principal)) => {
+                    request.extensions_mut().insert(principal);
+                }
+                Ok(None) => {}
+                Err(error) => return Ok(tonic::Status::from(error).into_http()),
+            }
+            inner.call(request).await
+        })
+    }
+}
+
+/// Writes the current trace context into outgoing gRPC metadata.
+pub fn inject_trace_context(metadata: &mut tonic::metadata::MetadataMap) {
+    let mut headers = http::HeaderMap::new();
+    sharedmetrics_telemetry::inject_context(&mut headers);
+    for (name, value) in &headers {
+        if let (Ok(key), Ok(value)) = (
+            tonic::metadata::AsciiMetadataKey::from_bytes(name.as_str().as_bytes()),
+            value.to_str().map(tonic::metadata::AsciiMetadataValue::try_from),
+        ) && let Ok(value) = value
+        {
+            metadata.insert(key, value);
+        }
+    }
+}
+
+/// Generates, for a service API trait whose methods are all unary
+/// `async fn m(&self, principal: &Principal, request: Req) -> ServiceResult<Resp>`:
+/// - `$adapter`: the tonic server implementation calling any `Arc<dyn Trait>`;
+/// - `$remote`: the trait implemented over a gRPC channel, forwarding the principal signed.
+#[macro_export]
+macro_rules! service_adapters {
+    (
+        api: $api:ident,
+        server_trait: $server_trait:path,
+        grpc_client: $grpc_client:ident,
+        adapter: $adapter:ident,
+        remote: $remote:ident,
+        methods: { $( $method:ident ( $req:ty ) -> $resp:ty ; )* }
+    ) => {
+        /// Serves the API over gRPC by calling its implementation (local or remote).
+        #[derive(Clone)]
+        pub struct $adapter(pub ::std::sync::Arc<dyn $api>);
+
+        #[$crate::reexports::async_trait]
+        impl $server_trait for $adapter {
+            $(
+                async fn $method(
+                    &self,
+                    request: $crate::reexports::tonic::Request<$req>,
+                ) -> Result<$crate::reexports::tonic::Response<$resp>, $crate::reexports::tonic::Status> {
+                    let principal = $crate::reexports::principal_of(&request)?;
+                    self.0
+                        .$method(&principal, request.into_inner())
+                        .await
+                        .map($crate::reexports::tonic::Response::new)
+                        .map_err(Into::into)
+                }
+            )*
+        }
+
+        /// The API implemented by calling a remote service over gRPC.
+        #[derive(Clone)]
+        pub struct $remote {
+            client: $grpc_client<$crate::reexports::tonic::transport::Channel>,
+            codec: $crate::reexports::PrincipalCodec,
+        }
+
+        impl $remote {
+            /// Returns a client calling the service on `channel`, signing identities with `codec`.
+            pub fn new(
+                channel: $crate::reexports::tonic::transport::Channel,
+                codec: $crate::reexports::PrincipalCodec,
+            ) -> Self {
+                Self { client: $grpc_client::new(channel), codec }
+            }
+        }
+
+        #[$crate::reexports::async_trait]
+        impl $api for $remote {
+            $(
+                async fn $method(
+                    &self,
+                    principal: &$crate::reexports::Principal,
+                    request: $req,
+                ) -> $crate::reexports::ServiceResult<$resp> {
+                    let mut request = $crate::reexports::tonic::Request::new(request);
+                    self.codec.insert(principal, request.metadata_mut());
+                    $crate::inject_trace_context(request.metadata_mut());
+                    self.client
+                        .clone()
+                        .$method(request)
+                        .await
+                        .map(|response| response.into_inner())
+                        .map_err($crate::reexports::ServiceError::from)
+                }
+            )*
+        }
+    };
+}

@@ -1,0 +1,32 @@
+//! An official geography (LSOA, ward, district, ICB, region, England).
+
+use sea_orm::entity::prelude::*;
+
+/// One area, with its parent on the statistical hierarchy and its deprivation.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "areas")]
+pub struct Model {
+    /// ONS GSS code.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub code: String,
+    /// Official name.
+    pub name: String,
+    /// Area type label (`lsoa`, `ward`, …).
+    pub area_type: String,
+    /// Parent on the LSOA → ward → district → region → England hierarchy.
+    pub parent_code: Option<String>,
+    /// ICB the area lies in, where the reference data says so.
+    pub icb_code: Option<String>,
+    /// IMD 2019 rank (LSOAs only).
+    pub imd_rank: Option<i32>,
+    /// IMD 2019 decile (LSOAs only).
+    pub imd_decile: Option<i32>,
+    /// Resident population.
+    pub population: Option<i64>,
+}
+
+/// No declared relations: joins are written in the store.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
