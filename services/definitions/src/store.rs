@@ -1,7 +1,7 @@
 //! Database access for the definitions service: functions taking a connection (or transaction)
 //! and returning entity models. Handlers never touch entities directly; they call these.
 
-use sea_orm::sea_query::{Expr, Func, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -34,23 +34,6 @@ pub async fn count_areas(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
 /// Returns one area.
 pub async fn get_area(db: &impl ConnectionTrait, code: &str) -> Result<Option<area::Model>, DbErr> {
     area::Entity::find_by_id(code.to_owned()).one(db).await
-}
-
-/// Returns the ancestors of an area with their depths, nearest first.
-pub async fn area_ancestors(db: &impl ConnectionTrait, code: &str) -> Result<Vec<(area::Model, i32)>, DbErr> {
-    let links = area_ancestor::Entity::find()
-        .filter(area_ancestor::Column::AreaCode.eq(code))
-        .order_by_asc(area_ancestor::Column::Depth)
-        .all(db)
-        .await?;
-    let codes: Vec<String> = links.iter().map(|l| l.ancestor_code.clone()).collect();
-    let areas = area::Entity::find().filter(area::Column::Code.is_in(codes)).all(db).await?;
-    Ok(links
-        .into_iter()
-        .filter_map(|link| {
-            areas.iter().find(|a| a.code == link.ancestor_code).map(|a| (a.clone(), link.depth))
-        })
-        .collect())
 }
 
 /// Returns the number of direct children of an area.

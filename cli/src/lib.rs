@@ -1,0 +1,277 @@
+//! Starts the platform: any set of roles ([`Target`]s) in one process. Under `--target all`
+//! the gateway calls the services in process; with roles in separate processes it calls them
+//! over gRPC, and each service verifies the identity the gateway forwards. Start-up migrates
+//! the store, imports the reference data and starter catalogue into an empty store, and
+//! creates the first admin API key, so `make run` needs no set-up.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use sea_orm::DatabaseConnection;
+use sharedmetrics_access::{PrincipalCodec, Role};
+use sharedmetrics_config::{Config, Target};
+use sharedmetrics_definitions::{DefinitionsApi, DefinitionsGrpc, DefinitionsService, RemoteDefinitions};
+use sharedmetrics_gateway::access::{AccessService, ApiKeyAuthenticator};
+use sharedmetrics_gateway::{GatewayServices, UnbuiltBenchmarking, UnbuiltCommitments, UnbuiltSubmissions};
+use sharedmetrics_grpc::ForwardedIdentity;
+use sharedmetrics_proto::sharedmetrics::definitions::v1::definitions_service_server::DefinitionsServiceServer;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tonic::service::RoutesBuilder;
+
+pub use sharedmetrics_config as config;
+
+/// A running platform: where it listens, the admin key it created (if any), and its tasks.
+pub struct Platform {
+    /// The gateway's gRPC address, when the gateway runs here.
+    pub grpc_addr: Option<SocketAddr>,
+    /// The gateway's HTTP address, when the gateway runs here.
+    pub http_addr: Option<SocketAddr>,
+    /// Each split service's gRPC address, when it runs here without the gateway.
+    pub service_addrs: BTreeMap<Target, SocketAddr>,
+    /// The admin API key created on this start (first start only).
+    pub admin_key: Option<String>,
+    /// Time from the call to [`start`] until every listener was serving.
+    pub startup: std::time::Duration,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<anyhow::Result<()>>,
+}
+
+impl Platform {
+    /// Stops every server and waits for them to finish.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        while let Some(result) = self.tasks.join_next().await {
+            result??;
+        }
+        Ok(())
+    }
+
+    /// Runs until Ctrl-C or SIGTERM (or a server fails), then shuts down.
+    pub async fn run_until_signal(mut self) -> anyhow::Result<()> {
+        tokio::select! {
+            () = shutdown_signal() => tracing::info!("shutting down"),
+            Some(result) = self.tasks.join_next() => {
+                result??;
+                anyhow::bail!("a server stopped unexpectedly");
+            }
+        }
+        self.shutdown().await
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+/// Runs the migrations of every role that owns tables.
+pub async fn migrate(db: &DatabaseConnection, roles: &[Target]) -> anyhow::Result<()> {
+    if roles.contains(&Target::Definitions) {
+        sharedmetrics_db::migrate::<sharedmetrics_definitions::Migrator>(db, "definitions").await?;
+    }
+    if roles.contains(&Target::Gateway) {
+        sharedmetrics_db::migrate::<sharedmetrics_gateway::access::migration::Migrator>(db, "access").await?;
+    }
+    Ok(())
+}
+
+/// Imports the reference data and the starter catalogue into an empty store.
+pub async fn import_reference_data(db: &DatabaseConnection, data_dir: &Path, catalogue_dir: &Path) -> anyhow::Result<()> {
+    let started = Instant::now();
+    match sharedmetrics_definitions::import::import_reference_data(db, data_dir)
+        .await
+        .with_context(|| format!("importing reference data from {}", data_dir.display()))?
+    {
+        Some(report) => tracing::info!(
+            areas = ?report.areas,
+            organisations = ?report.organisations,
+            districts_without_icb = report.districts_without_icb,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "reference data imported"
+        ),
+        None => tracing::debug!("reference data already present"),
+    }
+    match sharedmetrics_definitions::import::import_catalogue(db, catalogue_dir)
+        .await
+        .with_context(|| format!("importing the starter catalogue from {}", catalogue_dir.display()))?
+    {
+        Some(report) => tracing::info!(
+            dimensions = report.dimensions,
+            metrics = report.metrics,
+            national_bodies = ?report.organisations,
+            "starter catalogue imported"
+        ),
+        None => tracing::debug!("catalogue already present"),
+    }
+    Ok(())
+}
+
+async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<(TcpListener, SocketAddr)> {
+    let listener = TcpListener::bind(addr).await.with_context(|| format!("binding {what} on {addr}"))?;
+    let local = listener.local_addr()?;
+    Ok((listener, local))
+}
+
+/// Creates the first admin key when the store has none; returns its secret to show once.
+async fn bootstrap_admin_key(access: &AccessService, config: &Config) -> anyhow::Result<Option<String>> {
+    if !config.bootstrap.create_admin_key || access.has_keys().await? {
+        return Ok(None);
+    }
+    let issued = access
+        .issue_key("bootstrap admin", &config.bootstrap.admin_organisation, &Role::ALL, None, "bootstrap")
+        .await?;
+    let file = &config.bootstrap.admin_key_file;
+    if !file.as_os_str().is_empty() {
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(file, format!("{}\n", issued.secret))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    tracing::info!(key_id = %issued.row.key_id, organisation = %issued.row.organisation_code, "bootstrap admin api key created");
+    Ok(Some(issued.secret))
+}
+
+/// Starts the given roles and returns once every listener is serving.
+pub async fn start(config: Config, targets: &[Target]) -> anyhow::Result<Platform> {
+    let started = Instant::now();
+    let roles = Target::expand(targets);
+    let has = |t: Target| roles.contains(&t);
+    let names: Vec<&str> = roles.iter().map(|r| r.name()).collect();
+    tracing::info!(roles = ?names, "starting");
+
+    let db = if has(Target::Gateway) || has(Target::Definitions) {
+        Some(sharedmetrics_db::connect(&config.database).await.context("connecting to the database")?)
+    } else {
+        None
+    };
+    if let Some(db) = &db {
+        if config.database.migrate_on_start {
+            migrate(db, &roles).await?;
+        }
+        if has(Target::Definitions) && config.reference_data.import_on_start {
+            import_reference_data(db, &config.reference_data.dir, &config.reference_data.catalogue_dir).await?;
+        }
+    }
+
+    let codec = PrincipalCodec::new(config.services.internal_token.expose());
+    let definitions: Arc<dyn DefinitionsApi> = match &db {
+        Some(db) if has(Target::Definitions) => Arc::new(DefinitionsService::new(db.clone())),
+        _ => {
+            let channel = tonic::transport::Channel::from_shared(config.services.definitions.url.clone())
+                .context("services.definitions.url")?
+                .connect_lazy();
+            Arc::new(RemoteDefinitions::new(channel, codec.clone()))
+        }
+    };
+
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let signal = move || {
+        let mut rx = shutdown_rx.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    };
+    let mut tasks = JoinSet::new();
+    let mut service_addrs = BTreeMap::new();
+
+    // Services run on their own ports only when the gateway is not in this process.
+    if !has(Target::Gateway) {
+        for role in [Target::Definitions, Target::Submissions, Target::Benchmarking, Target::Commitments] {
+            if !has(role) {
+                continue;
+            }
+            let (endpoint, routes, serving): (_, RoutesBuilder, Vec<&str>) = {
+                let mut routes = RoutesBuilder::default();
+                match role {
+                    Target::Definitions => {
+                        routes.add_service(DefinitionsServiceServer::new(DefinitionsGrpc(definitions.clone())));
+                        (&config.services.definitions, routes, vec!["sharedmetrics.definitions.v1.DefinitionsService"])
+                    }
+                    Target::Submissions => {
+                        routes.add_service(UnbuiltSubmissions);
+                        (&config.services.submissions, routes, vec![])
+                    }
+                    Target::Benchmarking => {
+                        routes.add_service(UnbuiltBenchmarking);
+                        (&config.services.benchmarking, routes, vec![])
+                    }
+                    _ => {
+                        routes.add_service(UnbuiltCommitments);
+                        (&config.services.commitments, routes, vec![])
+                    }
+                }
+            };
+            let (listener, addr) = bind(endpoint.listen_addr, role.name()).await?;
+            service_addrs.insert(role, addr);
+            let authenticator = Arc::new(ForwardedIdentity::new(codec.clone()));
+            let gateway_config = config.gateway.clone();
+            let serving: Vec<String> = serving.iter().map(|s| (*s).to_owned()).collect();
+            let signal = signal();
+            tasks.spawn(async move {
+                let serving: Vec<&str> = serving.iter().map(String::as_str).collect();
+                sharedmetrics_gateway::serve_grpc(listener, routes, &serving, authenticator, &gateway_config, signal).await
+            });
+            tracing::info!(service = role.name(), %addr, "service serving grpc");
+        }
+    }
+
+    let mut grpc_addr = None;
+    let mut http_addr = None;
+    let mut admin_key = None;
+    if has(Target::Gateway) {
+        let db = db.clone().expect("the gateway has a database");
+        let access = AccessService::new(db.clone());
+        admin_key = bootstrap_admin_key(&access, &config).await?;
+        let services = GatewayServices { definitions: definitions.clone(), access: Arc::new(access.clone()) };
+        let (listener, addr) = bind(config.gateway.grpc_addr, "the gateway's gRPC").await?;
+        grpc_addr = Some(addr);
+        let authenticator = Arc::new(ApiKeyAuthenticator::new(access));
+        let gateway_config = config.gateway.clone();
+        let signal_grpc = signal();
+        let serving: Vec<&str> = vec![
+            "sharedmetrics.definitions.v1.DefinitionsService",
+            "sharedmetrics.access.v1.AccessService",
+        ];
+        tasks.spawn(async move {
+            sharedmetrics_gateway::serve_grpc(listener, sharedmetrics_gateway::gateway_routes(&services), &serving, authenticator, &gateway_config, signal_grpc).await
+        });
+        let (http_listener, addr) = bind(config.gateway.http_addr, "the gateway's HTTP").await?;
+        http_addr = Some(addr);
+        let router = sharedmetrics_gateway::http_router(Some(db));
+        let signal_http = signal();
+        tasks.spawn(async move {
+            axum::serve(http_listener, router).with_graceful_shutdown(signal_http).await?;
+            Ok(())
+        });
+    }
+    let startup = started.elapsed();
+    tracing::info!(grpc = ?grpc_addr, http = ?http_addr, startup_ms = startup.as_millis() as u64, "serving");
+    Ok(Platform { grpc_addr, http_addr, service_addrs, admin_key, startup, shutdown, tasks })
+}

@@ -1,0 +1,363 @@
+//! The gateway-owned access service: API keys (created shown once, stored hashed, scoped to
+//! roles, revocable, expiring), the authenticator that turns a presented key into a
+//! [`Principal`], and WhoAmI.
+
+pub mod entity;
+pub mod migration;
+mod store;
+
+use sea_orm::DatabaseConnection;
+use sha2::{Digest, Sha256};
+use sharedmetrics_access::policy;
+use sharedmetrics_access::{Principal, PrincipalKind, Role};
+use sharedmetrics_error::{ErrorCode, ServiceError, ServiceResult};
+use sharedmetrics_proto::Label;
+use sharedmetrics_proto::sharedmetrics::access::v1 as pb;
+use sharedmetrics_proto::sharedmetrics::access::v1::access_service_client::AccessServiceClient;
+use sharedmetrics_proto::sharedmetrics::access::v1::access_service_server::AccessService as AccessServer;
+use sharedmetrics_proto::sharedmetrics::access::v1::*;
+
+use self::entity::api_key;
+
+/// Prefix of every API key, so leaked keys are recognisable by secret scanners.
+const KEY_PREFIX: &str = "sm_";
+
+/// The access operations, independent of transport.
+#[async_trait::async_trait]
+pub trait AccessApi: Send + Sync + 'static {
+    /// Returns the calling principal.
+    async fn who_am_i(&self, principal: &Principal, request: WhoAmIRequest) -> ServiceResult<WhoAmIResponse>;
+    /// Creates an API key and returns its secret, once.
+    async fn create_api_key(&self, principal: &Principal, request: CreateApiKeyRequest) -> ServiceResult<CreateApiKeyResponse>;
+    /// Lists API keys (never their secrets).
+    async fn list_api_keys(&self, principal: &Principal, request: ListApiKeysRequest) -> ServiceResult<ListApiKeysResponse>;
+    /// Revokes an API key.
+    async fn revoke_api_key(&self, principal: &Principal, request: RevokeApiKeyRequest) -> ServiceResult<RevokeApiKeyResponse>;
+    /// Explains why a principal may or may not act on a resource.
+    async fn explain_access(&self, principal: &Principal, request: ExplainAccessRequest) -> ServiceResult<ExplainAccessResponse>;
+}
+
+sharedmetrics_grpc::service_adapters! {
+    api: AccessApi,
+    server_trait: AccessServer,
+    grpc_client: AccessServiceClient,
+    adapter: AccessGrpc,
+    remote: RemoteAccess,
+    methods: {
+        who_am_i(WhoAmIRequest) -> WhoAmIResponse;
+        create_api_key(CreateApiKeyRequest) -> CreateApiKeyResponse;
+        list_api_keys(ListApiKeysRequest) -> ListApiKeysResponse;
+        revoke_api_key(RevokeApiKeyRequest) -> RevokeApiKeyResponse;
+        explain_access(ExplainAccessRequest) -> ExplainAccessResponse;
+    }
+}
+
+/// The access service on the gateway's database.
+#[derive(Clone)]
+pub struct AccessService {
+    db: DatabaseConnection,
+}
+
+/// A newly created key: its stored row and the secret to show once.
+pub struct IssuedKey {
+    /// The stored row.
+    pub row: api_key::Model,
+    /// The whole key, `sm_<key id>_<secret>`.
+    pub secret: String,
+}
+
+fn hash(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+fn random_hex(bytes: usize) -> String {
+    use rand::RngCore;
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    hex::encode(buf)
+}
+
+fn db_error(context: &'static str) -> impl FnOnce(sea_orm::DbErr) -> ServiceError {
+    move |error| ServiceError::internal(context, error)
+}
+
+fn roles_of(row: &api_key::Model) -> Vec<Role> {
+    serde_json::from_str::<Vec<String>>(&row.roles)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| Role::from_name(r))
+        .collect()
+}
+
+fn proto_role(role: Role) -> pb::Role {
+    pb::Role::from_label(role.name()).unwrap_or(pb::Role::Unspecified)
+}
+
+fn timestamp(at: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp { seconds: at.timestamp(), nanos: at.timestamp_subsec_nanos() as i32 }
+}
+
+fn key_message(row: &api_key::Model) -> ApiKey {
+    ApiKey {
+        key_id: row.key_id.clone(),
+        name: row.name.clone(),
+        prefix: format!("{KEY_PREFIX}{}", row.key_id),
+        organisation_code: row.organisation_code.clone(),
+        roles: roles_of(row).into_iter().map(|r| proto_role(r) as i32).collect(),
+        created_at: Some(timestamp(row.created_at)),
+        expires_at: row.expires_at.map(timestamp),
+        revoked_at: row.revoked_at.map(timestamp),
+        last_used_at: row.last_used_at.map(timestamp),
+        created_by: row.created_by.clone(),
+    }
+}
+
+/// Returns the principal a stored key stands for.
+fn principal_of_key(row: &api_key::Model) -> Principal {
+    Principal {
+        id: format!("key:{}", row.key_id),
+        kind: PrincipalKind::ApiKey,
+        organisation: row.organisation_code.clone(),
+        roles: roles_of(row),
+        key_id: Some(row.key_id.clone()),
+        display_name: row.name.clone(),
+    }
+}
+
+impl AccessService {
+    /// Returns the access service on `db` (migrated).
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    /// Creates and stores a key; the caller shows the secret once.
+    pub async fn issue_key(
+        &self,
+        name: &str,
+        organisation: &str,
+        roles: &[Role],
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+        created_by: &str,
+    ) -> ServiceResult<IssuedKey> {
+        let key_id = random_hex(8);
+        let secret = format!("{KEY_PREFIX}{key_id}_{}", random_hex(32));
+        let names: Vec<&str> = roles.iter().map(|r| r.name()).collect();
+        let row = api_key::Model {
+            key_id,
+            name: name.to_owned(),
+            secret_hash: hash(&secret),
+            organisation_code: organisation.to_owned(),
+            roles: serde_json::to_string(&names).expect("strings serialise"),
+            created_at: chrono::Utc::now(),
+            expires_at,
+            revoked_at: None,
+            last_used_at: None,
+            created_by: created_by.to_owned(),
+        };
+        store::insert(&self.db, row.clone()).await.map_err(db_error("storing an API key"))?;
+        Ok(IssuedKey { row, secret })
+    }
+
+    /// Returns whether any key has ever been created.
+    pub async fn has_keys(&self) -> ServiceResult<bool> {
+        store::count(&self.db).await.map(|n| n > 0).map_err(db_error("counting API keys"))
+    }
+
+    /// Returns the principal a presented key proves, or why it is refused.
+    pub async fn authenticate_key(&self, presented: &str) -> ServiceResult<Principal> {
+        let refused = |why: &str| ServiceError::new(ErrorCode::Unauthenticated, why.to_owned());
+        let key_id = presented
+            .strip_prefix(KEY_PREFIX)
+            .and_then(|rest| rest.split_once('_'))
+            .map(|(id, _)| id)
+            .ok_or_else(|| refused("the API key is malformed"))?;
+        let row = store::get(&self.db, key_id)
+            .await
+            .map_err(db_error("reading an API key"))?
+            .ok_or_else(|| refused("the API key is not recognised"))?;
+        // Compare digests in constant time so response timing says nothing about the secret.
+        let presented_hash = hash(presented);
+        let equal = presented_hash.len() == row.secret_hash.len()
+            && presented_hash.bytes().zip(row.secret_hash.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+        if !equal {
+            return Err(refused("the API key is not recognised"));
+        }
+        let now = chrono::Utc::now();
+        if row.revoked_at.is_some() {
+            return Err(refused("the API key has been revoked"));
+        }
+        if row.expires_at.is_some_and(|at| at <= now) {
+            return Err(refused("the API key has expired"));
+        }
+        // Record use at most once a minute: a write per request would cost more than the call.
+        if row.last_used_at.is_none_or(|at| now - at > chrono::Duration::minutes(1)) {
+            let _ = store::touch(&self.db, &row.key_id, now).await;
+        }
+        Ok(principal_of_key(&row))
+    }
+}
+
+/// Returns an INVALID_ARGUMENT for an unknown role value at `field`.
+fn parse_roles(values: &[i32], field: &str) -> ServiceResult<Vec<Role>> {
+    let mut roles = Vec::new();
+    for (i, value) in values.iter().enumerate() {
+        let role = pb::Role::try_from(*value)
+            .ok()
+            .filter(|r| *r != pb::Role::Unspecified)
+            .and_then(|r| Role::from_name(&r.label()))
+            .ok_or_else(|| ServiceError::invalid_field(format!("{field}[{i}]"), "UNKNOWN_ROLE", format!("role {value} is not a known role")))?;
+        if !roles.contains(&role) {
+            roles.push(role);
+        }
+    }
+    Ok(roles)
+}
+
+/// Allows managing keys of `organisation`: its org admins, or `national`.
+fn check_key_admin(principal: &Principal, organisation: &str, what: &str) -> ServiceResult<()> {
+    if principal.is_national() {
+        return Ok(());
+    }
+    policy::check_any_role(principal, &[Role::OrgAdmin], what)?;
+    if !principal.belongs_to(organisation) {
+        return Err(ServiceError::permission_denied(format!(
+            "{what}: an org admin manages only the keys of its own organisation {}",
+            principal.organisation
+        )));
+    }
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl AccessApi for AccessService {
+    async fn who_am_i(&self, principal: &Principal, _request: WhoAmIRequest) -> ServiceResult<WhoAmIResponse> {
+        let expires_at = match &principal.key_id {
+            Some(id) => store::get(&self.db, id).await.map_err(db_error("reading an API key"))?.and_then(|k| k.expires_at),
+            None => None,
+        };
+        Ok(WhoAmIResponse {
+            principal: Some(pb::Principal {
+                id: principal.id.clone(),
+                kind: match principal.kind {
+                    PrincipalKind::ApiKey => pb::PrincipalKind::ApiKey as i32,
+                    PrincipalKind::User => pb::PrincipalKind::OidcUser as i32,
+                },
+                organisation_code: principal.organisation.clone(),
+                roles: principal.roles.iter().map(|r| proto_role(*r) as i32).collect(),
+                key_id: principal.key_id.clone().unwrap_or_default(),
+                display_name: principal.display_name.clone(),
+            }),
+            credential_expires_at: expires_at.map(timestamp),
+            requests_per_minute: 0,
+            rows_per_minute: 0,
+        })
+    }
+
+    async fn create_api_key(&self, principal: &Principal, request: CreateApiKeyRequest) -> ServiceResult<CreateApiKeyResponse> {
+        let organisation = if request.organisation_code.is_empty() { principal.organisation.clone() } else { request.organisation_code.clone() };
+        check_key_admin(principal, &organisation, "creating an API key")?;
+        if request.name.trim().is_empty() {
+            return Err(ServiceError::invalid_field("name", "REQUIRED", "an API key needs a name saying what it is for"));
+        }
+        let roles = parse_roles(&request.roles, "roles")?;
+        if roles.is_empty() {
+            return Err(ServiceError::invalid_field("roles", "REQUIRED", "an API key needs at least one role"));
+        }
+        if !principal.is_national() && roles.contains(&Role::National) {
+            return Err(ServiceError::permission_denied("only a national principal may grant the national role"));
+        }
+        let expires_at = request
+            .expires_at
+            .map(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
+            .map(|t| t.ok_or_else(|| ServiceError::invalid_field("expires_at", "INVALID_TIME", "expires_at is out of range")))
+            .transpose()?;
+        if expires_at.is_some_and(|t| t <= chrono::Utc::now()) {
+            return Err(ServiceError::invalid_field("expires_at", "OUT_OF_RANGE", "expires_at is in the past"));
+        }
+        let issued = self.issue_key(&request.name, &organisation, &roles, expires_at, &principal.id).await?;
+        tracing::info!(key_id = %issued.row.key_id, organisation = %organisation, principal = %principal.id, "api key created");
+        Ok(CreateApiKeyResponse { api_key: Some(key_message(&issued.row)), secret: issued.secret })
+    }
+
+    async fn list_api_keys(&self, principal: &Principal, request: ListApiKeysRequest) -> ServiceResult<ListApiKeysResponse> {
+        let organisation = if request.organisation_code.is_empty() && principal.is_national() {
+            None
+        } else if request.organisation_code.is_empty() {
+            Some(principal.organisation.clone())
+        } else {
+            Some(request.organisation_code.clone())
+        };
+        check_key_admin(principal, organisation.as_deref().unwrap_or(&principal.organisation), "listing API keys")?;
+        let limit = if request.page_size == 0 { 100 } else { request.page_size.min(1000) } as u64;
+        let offset: u64 = if request.page_token.is_empty() {
+            0
+        } else {
+            request.page_token.parse().map_err(|_| ServiceError::invalid_field("page_token", "INVALID_PAGE_TOKEN", "page token was not issued by this service"))?
+        };
+        let now = chrono::Utc::now();
+        let rows = store::list(&self.db, organisation.as_deref()).await.map_err(db_error("listing API keys"))?;
+        let keys: Vec<ApiKey> = rows
+            .iter()
+            .filter(|k| request.include_inactive || (k.revoked_at.is_none() && k.expires_at.is_none_or(|t| t > now)))
+            .map(key_message)
+            .collect();
+        let total = keys.len() as u64;
+        let api_keys = keys.into_iter().skip(offset as usize).take(limit as usize).collect();
+        let next_page_token = if offset + limit < total { (offset + limit).to_string() } else { String::new() };
+        Ok(ListApiKeysResponse { api_keys, next_page_token })
+    }
+
+    async fn revoke_api_key(&self, principal: &Principal, request: RevokeApiKeyRequest) -> ServiceResult<RevokeApiKeyResponse> {
+        let row = store::get(&self.db, &request.key_id)
+            .await
+            .map_err(db_error("reading an API key"))?
+            .ok_or_else(|| ServiceError::not_found("API key", &request.key_id))?;
+        // Say "not found" rather than "forbidden" to outsiders, so key ids cannot be probed.
+        if !principal.is_national() && !principal.belongs_to(&row.organisation_code) {
+            return Err(ServiceError::not_found("API key", &request.key_id));
+        }
+        check_key_admin(principal, &row.organisation_code, "revoking an API key")?;
+        let row = if row.revoked_at.is_some() {
+            row
+        } else {
+            store::revoke(&self.db, row, chrono::Utc::now()).await.map_err(db_error("revoking an API key"))?
+        };
+        tracing::info!(key_id = %row.key_id, principal = %principal.id, "api key revoked");
+        Ok(RevokeApiKeyResponse { api_key: Some(key_message(&row)) })
+    }
+
+    async fn explain_access(&self, _principal: &Principal, _request: ExplainAccessRequest) -> ServiceResult<ExplainAccessResponse> {
+        Err(ServiceError::new(
+            ErrorCode::Unimplemented,
+            "the access service's ExplainAccess is not built yet (it arrives with the gateway and access work)",
+        ))
+    }
+}
+
+/// Authenticates requests at the gateway by API key (`authorization: Bearer sm_…` or
+/// `x-api-key: sm_…`).
+pub struct ApiKeyAuthenticator {
+    access: AccessService,
+}
+
+impl ApiKeyAuthenticator {
+    /// Returns an authenticator checking keys against `access`.
+    pub fn new(access: AccessService) -> Self {
+        Self { access }
+    }
+}
+
+#[async_trait::async_trait]
+impl sharedmetrics_grpc::Authenticator for ApiKeyAuthenticator {
+    async fn authenticate(&self, headers: &http::HeaderMap) -> Result<Option<Principal>, ServiceError> {
+        let presented = headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()));
+        match presented {
+            None => Ok(None),
+            Some(key) => self.access.authenticate_key(key.trim()).await.map(Some),
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! The gateway's access migrations, recorded in its own `access_migrations` table.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_create_api_keys;
+
+/// Runs the access migrations.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migration_table_name() -> DynIden {
+        Alias::new("access_migrations").into_iden()
+    }
+
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_create_api_keys::Migration)]
+    }
+}

@@ -1,0 +1,123 @@
+//! The gateway: the platform's one public endpoint. It authenticates every request (API keys),
+//! routes each RPC to its service (in process under `--target all`, over gRPC when split),
+//! serves gRPC health and reflection, owns the access service (API keys, WhoAmI), and serves
+//! the HTTP side (health probes). The same [`serve_grpc`] also serves a split service, behind
+//! the forwarded-identity check instead of API keys.
+
+pub mod access;
+mod unbuilt;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sharedmetrics_config::GatewayConfig;
+use sharedmetrics_definitions::{DefinitionsApi, DefinitionsGrpc};
+use sharedmetrics_grpc::{Authenticator, IdentityLayer};
+use sharedmetrics_proto::sharedmetrics::access::v1::access_service_server::AccessServiceServer;
+use sharedmetrics_proto::sharedmetrics::definitions::v1::definitions_service_server::DefinitionsServiceServer;
+use tokio::net::TcpListener;
+use tonic::service::RoutesBuilder;
+use tonic_health::ServingStatus;
+
+pub use unbuilt::{UnbuiltBenchmarking, UnbuiltCommitments, UnbuiltSubmissions};
+
+use crate::access::{AccessApi, AccessGrpc};
+
+/// The fully qualified names of the services not built in this release.
+pub const UNBUILT_SERVICES: &[&str] = &[
+    "sharedmetrics.submissions.v1.SubmissionsService",
+    "sharedmetrics.benchmarking.v1.BenchmarkingService",
+    "sharedmetrics.commitments.v1.CommitmentsService",
+];
+
+/// What the gateway routes to: each service's API, local or remote.
+#[derive(Clone)]
+pub struct GatewayServices {
+    /// The definitions service.
+    pub definitions: Arc<dyn DefinitionsApi>,
+    /// The access service (always in the gateway's process).
+    pub access: Arc<dyn AccessApi>,
+}
+
+/// Returns the gateway's routes: every service of the contract.
+pub fn gateway_routes(services: &GatewayServices) -> RoutesBuilder {
+    let mut routes = RoutesBuilder::default();
+    routes
+        .add_service(DefinitionsServiceServer::new(DefinitionsGrpc(services.definitions.clone())))
+        .add_service(AccessServiceServer::new(AccessGrpc(services.access.clone())))
+        .add_service(UnbuiltSubmissions)
+        .add_service(UnbuiltBenchmarking)
+        .add_service(UnbuiltCommitments);
+    routes
+}
+
+/// Serves `routes` on `listener` with health, reflection and the identity layer, until
+/// `shutdown` completes. `serving` lists the services health reports as SERVING; the unbuilt
+/// ones are reported NOT_SERVING.
+pub async fn serve_grpc(
+    listener: TcpListener,
+    mut routes: RoutesBuilder,
+    serving: &[&str],
+    authenticator: Arc<dyn Authenticator>,
+    config: &GatewayConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    for name in serving {
+        reporter.set_service_status(name, ServingStatus::Serving).await;
+    }
+    for name in UNBUILT_SERVICES {
+        reporter.set_service_status(name, ServingStatus::NotServing).await;
+    }
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(sharedmetrics_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(sharedmetrics_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+    routes.add_service(health).add_service(reflection_v1).add_service(reflection_v1alpha);
+
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    tonic::transport::Server::builder()
+        // A request without its own deadline gets this one, so no call holds resources forever.
+        .timeout(Duration::from_millis(config.default_timeout_ms))
+        // Past the concurrency limit, refuse at once rather than queue without bound.
+        .concurrency_limit_per_connection(config.max_concurrent_requests)
+        .load_shed(true)
+        // Who is calling: every handler below sees the principal (or its absence).
+        .layer(IdentityLayer::new(authenticator))
+        .add_routes(routes.routes())
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await?;
+    Ok(())
+}
+
+/// Returns the HTTP side: liveness (the process answers) and readiness (the store answers).
+pub fn http_router(db: Option<DatabaseConnection>) -> axum::Router {
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/health/livez", get(|| async { "ok" }))
+        .route(
+            "/health/readyz",
+            get(move || {
+                let db = db.clone();
+                async move {
+                    match db {
+                        Some(db) => match db.execute_unprepared("SELECT 1").await {
+                            Ok(_) => (StatusCode::OK, "ready"),
+                            Err(error) => {
+                                tracing::warn!(%error, "readiness check failed");
+                                (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+                            }
+                        },
+                        None => (StatusCode::OK, "ready"),
+                    }
+                }
+            }),
+        )
+}

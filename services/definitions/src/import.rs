@@ -1,0 +1,580 @@
+//! Loads the reference data (../shared/data: every LSOA with IMD 2019, wards, districts,
+//! regions, ICBs, NHS England regions, trusts and councils) and the starter catalogue
+//! (data/catalogue: dimensions, national bodies, metrics). Both are real imports of the files,
+//! run once into an empty store, in one transaction each, so a failed import leaves nothing.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, TransactionTrait};
+use serde::Deserialize;
+use sharedmetrics_proto::Label;
+use sharedmetrics_proto::sharedmetrics::common::v1::{AreaType, CiMethod, OrganisationType, PeriodType, Polarity, ValueType};
+use sharedmetrics_proto::sharedmetrics::definitions::v1::{MetricStatus, MetricVersionSpec, Quantity, Visibility};
+
+use crate::convert;
+use crate::entity::{
+    area, area_ancestor, dimension, dimension_code, metric, organisation, organisation_parent,
+};
+use crate::store;
+
+/// GSS code of England.
+pub const ENGLAND: &str = "E92000001";
+/// Rows per INSERT statement: well under SQLite's and PostgreSQL's bound-parameter limits.
+const CHUNK: usize = 1_000;
+
+/// What an import wrote.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ImportReport {
+    /// Areas by type label.
+    pub areas: BTreeMap<String, usize>,
+    /// Organisations by type label.
+    pub organisations: BTreeMap<String, usize>,
+    /// Districts whose ICB the reference data does not give (two-tier districts).
+    pub districts_without_icb: usize,
+    /// Dimensions loaded.
+    pub dimensions: usize,
+    /// Metrics loaded.
+    pub metrics: usize,
+}
+
+#[derive(Deserialize)]
+struct LsoaRow {
+    lsoa11cd: String,
+    lsoa11nm: String,
+    lad19cd: String,
+    lad19nm: String,
+    imd2019_rank: i32,
+    imd2019_decile: i32,
+    population_mid2015: i64,
+}
+
+#[derive(Deserialize)]
+struct WardRow {
+    lsoa11cd: String,
+    wd19cd: String,
+    wd19nm: String,
+    lad19cd: String,
+}
+
+#[derive(Deserialize)]
+struct RegionRow {
+    lad18cd: String,
+    lad18nm: String,
+    rgn18cd: String,
+    rgn18nm: String,
+}
+
+#[derive(Deserialize)]
+struct TrustRow {
+    ods_code: String,
+    name: String,
+    town: String,
+    postcode: String,
+}
+
+#[derive(Deserialize)]
+struct IcbRow {
+    ods_code: String,
+    gss_code: String,
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct NhsRegionRow {
+    gss_code: String,
+    ods_code: String,
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct IcbCouncilRow {
+    icb_gss_code: String,
+    icb_ods_code: String,
+    local_authority_ods_code: String,
+    local_authority_name: String,
+}
+
+#[derive(Deserialize)]
+struct IcbTrustRow {
+    icb_gss_code: String,
+    icb_ods_code: String,
+    nhse_region_ods_code: String,
+    trust_ods_code: String,
+    trust_name: String,
+}
+
+fn read_csv<T: for<'de> Deserialize<'de>>(path: &Path) -> anyhow::Result<Vec<T>> {
+    let mut reader = csv::Reader::from_path(path).with_context(|| format!("opening {}", path.display()))?;
+    reader
+        .deserialize()
+        .enumerate()
+        .map(|(i, row)| row.with_context(|| format!("{} row {}", path.display(), i + 2)))
+        .collect()
+}
+
+/// Normalises a council or district name for matching: lowercase letters only, without the
+/// words that differ between the ODS council name and the ONS district name.
+fn name_key(name: &str) -> String {
+    let mut n = name.to_lowercase().replace('&', "and");
+    for word in [
+        "metropolitan borough council", "borough council", "city council", "county council",
+        "council of the", "corporation of the", "council", "london borough of", "royal borough of",
+        "city of", "county of", "metropolitan district", "the ",
+    ] {
+        n = n.replace(word, " ");
+    }
+    n.retain(|c| c.is_ascii_lowercase());
+    n
+}
+
+/// ODS council names that differ from the ONS district name beyond [`name_key`]'s rules
+/// (spelling and abbreviations in the ODS list), as ODS name key → ONS name key.
+const COUNCIL_NAME_ALIASES: &[(&str, &str)] = &[
+    ("middlesborough", "middlesbrough"),
+    ("hull", "kingstonuponhull"),
+    ("bcp", "bournemouthchristchurchandpoole"),
+    ("durham", "countydurham"),
+    ("isleofscilly", "islesofscilly"),
+    ("islesofscilly", "islesofscilly"),
+    ("london", "london"),
+];
+
+/// Imports the reference data into an empty store; does nothing when areas exist.
+pub async fn import_reference_data(db: &DatabaseConnection, dir: &Path) -> anyhow::Result<Option<ImportReport>> {
+    if store::count_areas(db).await? > 0 {
+        return Ok(None);
+    }
+    let geography = dir.join("geography");
+    let organisations_dir = dir.join("organisations");
+    let lsoas: Vec<LsoaRow> = read_csv(&geography.join("lsoa11_imd2019.csv"))?;
+    let wards: Vec<WardRow> = read_csv(&geography.join("lsoa11_ward19.csv"))?;
+    let regions: Vec<RegionRow> = read_csv(&geography.join("lad18_region18.csv"))?;
+    let trusts: Vec<TrustRow> = read_csv(&organisations_dir.join("nhs_trusts.csv"))?;
+    let icbs: Vec<IcbRow> = read_csv(&organisations_dir.join("icbs.csv"))?;
+    let nhs_regions: Vec<NhsRegionRow> = read_csv(&organisations_dir.join("nhs_england_regions.csv"))?;
+    let icb_councils: Vec<IcbCouncilRow> = read_csv(&organisations_dir.join("icb_local_authorities.csv"))?;
+    let icb_trusts: Vec<IcbTrustRow> = read_csv(&organisations_dir.join("icb_trusts.csv"))?;
+
+    let mut report = ImportReport::default();
+    let mut areas: Vec<area::Model> = Vec::new();
+    let push_area = |areas: &mut Vec<area::Model>, code: &str, name: &str, t: AreaType, parent: Option<&str>| {
+        areas.push(area::Model {
+            code: code.to_owned(),
+            name: name.to_owned(),
+            area_type: t.label(),
+            parent_code: parent.map(str::to_owned),
+            icb_code: None,
+            imd_rank: None,
+            imd_decile: None,
+            population: None,
+        });
+    };
+
+    // England, regions and districts. A district's region comes from the 2018 lookup; the five
+    // districts created on 1 April 2019 take the region of their predecessors, found through
+    // the 2011 district names that prefix their LSOAs' names.
+    push_area(&mut areas, ENGLAND, "England", AreaType::England, None);
+    let region_of_lad18: HashMap<&str, &RegionRow> = regions.iter().map(|r| (r.lad18cd.as_str(), r)).collect();
+    let region_of_name18: HashMap<&str, &RegionRow> = regions.iter().map(|r| (r.lad18nm.as_str(), r)).collect();
+    let mut region_names: BTreeMap<&str, &str> = BTreeMap::new();
+    for r in &regions {
+        region_names.insert(&r.rgn18cd, &r.rgn18nm);
+    }
+    for (code, name) in &region_names {
+        push_area(&mut areas, code, name, AreaType::Region, Some(ENGLAND));
+    }
+    let mut districts: BTreeMap<&str, (&str, Option<&str>)> = BTreeMap::new();
+    for lsoa in &lsoas {
+        let region = region_of_lad18.get(lsoa.lad19cd.as_str()).map(|r| r.rgn18cd.as_str()).or_else(|| {
+            let prefix = lsoa.lsoa11nm.rsplit_once(' ').map_or(lsoa.lsoa11nm.as_str(), |(p, _)| p);
+            region_of_name18.get(prefix).map(|r| r.rgn18cd.as_str())
+        });
+        let entry = districts.entry(&lsoa.lad19cd).or_insert((&lsoa.lad19nm, None));
+        if entry.1.is_none() {
+            entry.1 = region;
+        }
+    }
+    for (code, (name, region)) in &districts {
+        let Some(region) = region else { bail!("district {code} ({name}): no region found in lad18_region18.csv") };
+        push_area(&mut areas, code, name, AreaType::LocalAuthorityDistrict, Some(region));
+    }
+
+    // NHS regions and ICBs.
+    let nhs_region_by_ods: HashMap<&str, &NhsRegionRow> = nhs_regions.iter().map(|r| (r.ods_code.as_str(), r)).collect();
+    for r in &nhs_regions {
+        push_area(&mut areas, &r.gss_code, &r.name, AreaType::NhsRegion, Some(ENGLAND));
+    }
+    let mut region_of_icb: HashMap<&str, &str> = HashMap::new();
+    for link in &icb_trusts {
+        if let Some(region) = nhs_region_by_ods.get(link.nhse_region_ods_code.as_str()) {
+            region_of_icb.insert(&link.icb_gss_code, &region.gss_code);
+        }
+    }
+    for icb in &icbs {
+        push_area(&mut areas, &icb.gss_code, &icb.name, AreaType::Icb, region_of_icb.get(icb.gss_code.as_str()).copied());
+    }
+
+    // District → ICB, where the ICB's council list names the district's own council (unitary,
+    // metropolitan and London authorities). Two-tier districts sit under a county council the
+    // reference data does not map to districts, so they get no ICB; the report counts them.
+    let district_by_key: HashMap<String, &str> = districts.iter().map(|(code, (name, _))| (name_key(name), *code)).collect();
+    let resolve = |council: &str| -> Option<&str> {
+        let key = name_key(council);
+        let key = COUNCIL_NAME_ALIASES.iter().find(|(from, _)| *from == key).map_or(key, |(_, to)| (*to).to_owned());
+        district_by_key.get(&key).copied()
+    };
+    let mut icbs_of_district: HashMap<&str, HashSet<&str>> = HashMap::new();
+    for row in &icb_councils {
+        if let Some(district) = resolve(&row.local_authority_name) {
+            icbs_of_district.entry(district).or_default().insert(&row.icb_gss_code);
+        }
+    }
+    let icb_of_district: HashMap<&str, &str> = icbs_of_district
+        .iter()
+        .filter(|(_, icbs)| icbs.len() == 1)
+        .map(|(d, icbs)| (*d, *icbs.iter().next().expect("one ICB")))
+        .collect();
+    report.districts_without_icb = districts.len() - icb_of_district.len();
+
+    // Wards and LSOAs.
+    let ward_of_lsoa: HashMap<&str, &WardRow> = wards.iter().map(|w| (w.lsoa11cd.as_str(), w)).collect();
+    let mut ward_rows: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
+    for w in &wards {
+        ward_rows.entry(&w.wd19cd).or_insert((&w.wd19nm, &w.lad19cd));
+    }
+    for (code, (name, district)) in &ward_rows {
+        push_area(&mut areas, code, name, AreaType::Ward, Some(district));
+    }
+    for lsoa in &lsoas {
+        let ward = ward_of_lsoa
+            .get(lsoa.lsoa11cd.as_str())
+            .with_context(|| format!("LSOA {} has no ward in lsoa11_ward19.csv", lsoa.lsoa11cd))?;
+        areas.push(area::Model {
+            code: lsoa.lsoa11cd.clone(),
+            name: lsoa.lsoa11nm.clone(),
+            area_type: AreaType::Lsoa.label(),
+            parent_code: Some(ward.wd19cd.clone()),
+            icb_code: icb_of_district.get(lsoa.lad19cd.as_str()).map(|c| (*c).to_owned()),
+            imd_rank: Some(lsoa.imd2019_rank),
+            imd_decile: Some(lsoa.imd2019_decile),
+            population: Some(lsoa.population_mid2015),
+        });
+    }
+
+    // Populations of larger areas are the sums of their LSOAs' (mid-2015) populations.
+    let ancestors = ancestor_links(&areas);
+    let mut totals: HashMap<String, i64> = HashMap::new();
+    let population_of: HashMap<&str, i64> = areas.iter().filter_map(|a| a.population.map(|p| (a.code.as_str(), p))).collect();
+    for link in &ancestors {
+        if let Some(p) = population_of.get(link.area_code.as_str()) {
+            *totals.entry(link.ancestor_code.clone()).or_default() += p;
+        }
+    }
+    for a in &mut areas {
+        if a.population.is_none() {
+            a.population = totals.get(&a.code).copied();
+        }
+        *report.areas.entry(a.area_type.clone()).or_default() += 1;
+    }
+
+    // Organisations: trusts under their ICBs, ICBs under their NHS regions, councils under
+    // their ICBs (with the district they govern when it is a single-tier authority).
+    let mut orgs: BTreeMap<String, organisation::Model> = BTreeMap::new();
+    let mut parents: Vec<organisation_parent::Model> = Vec::new();
+    let org = |code: &str, name: &str, t: OrganisationType, area: Option<&str>| organisation::Model {
+        code: code.to_owned(),
+        name: name.to_owned(),
+        organisation_type: t.label(),
+        town: None,
+        postcode: None,
+        area_code: area.map(str::to_owned),
+    };
+    for r in &nhs_regions {
+        orgs.insert(r.ods_code.clone(), org(&r.ods_code, &r.name, OrganisationType::NhsRegion, Some(&r.gss_code)));
+    }
+    for icb in &icbs {
+        orgs.insert(icb.ods_code.clone(), org(&icb.ods_code, &icb.name, OrganisationType::Icb, Some(&icb.gss_code)));
+    }
+    for t in &trusts {
+        let mut row = org(&t.ods_code, &t.name, OrganisationType::NhsTrust, None);
+        row.town = Some(t.town.clone());
+        row.postcode = Some(t.postcode.clone());
+        orgs.insert(t.ods_code.clone(), row);
+    }
+    let mut seen_links: HashSet<(String, String)> = HashSet::new();
+    let mut link = |parents: &mut Vec<organisation_parent::Model>, child: &str, parent: &str| {
+        if seen_links.insert((child.to_owned(), parent.to_owned())) {
+            parents.push(organisation_parent::Model { organisation_code: child.to_owned(), parent_code: parent.to_owned() });
+        }
+    };
+    for row in &icb_trusts {
+        orgs.entry(row.trust_ods_code.clone())
+            .or_insert_with(|| org(&row.trust_ods_code, &row.trust_name, OrganisationType::NhsTrust, None));
+        link(&mut parents, &row.trust_ods_code, &row.icb_ods_code);
+        link(&mut parents, &row.icb_ods_code, &row.nhse_region_ods_code);
+    }
+    for row in &icb_councils {
+        let district = resolve(&row.local_authority_name);
+        orgs.entry(row.local_authority_ods_code.clone()).or_insert_with(|| {
+            org(&row.local_authority_ods_code, &row.local_authority_name, OrganisationType::LocalAuthority, district)
+        });
+        link(&mut parents, &row.local_authority_ods_code, &row.icb_ods_code);
+    }
+    for o in orgs.values() {
+        *report.organisations.entry(o.organisation_type.clone()).or_default() += 1;
+    }
+
+    let txn = db.begin().await?;
+    insert_chunked(&txn, areas.into_iter().map(IntoActiveModel::into_active_model), area::Entity).await?;
+    insert_chunked(&txn, ancestors.into_iter().map(IntoActiveModel::into_active_model), area_ancestor::Entity).await?;
+    insert_chunked(&txn, orgs.into_values().map(IntoActiveModel::into_active_model), organisation::Entity).await?;
+    insert_chunked(&txn, parents.into_iter().map(IntoActiveModel::into_active_model), organisation_parent::Entity).await?;
+    txn.commit().await?;
+    Ok(Some(report))
+}
+
+/// Returns the closure of both hierarchies: LSOA → ward → district → region → England along
+/// `parent_code`, and LSOA → ICB → NHS region → England along `icb_code`. Where England is
+/// reached both ways the shorter depth is kept.
+fn ancestor_links(areas: &[area::Model]) -> Vec<area_ancestor::Model> {
+    let by_code: HashMap<&str, &area::Model> = areas.iter().map(|a| (a.code.as_str(), a)).collect();
+    let mut links = Vec::new();
+    for a in areas {
+        let mut depths: BTreeMap<&str, i32> = BTreeMap::new();
+        for start in [a.parent_code.as_deref(), a.icb_code.as_deref()] {
+            let mut current = start;
+            let mut depth = 1;
+            while let Some(code) = current {
+                let entry = depths.entry(code).or_insert(depth);
+                *entry = (*entry).min(depth);
+                current = by_code.get(code).and_then(|p| p.parent_code.as_deref());
+                depth += 1;
+            }
+        }
+        links.extend(depths.into_iter().map(|(ancestor, depth)| area_ancestor::Model {
+            area_code: a.code.clone(),
+            ancestor_code: ancestor.to_owned(),
+            depth,
+        }));
+    }
+    links
+}
+
+async fn insert_chunked<E, A>(db: &impl ConnectionTrait, rows: impl Iterator<Item = A>, _entity: E) -> anyhow::Result<()>
+where
+    E: EntityTrait,
+    A: sea_orm::ActiveModelTrait<Entity = E>,
+{
+    let rows: Vec<A> = rows.collect();
+    for chunk in rows.chunks(CHUNK) {
+        E::insert_many(chunk.to_vec()).exec_without_returning(db).await?;
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct DimensionsFile {
+    dimensions: Vec<DimensionEntry>,
+}
+
+#[derive(Deserialize)]
+struct DimensionEntry {
+    code: String,
+    title: String,
+    description: String,
+    ordered: bool,
+    codes: Vec<DimensionCodeEntry>,
+}
+
+#[derive(Deserialize)]
+struct DimensionCodeEntry {
+    code: String,
+    label: String,
+    order: i32,
+}
+
+#[derive(Deserialize)]
+struct CatalogueFile {
+    organisations: Vec<CatalogueOrganisation>,
+    metrics: Vec<CatalogueMetric>,
+}
+
+#[derive(Deserialize)]
+struct CatalogueOrganisation {
+    code: String,
+    name: String,
+    #[serde(rename = "type")]
+    organisation_type: String,
+}
+
+#[derive(Deserialize)]
+struct CatalogueQuantity {
+    definition: String,
+    source: String,
+}
+
+#[derive(Deserialize)]
+struct CatalogueMetric {
+    code: String,
+    title: String,
+    description: String,
+    rationale: String,
+    methodology: String,
+    numerator: CatalogueQuantity,
+    denominator: CatalogueQuantity,
+    value_type: String,
+    multiplier: u32,
+    unit: String,
+    polarity: String,
+    ci_method: String,
+    period_type: String,
+    area_types: Vec<String>,
+    dimensions: Vec<String>,
+    disclosure_threshold: u32,
+    owners: Vec<String>,
+    visibility: String,
+    tags: Vec<String>,
+    valid_from: String,
+}
+
+fn parse_label<E: Label>(value: &str, what: &str, metric: &str) -> anyhow::Result<E> {
+    E::from_label(value).with_context(|| format!("catalogue metric {metric}: unknown {what} {value:?}"))
+}
+
+impl CatalogueMetric {
+    fn spec(&self) -> anyhow::Result<MetricVersionSpec> {
+        let code = &self.code;
+        Ok(MetricVersionSpec {
+            code: code.clone(),
+            title: self.title.clone(),
+            description: self.description.clone(),
+            rationale: self.rationale.clone(),
+            methodology: self.methodology.clone(),
+            numerator: Some(Quantity { definition: self.numerator.definition.clone(), source: self.numerator.source.clone() }),
+            denominator: Some(Quantity { definition: self.denominator.definition.clone(), source: self.denominator.source.clone() }),
+            value_type: parse_label::<ValueType>(&self.value_type, "value type", code)? as i32,
+            multiplier: self.multiplier,
+            unit: self.unit.clone(),
+            polarity: parse_label::<Polarity>(&self.polarity, "polarity", code)? as i32,
+            ci_method: parse_label::<CiMethod>(&self.ci_method, "CI method", code)? as i32,
+            period_type: parse_label::<PeriodType>(&self.period_type, "period type", code)? as i32,
+            area_types: self
+                .area_types
+                .iter()
+                .map(|t| parse_label::<AreaType>(t, "area type", code).map(|t| t as i32))
+                .collect::<anyhow::Result<_>>()?,
+            dimensions: self.dimensions.clone(),
+            disclosure_threshold: Some(self.disclosure_threshold),
+            owners: self.owners.clone(),
+            visibility: parse_label::<Visibility>(&self.visibility, "visibility", code)? as i32,
+            partner_groups: Vec::new(),
+            tags: self.tags.clone(),
+            valid_from: self.valid_from.clone(),
+            valid_to: String::new(),
+        })
+    }
+}
+
+/// Loads the starter catalogue (dimensions, national bodies, metrics as published version 1)
+/// into a store that has none of them; each metric is validated as CreateMetric would.
+pub async fn import_catalogue(db: &DatabaseConnection, dir: &Path) -> anyhow::Result<Option<ImportReport>> {
+    if !store::list_metric_rows(db).await?.is_empty() || !store::list_dimensions(db).await?.is_empty() {
+        return Ok(None);
+    }
+    let read = |name: &str| -> anyhow::Result<String> {
+        let path = dir.join(name);
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
+    };
+    let dimensions: DimensionsFile = serde_json::from_str(&read("dimensions.json")?).context("parsing dimensions.json")?;
+    let catalogue: CatalogueFile = serde_json::from_str(&read("metrics.json")?).context("parsing metrics.json")?;
+    let mut report = ImportReport { dimensions: dimensions.dimensions.len(), metrics: catalogue.metrics.len(), ..Default::default() };
+
+    let txn = db.begin().await?;
+    for d in &dimensions.dimensions {
+        let row = dimension::Model { code: d.code.clone(), title: d.title.clone(), description: d.description.clone(), ordered: d.ordered, owner: None };
+        let codes = d
+            .codes
+            .iter()
+            .map(|c| dimension_code::Model { dimension_code: d.code.clone(), code: c.code.clone(), label: c.label.clone(), sort_order: c.order })
+            .collect();
+        store::insert_dimension(&txn, row, codes).await?;
+    }
+    for o in &catalogue.organisations {
+        let kind = parse_label::<OrganisationType>(&o.organisation_type, "organisation type", &o.code)?;
+        if store::get_organisation(&txn, &o.code).await?.is_none() {
+            organisation::Entity::insert(
+                organisation::Model { code: o.code.clone(), name: o.name.clone(), organisation_type: kind.label(), town: None, postcode: None, area_code: None }
+                    .into_active_model(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+        }
+        *report.organisations.entry(kind.label()).or_default() += 1;
+    }
+    let known_dimensions: HashSet<String> = dimensions.dimensions.iter().map(|d| d.code.clone()).collect();
+    let (organisations, _) = store::list_organisations(&txn, &Default::default(), store::Window { offset: 0, limit: u64::MAX >> 1 }).await?;
+    let known_organisations: HashSet<String> = organisations.into_iter().map(|o| o.code).collect();
+    let known = crate::validate::Known { dimensions: &known_dimensions, organisations: &known_organisations, peer_groups: &HashSet::new() };
+    let now = chrono::Utc::now();
+    for m in &catalogue.metrics {
+        let spec = m.spec()?;
+        let violations = crate::validate::metric_spec(&spec, &known, "");
+        if !violations.is_empty() {
+            let list: Vec<String> = violations.iter().map(|v| format!("{}: {}", v.field, v.description)).collect();
+            bail!("catalogue metric {} is not valid: {}", m.code, list.join("; "));
+        }
+        store::insert_metric(&txn, metric::Model { code: spec.code.clone(), deprecated_at: None, deprecation_reason: None, created_at: now }).await?;
+        let mut row = convert::version_row(&spec, 1, "catalogue", now);
+        row.status = MetricStatus::Published.label();
+        row.published_at = Some(now);
+        store::insert_version(&txn, row).await?;
+    }
+    txn.commit().await?;
+    Ok(Some(report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn council_names_match_district_names() {
+        assert_eq!(name_key("Liverpool City Council"), name_key("Liverpool"));
+        assert_eq!(name_key("London Borough of Barking & Dagenham"), name_key("Barking and Dagenham"));
+        assert_eq!(name_key("Herefordshire Council"), name_key("Herefordshire, County of"));
+        assert_eq!(name_key("Royal Borough of Kensington and Chelsea"), name_key("Kensington and Chelsea"));
+    }
+
+    #[test]
+    fn ancestors_follow_both_hierarchies() {
+        let area = |code: &str, parent: Option<&str>, icb: Option<&str>| area::Model {
+            code: code.into(),
+            name: code.into(),
+            area_type: "x".into(),
+            parent_code: parent.map(Into::into),
+            icb_code: icb.map(Into::into),
+            imd_rank: None,
+            imd_decile: None,
+            population: None,
+        };
+        let areas = vec![
+            area(ENGLAND, None, None),
+            area("R", Some(ENGLAND), None),
+            area("D", Some("R"), None),
+            area("W", Some("D"), None),
+            area("N", Some(ENGLAND), None),
+            area("I", Some("N"), None),
+            area("L", Some("W"), Some("I")),
+        ];
+        let links: Vec<(String, i32)> = ancestor_links(&areas)
+            .into_iter()
+            .filter(|l| l.area_code == "L")
+            .map(|l| (l.ancestor_code, l.depth))
+            .collect();
+        let expected: Vec<(String, i32)> =
+            [("D", 2), (ENGLAND, 3), ("I", 1), ("N", 2), ("R", 3), ("W", 1)].iter().map(|(c, d)| ((*c).to_owned(), *d)).collect();
+        assert_eq!(links, expected);
+    }
+}
