@@ -98,7 +98,11 @@ pub async fn migrate(db: &DatabaseConnection, roles: &[Target]) -> anyhow::Resul
 }
 
 /// Imports the reference data and the starter catalogue into an empty store.
-pub async fn import_reference_data(db: &DatabaseConnection, data_dir: &Path, catalogue_dir: &Path) -> anyhow::Result<()> {
+pub async fn import_reference_data(
+    db: &DatabaseConnection,
+    data_dir: &Path,
+    catalogue_dir: &Path,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     match sharedmetrics_definitions::import::import_reference_data(db, data_dir)
         .await
@@ -236,7 +240,8 @@ pub async fn start(config: Config, targets: &[Target]) -> anyhow::Result<Platfor
             let signal = signal();
             tasks.spawn(async move {
                 let serving: Vec<&str> = serving.iter().map(String::as_str).collect();
-                sharedmetrics_gateway::serve_grpc(listener, routes, &serving, authenticator, &gateway_config, signal).await
+                sharedmetrics_gateway::serve_grpc(listener, routes, &serving, authenticator, &gateway_config, signal)
+                    .await
             });
             tracing::info!(service = role.name(), %addr, "service serving grpc");
         }
@@ -255,12 +260,18 @@ pub async fn start(config: Config, targets: &[Target]) -> anyhow::Result<Platfor
         let authenticator = Arc::new(ApiKeyAuthenticator::new(access));
         let gateway_config = config.gateway.clone();
         let signal_grpc = signal();
-        let serving: Vec<&str> = vec![
-            "sharedmetrics.definitions.v1.DefinitionsService",
-            "sharedmetrics.access.v1.AccessService",
-        ];
+        let serving: Vec<&str> =
+            vec!["sharedmetrics.definitions.v1.DefinitionsService", "sharedmetrics.access.v1.AccessService"];
         tasks.spawn(async move {
-            sharedmetrics_gateway::serve_grpc(listener, sharedmetrics_gateway::gateway_routes(&services), &serving, authenticator, &gateway_config, signal_grpc).await
+            sharedmetrics_gateway::serve_grpc(
+                listener,
+                sharedmetrics_gateway::gateway_routes(&services),
+                &serving,
+                authenticator,
+                &gateway_config,
+                signal_grpc,
+            )
+            .await
         });
         let (http_listener, addr) = bind(config.gateway.http_addr, "the gateway's HTTP").await?;
         http_addr = Some(addr);

@@ -47,7 +47,9 @@ async fn main() -> anyhow::Result<()> {
             let platform = sharedmetrics::start(config, &targets).await?;
             if let Some(key) = &platform.admin_key {
                 // Printed, never logged: logs must not carry secrets.
-                println!("\nadmin API key (shown once; also saved to the configured bootstrap.admin_key_file):\n  {key}\n");
+                println!(
+                    "\nadmin API key (shown once; also saved to the configured bootstrap.admin_key_file):\n  {key}\n"
+                );
             }
             if let (Some(grpc), Some(http)) = (platform.grpc_addr, platform.http_addr) {
                 println!(

@@ -28,13 +28,29 @@ pub trait AccessApi: Send + Sync + 'static {
     /// Returns the calling principal.
     async fn who_am_i(&self, principal: &Principal, request: WhoAmIRequest) -> ServiceResult<WhoAmIResponse>;
     /// Creates an API key and returns its secret, once.
-    async fn create_api_key(&self, principal: &Principal, request: CreateApiKeyRequest) -> ServiceResult<CreateApiKeyResponse>;
+    async fn create_api_key(
+        &self,
+        principal: &Principal,
+        request: CreateApiKeyRequest,
+    ) -> ServiceResult<CreateApiKeyResponse>;
     /// Lists API keys (never their secrets).
-    async fn list_api_keys(&self, principal: &Principal, request: ListApiKeysRequest) -> ServiceResult<ListApiKeysResponse>;
+    async fn list_api_keys(
+        &self,
+        principal: &Principal,
+        request: ListApiKeysRequest,
+    ) -> ServiceResult<ListApiKeysResponse>;
     /// Revokes an API key.
-    async fn revoke_api_key(&self, principal: &Principal, request: RevokeApiKeyRequest) -> ServiceResult<RevokeApiKeyResponse>;
+    async fn revoke_api_key(
+        &self,
+        principal: &Principal,
+        request: RevokeApiKeyRequest,
+    ) -> ServiceResult<RevokeApiKeyResponse>;
     /// Explains why a principal may or may not act on a resource.
-    async fn explain_access(&self, principal: &Principal, request: ExplainAccessRequest) -> ServiceResult<ExplainAccessResponse>;
+    async fn explain_access(
+        &self,
+        principal: &Principal,
+        request: ExplainAccessRequest,
+    ) -> ServiceResult<ExplainAccessResponse>;
 }
 
 sharedmetrics_grpc::service_adapters! {
@@ -205,7 +221,13 @@ fn parse_roles(values: &[i32], field: &str) -> ServiceResult<Vec<Role>> {
             .ok()
             .filter(|r| *r != pb::Role::Unspecified)
             .and_then(|r| Role::from_name(&r.label()))
-            .ok_or_else(|| ServiceError::invalid_field(format!("{field}[{i}]"), "UNKNOWN_ROLE", format!("role {value} is not a known role")))?;
+            .ok_or_else(|| {
+                ServiceError::invalid_field(
+                    format!("{field}[{i}]"),
+                    "UNKNOWN_ROLE",
+                    format!("role {value} is not a known role"),
+                )
+            })?;
         if !roles.contains(&role) {
             roles.push(role);
         }
@@ -232,7 +254,9 @@ fn check_key_admin(principal: &Principal, organisation: &str, what: &str) -> Ser
 impl AccessApi for AccessService {
     async fn who_am_i(&self, principal: &Principal, _request: WhoAmIRequest) -> ServiceResult<WhoAmIResponse> {
         let expires_at = match &principal.key_id {
-            Some(id) => store::get(&self.db, id).await.map_err(db_error("reading an API key"))?.and_then(|k| k.expires_at),
+            Some(id) => {
+                store::get(&self.db, id).await.map_err(db_error("reading an API key"))?.and_then(|k| k.expires_at)
+            }
             None => None,
         };
         Ok(WhoAmIResponse {
@@ -253,11 +277,23 @@ impl AccessApi for AccessService {
         })
     }
 
-    async fn create_api_key(&self, principal: &Principal, request: CreateApiKeyRequest) -> ServiceResult<CreateApiKeyResponse> {
-        let organisation = if request.organisation_code.is_empty() { principal.organisation.clone() } else { request.organisation_code.clone() };
+    async fn create_api_key(
+        &self,
+        principal: &Principal,
+        request: CreateApiKeyRequest,
+    ) -> ServiceResult<CreateApiKeyResponse> {
+        let organisation = if request.organisation_code.is_empty() {
+            principal.organisation.clone()
+        } else {
+            request.organisation_code.clone()
+        };
         check_key_admin(principal, &organisation, "creating an API key")?;
         if request.name.trim().is_empty() {
-            return Err(ServiceError::invalid_field("name", "REQUIRED", "an API key needs a name saying what it is for"));
+            return Err(ServiceError::invalid_field(
+                "name",
+                "REQUIRED",
+                "an API key needs a name saying what it is for",
+            ));
         }
         let roles = parse_roles(&request.roles, "roles")?;
         if roles.is_empty() {
@@ -269,7 +305,9 @@ impl AccessApi for AccessService {
         let expires_at = request
             .expires_at
             .map(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
-            .map(|t| t.ok_or_else(|| ServiceError::invalid_field("expires_at", "INVALID_TIME", "expires_at is out of range")))
+            .map(|t| {
+                t.ok_or_else(|| ServiceError::invalid_field("expires_at", "INVALID_TIME", "expires_at is out of range"))
+            })
             .transpose()?;
         if expires_at.is_some_and(|t| t <= chrono::Utc::now()) {
             return Err(ServiceError::invalid_field("expires_at", "OUT_OF_RANGE", "expires_at is in the past"));
@@ -279,7 +317,11 @@ impl AccessApi for AccessService {
         Ok(CreateApiKeyResponse { api_key: Some(key_message(&issued.row)), secret: issued.secret })
     }
 
-    async fn list_api_keys(&self, principal: &Principal, request: ListApiKeysRequest) -> ServiceResult<ListApiKeysResponse> {
+    async fn list_api_keys(
+        &self,
+        principal: &Principal,
+        request: ListApiKeysRequest,
+    ) -> ServiceResult<ListApiKeysResponse> {
         let organisation = if request.organisation_code.is_empty() && principal.is_national() {
             None
         } else if request.organisation_code.is_empty() {
@@ -292,7 +334,13 @@ impl AccessApi for AccessService {
         let offset: u64 = if request.page_token.is_empty() {
             0
         } else {
-            request.page_token.parse().map_err(|_| ServiceError::invalid_field("page_token", "INVALID_PAGE_TOKEN", "page token was not issued by this service"))?
+            request.page_token.parse().map_err(|_| {
+                ServiceError::invalid_field(
+                    "page_token",
+                    "INVALID_PAGE_TOKEN",
+                    "page token was not issued by this service",
+                )
+            })?
         };
         let now = chrono::Utc::now();
         let rows = store::list(&self.db, organisation.as_deref()).await.map_err(db_error("listing API keys"))?;
@@ -307,7 +355,11 @@ impl AccessApi for AccessService {
         Ok(ListApiKeysResponse { api_keys, next_page_token })
     }
 
-    async fn revoke_api_key(&self, principal: &Principal, request: RevokeApiKeyRequest) -> ServiceResult<RevokeApiKeyResponse> {
+    async fn revoke_api_key(
+        &self,
+        principal: &Principal,
+        request: RevokeApiKeyRequest,
+    ) -> ServiceResult<RevokeApiKeyResponse> {
         let row = store::get(&self.db, &request.key_id)
             .await
             .map_err(db_error("reading an API key"))?
@@ -326,7 +378,11 @@ impl AccessApi for AccessService {
         Ok(RevokeApiKeyResponse { api_key: Some(key_message(&row)) })
     }
 
-    async fn explain_access(&self, _principal: &Principal, _request: ExplainAccessRequest) -> ServiceResult<ExplainAccessResponse> {
+    async fn explain_access(
+        &self,
+        _principal: &Principal,
+        _request: ExplainAccessRequest,
+    ) -> ServiceResult<ExplainAccessResponse> {
         Err(ServiceError::new(
             ErrorCode::Unimplemented,
             "the access service's ExplainAccess is not built yet (it arrives with the gateway and access work)",

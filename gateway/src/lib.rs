@@ -100,24 +100,22 @@ pub async fn serve_grpc(
 pub fn http_router(db: Option<DatabaseConnection>) -> axum::Router {
     use axum::http::StatusCode;
     use axum::routing::get;
-    axum::Router::new()
-        .route("/health/livez", get(|| async { "ok" }))
-        .route(
-            "/health/readyz",
-            get(move || {
-                let db = db.clone();
-                async move {
-                    match db {
-                        Some(db) => match db.execute_unprepared("SELECT 1").await {
-                            Ok(_) => (StatusCode::OK, "ready"),
-                            Err(error) => {
-                                tracing::warn!(%error, "readiness check failed");
-                                (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
-                            }
-                        },
-                        None => (StatusCode::OK, "ready"),
-                    }
+    axum::Router::new().route("/health/livez", get(|| async { "ok" })).route(
+        "/health/readyz",
+        get(move || {
+            let db = db.clone();
+            async move {
+                match db {
+                    Some(db) => match db.execute_unprepared("SELECT 1").await {
+                        Ok(_) => (StatusCode::OK, "ready"),
+                        Err(error) => {
+                            tracing::warn!(%error, "readiness check failed");
+                            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+                        }
+                    },
+                    None => (StatusCode::OK, "ready"),
                 }
-            }),
-        )
+            }
+        }),
+    )
 }

@@ -5,8 +5,7 @@
 include!(concat!(env!("OUT_DIR"), "/sharedmetrics_includes.rs"));
 
 /// The encoded `FileDescriptorSet` of every sharedmetrics proto and its imports.
-pub const FILE_DESCRIPTOR_SET: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/sharedmetrics_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/sharedmetrics_descriptor.bin"));
 
 /// The fully qualified names of the services the platform serves, in DESIGN.md order.
 pub const SERVICE_NAMES: &[&str] = &[

@@ -27,8 +27,7 @@ pub enum Role {
 
 impl Role {
     /// Every role, in declaration order.
-    pub const ALL: [Role; 5] =
-        [Role::Submitter, Role::Reader, Role::Steward, Role::OrgAdmin, Role::National];
+    pub const ALL: [Role; 5] = [Role::Submitter, Role::Reader, Role::Steward, Role::OrgAdmin, Role::National];
 
     /// Returns the snake_case name of the role.
     pub fn name(self) -> &'static str {
@@ -128,8 +127,7 @@ impl PrincipalCodec {
 
     /// Reads and verifies a forwarded principal from incoming metadata.
     pub fn extract(&self, metadata: &tonic::metadata::MetadataMap) -> Result<Principal, ServiceError> {
-        let unauthenticated =
-            |why: &str| ServiceError::new(ErrorCode::Unauthenticated, why.to_owned());
+        let unauthenticated = |why: &str| ServiceError::new(ErrorCode::Unauthenticated, why.to_owned());
         let encoded = metadata
             .get(PRINCIPAL_METADATA_KEY)
             .and_then(|v| v.to_str().ok())
@@ -152,9 +150,11 @@ impl PrincipalCodec {
 /// Returns the principal a request carries in its extensions (set by the gateway's
 /// authentication layer or by a service's identity layer), or UNAUTHENTICATED.
 pub fn principal_of<T>(request: &tonic::Request<T>) -> Result<Principal, ServiceError> {
-    request.extensions().get::<Principal>().cloned().ok_or_else(|| {
-        ServiceError::new(ErrorCode::Unauthenticated, "the request carries no credentials")
-    })
+    request
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .ok_or_else(|| ServiceError::new(ErrorCode::Unauthenticated, "the request carries no credentials"))
 }
 
 #[cfg(test)]

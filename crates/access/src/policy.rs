@@ -31,9 +31,7 @@ pub fn may_read(principal: &Principal, audience: Audience<'_>) -> bool {
     }
     match audience {
         Audience::Public => true,
-        Audience::Partners { owners, partners } => {
-            owners.iter().chain(partners).any(|o| principal.belongs_to(o))
-        }
+        Audience::Partners { owners, partners } => owners.iter().chain(partners).any(|o| principal.belongs_to(o)),
         Audience::OwnersOnly { owners } => owners.iter().any(|o| principal.belongs_to(o)),
     }
 }

@@ -58,10 +58,7 @@ impl Cache {
 
     /// Returns an in-process cache.
     pub fn in_process(prefix: &str) -> Self {
-        let local = moka::future::Cache::builder()
-            .max_capacity(LOCAL_CAPACITY)
-            .expire_after(PerEntryExpiry)
-            .build();
+        let local = moka::future::Cache::builder().max_capacity(LOCAL_CAPACITY).expire_after(PerEntryExpiry).build();
         Self { backend: Backend::Local(local), prefix: prefix.to_owned() }
     }
 
@@ -146,10 +143,7 @@ mod tests {
     #[tokio::test]
     async fn redis_cache_behaves_like_the_in_process_one() {
         let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-        let config = RedisConfig {
-            url: Some(Secret::new(url)),
-            key_prefix: format!("test:{}:", uuid::Uuid::new_v4()),
-        };
+        let config = RedisConfig { url: Some(Secret::new(url)), key_prefix: format!("test:{}:", uuid::Uuid::new_v4()) };
         let cache = Cache::connect(&config).await.expect("redis is running for the tests");
         assert!(cache.is_shared());
         exercise(cache).await;

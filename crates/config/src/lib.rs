@@ -273,11 +273,7 @@ impl Config {
         figment
             .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database.url".into()))
             .merge(Env::raw().only(&["REDIS_URL"]).map(|_| "redis.url".into()))
-            .merge(
-                Env::raw()
-                    .only(&["OTEL_EXPORTER_OTLP_ENDPOINT"])
-                    .map(|_| "telemetry.otlp_endpoint".into()),
-            )
+            .merge(Env::raw().only(&["OTEL_EXPORTER_OTLP_ENDPOINT"]).map(|_| "telemetry.otlp_endpoint".into()))
             .merge(Env::prefixed("SHAREDMETRICS__").split("__"))
     }
 
@@ -340,13 +336,8 @@ pub enum Target {
 
 impl Target {
     /// The roles `All` stands for.
-    pub const ROLES: [Target; 5] = [
-        Target::Gateway,
-        Target::Definitions,
-        Target::Submissions,
-        Target::Benchmarking,
-        Target::Commitments,
-    ];
+    pub const ROLES: [Target; 5] =
+        [Target::Gateway, Target::Definitions, Target::Submissions, Target::Benchmarking, Target::Commitments];
 
     /// Returns the lowercase name used on the command line.
     pub fn name(self) -> &'static str {
@@ -362,10 +353,8 @@ impl Target {
 
     /// Expands a list of targets into the distinct roles it names.
     pub fn expand(targets: &[Target]) -> Vec<Target> {
-        let mut roles: Vec<Target> = targets
-            .iter()
-            .flat_map(|t| if *t == Target::All { Target::ROLES.to_vec() } else { vec![*t] })
-            .collect();
+        let mut roles: Vec<Target> =
+            targets.iter().flat_map(|t| if *t == Target::All { Target::ROLES.to_vec() } else { vec![*t] }).collect();
         roles.sort();
         roles.dedup();
         roles
@@ -376,17 +365,17 @@ impl std::str::FromStr for Target {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [Target::All]
-            .into_iter()
-            .chain(Target::ROLES)
-            .find(|t| t.name() == s)
-            .ok_or_else(|| {
-                format!("unknown target {s:?}; expected all, gateway, definitions, submissions, benchmarking or commitments")
-            })
+        [Target::All].into_iter().chain(Target::ROLES).find(|t| t.name() == s).ok_or_else(|| {
+            format!(
+                "unknown target {s:?}; expected all, gateway, definitions, submissions, benchmarking or commitments"
+            )
+        })
     }
 }
 
 #[cfg(test)]
+// figment's Jail returns its own (large) error type; that is its API, not ours.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use figment::Jail;
@@ -406,10 +395,7 @@ mod tests {
     #[test]
     fn environment_overrides_file_which_overrides_defaults() {
         Jail::expect_with(|jail| {
-            jail.create_file(
-                "sm.toml",
-                "[gateway]\ngrpc_addr = \"127.0.0.1:6000\"\nhttp_addr = \"127.0.0.1:6001\"\n",
-            )?;
+            jail.create_file("sm.toml", "[gateway]\ngrpc_addr = \"127.0.0.1:6000\"\nhttp_addr = \"127.0.0.1:6001\"\n")?;
             jail.set_env("SHAREDMETRICS__GATEWAY__GRPC_ADDR", "127.0.0.1:7000");
             jail.set_env("DATABASE_URL", "postgres://postgres@127.0.0.1/x");
             let config = Config::load(Some(Path::new("sm.toml"))).expect("valid");

@@ -24,15 +24,17 @@ pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<DatabaseConnecti
         std::fs::create_dir_all(parent)?;
     }
     let mut options = ConnectOptions::new(url.to_owned());
-    options
-        .max_connections(config.max_connections)
-        .connect_timeout(Duration::from_secs(10))
-        .sqlx_logging(false);
+    options.max_connections(config.max_connections).connect_timeout(Duration::from_secs(10)).sqlx_logging(false);
     let db = Database::connect(options).await?;
     if db.get_database_backend() == DatabaseBackend::Sqlite {
         // WAL lets readers proceed during a write; foreign keys are off by default in SQLite;
         // a busy timeout makes concurrent writers wait instead of failing at once.
-        for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=5000", "PRAGMA synchronous=NORMAL"] {
+        for pragma in [
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA foreign_keys=ON",
+            "PRAGMA busy_timeout=5000",
+            "PRAGMA synchronous=NORMAL",
+        ] {
             db.execute_unprepared(pragma).await?;
         }
     }

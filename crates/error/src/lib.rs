@@ -17,9 +17,7 @@ pub const ERROR_DOMAIN: &str = "sharedmetrics.uk";
 /// Returns the gRPC status code of an error code.
 pub fn grpc_code(code: ErrorCode) -> Code {
     match code {
-        ErrorCode::InvalidArgument | ErrorCode::UnknownReference | ErrorCode::InvalidPeriod => {
-            Code::InvalidArgument
-        }
+        ErrorCode::InvalidArgument | ErrorCode::UnknownReference | ErrorCode::InvalidPeriod => Code::InvalidArgument,
         ErrorCode::NotFound => Code::NotFound,
         ErrorCode::AlreadyExists | ErrorCode::IdempotencyConflict => Code::AlreadyExists,
         ErrorCode::Unauthenticated => Code::Unauthenticated,
@@ -74,11 +72,7 @@ pub struct FieldViolation {
 
 impl FieldViolation {
     /// Returns a violation of `field` with a stable reason and a description.
-    pub fn new(
-        field: impl Into<String>,
-        reason: impl Into<String>,
-        description: impl Into<String>,
-    ) -> Self {
+    pub fn new(field: impl Into<String>, reason: impl Into<String>, description: impl Into<String>) -> Self {
         Self { field: field.into(), reason: reason.into(), description: description.into() }
     }
 }
@@ -120,11 +114,7 @@ impl ServiceError {
     }
 
     /// Returns an INVALID_ARGUMENT error for one field.
-    pub fn invalid_field(
-        field: impl Into<String>,
-        reason: impl Into<String>,
-        description: impl Into<String>,
-    ) -> Self {
+    pub fn invalid_field(field: impl Into<String>, reason: impl Into<String>, description: impl Into<String>) -> Self {
         let violation = FieldViolation::new(field, reason, description);
         Self::invalid(violation.description.clone(), vec![violation])
     }

@@ -16,7 +16,9 @@ pub use sharedmetrics_proto::sharedmetrics::common::v1::PeriodType;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PeriodError {
     /// The code matches none of the period forms.
-    #[error("{0:?} is not a period code (expected forms: 2024, 2024-Q3, 2024-07, 2024-W05, 2024/25, 2024/25-Q1, 2021-2023, 2021/22-2023/24)")]
+    #[error(
+        "{0:?} is not a period code (expected forms: 2024, 2024-Q3, 2024-07, 2024-W05, 2024/25, 2024/25-Q1, 2021-2023, 2021/22-2023/24)"
+    )]
     Malformed(String),
     /// The code has a valid shape but an impossible value.
     #[error("{code:?} is not a valid period: {reason}")]
@@ -151,16 +153,10 @@ impl Period {
             Period::IsoWeek { year, week } => {
                 NaiveDate::from_isoywd_opt(year, week, Weekday::Sun).expect("validated week")
             }
-            Period::FinancialYear(y) | Period::FinancialYearRange { last: y, .. } => {
-                ymd(y + 1, 3, 31)
-            }
+            Period::FinancialYear(y) | Period::FinancialYearRange { last: y, .. } => ymd(y + 1, 3, 31),
             Period::FinancialQuarter { year, quarter } => {
                 let month = 3 + 3 * quarter;
-                if month > 12 {
-                    last_day_of_month(year + 1, month - 12)
-                } else {
-                    last_day_of_month(year, month)
-                }
+                if month > 12 { last_day_of_month(year + 1, month - 12) } else { last_day_of_month(year, month) }
             }
         }
     }
@@ -256,10 +252,7 @@ impl FromStr for Period {
 
     fn from_str(code: &str) -> Result<Self, Self::Err> {
         let malformed = || PeriodError::Malformed(code.to_owned());
-        let out_of_range = |reason: &str| PeriodError::OutOfRange {
-            code: code.to_owned(),
-            reason: reason.to_owned(),
-        };
+        let out_of_range = |reason: &str| PeriodError::OutOfRange { code: code.to_owned(), reason: reason.to_owned() };
         let period = if let Some((first, last)) = split_range(code) {
             match (parse_financial_year(first), parse_financial_year(last)) {
                 (Some(first), Some(last)) => Period::FinancialYearRange { first, last },
@@ -313,9 +306,7 @@ impl FromStr for Period {
             {
                 return Err(out_of_range("that ISO week does not exist in that year"));
             }
-            Period::CalendarYearRange { first, last } | Period::FinancialYearRange { first, last }
-                if last <= first =>
-            {
+            Period::CalendarYearRange { first, last } | Period::FinancialYearRange { first, last } if last <= first => {
                 return Err(out_of_range("a range ends after it starts"));
             }
             _ => {}
@@ -389,8 +380,16 @@ mod tests {
     #[test]
     fn every_canonical_form_parses_and_renders_back() {
         for code in [
-            "2024", "2024-Q3", "2024-07", "2024-W05", "2020-W53", "2024/25", "2024/25-Q1",
-            "1999/00", "2021-2023", "2021/22-2023/24",
+            "2024",
+            "2024-Q3",
+            "2024-07",
+            "2024-W05",
+            "2020-W53",
+            "2024/25",
+            "2024/25-Q1",
+            "1999/00",
+            "2021-2023",
+            "2021/22-2023/24",
         ] {
             assert_eq!(p(code).to_string(), code);
         }
@@ -431,9 +430,23 @@ mod tests {
     #[test]
     fn malformed_and_impossible_codes_are_refused() {
         for code in [
-            "", "24", "2024-Q5", "2024-Q0", "2024-13", "2024-7", "2024-W54", "2021-W53",
-            "2024/26", "2024/25-Q5", "2023-2021", "2023-2023", "2024-q3", " 2024", "2024/2025",
-            "2024/25-2023/24", "FY2024",
+            "",
+            "24",
+            "2024-Q5",
+            "2024-Q0",
+            "2024-13",
+            "2024-7",
+            "2024-W54",
+            "2021-W53",
+            "2024/26",
+            "2024/25-Q5",
+            "2023-2021",
+            "2023-2023",
+            "2024-q3",
+            " 2024",
+            "2024/2025",
+            "2024/25-2023/24",
+            "FY2024",
         ] {
             assert!(Period::parse(code).is_err(), "{code:?} should be refused");
         }
@@ -450,8 +463,7 @@ mod tests {
 
     #[test]
     fn periods_sort_chronologically() {
-        let mut periods: Vec<Period> =
-            ["2024/25-Q2", "2023/24-Q4", "2024/25-Q1", "2024/25", "2023/24"].map(p).to_vec();
+        let mut periods: Vec<Period> = ["2024/25-Q2", "2023/24-Q4", "2024/25-Q1", "2024/25", "2023/24"].map(p).to_vec();
         periods.sort();
         let codes: Vec<String> = periods.iter().map(Period::to_string).collect();
         assert_eq!(codes, ["2023/24", "2023/24-Q4", "2024/25-Q1", "2024/25", "2024/25-Q2"]);
@@ -465,5 +477,4 @@ mod tests {
         assert_eq!(p("2021-2023").next(), p("2022-2024"));
         assert_eq!(p("1999/00").next(), p("2000/01"));
     }
-
 }

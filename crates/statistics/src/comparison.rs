@@ -66,12 +66,8 @@ impl Polarity {
             (_, S::Similar) => Judgement::Similar,
             (Self::HighIsGood, S::Higher) | (Self::LowIsGood, S::Lower) => Judgement::Better,
             (Self::HighIsGood, S::Lower) | (Self::LowIsGood, S::Higher) => Judgement::Worse,
-            (Self::HighIsGood, S::MuchHigher) | (Self::LowIsGood, S::MuchLower) => {
-                Judgement::MuchBetter
-            }
-            (Self::HighIsGood, S::MuchLower) | (Self::LowIsGood, S::MuchHigher) => {
-                Judgement::MuchWorse
-            }
+            (Self::HighIsGood, S::MuchHigher) | (Self::LowIsGood, S::MuchLower) => Judgement::MuchBetter,
+            (Self::HighIsGood, S::MuchLower) | (Self::LowIsGood, S::MuchHigher) => Judgement::MuchWorse,
             (Self::NoJudgement, S::Higher) => Judgement::Higher,
             (Self::NoJudgement, S::Lower) => Judgement::Lower,
             (Self::NoJudgement, S::MuchHigher) => Judgement::MuchHigher,
@@ -93,27 +89,15 @@ pub struct Comparison {
 
 impl Comparison {
     fn new(significance: Significance, polarity: Polarity, method: &'static str) -> Self {
-        Self {
-            significance,
-            judgement: polarity.judge(significance),
-            method,
-        }
+        Self { significance, judgement: polarity.judge(significance), method }
     }
 }
 
 /// Returns similar when `benchmark` lies inside `interval` (limits included), else higher or lower.
-pub fn compare_with_benchmark(
-    interval: &Interval,
-    benchmark: f64,
-    polarity: Polarity,
-) -> Result<Comparison> {
+pub fn compare_with_benchmark(interval: &Interval, benchmark: f64, polarity: Polarity) -> Result<Comparison> {
     check_interval(Field::named("interval"), interval)?;
     let benchmark = finite(Field::named("benchmark"), benchmark)?;
-    Ok(Comparison::new(
-        one_level(interval, benchmark),
-        polarity,
-        method::BENCHMARK_ONE_LEVEL,
-    ))
+    Ok(Comparison::new(one_level(interval, benchmark), polarity, method::BENCHMARK_ONE_LEVEL))
 }
 
 /// Returns the two-level comparison: similar inside `narrower` (95%), higher/lower outside it
@@ -127,21 +111,14 @@ pub fn compare_with_benchmark_two_levels(
     check_interval(Field::named("narrower"), narrower)?;
     check_interval(Field::named("wider"), wider)?;
     // A pair that is not nested would let the two levels disagree on direction.
-    if wider.confidence <= narrower.confidence
-        || wider.lower > narrower.lower
-        || wider.upper < narrower.upper
-    {
+    if wider.confidence <= narrower.confidence || wider.lower > narrower.lower || wider.upper < narrower.upper {
         return Err(StatisticsError::IntervalsNotNested {
             wider: ConfidenceDisplay(wider.confidence.value()),
             narrower: ConfidenceDisplay(narrower.confidence.value()),
         });
     }
     let benchmark = finite(Field::named("benchmark"), benchmark)?;
-    Ok(Comparison::new(
-        two_levels(narrower, wider, benchmark),
-        polarity,
-        method::BENCHMARK_TWO_LEVELS,
-    ))
+    Ok(Comparison::new(two_levels(narrower, wider, benchmark), polarity, method::BENCHMARK_TWO_LEVELS))
 }
 
 /// Returns the funnel limits for a proportion with denominator N around the pooled proportion p̄.
@@ -171,8 +148,7 @@ pub fn proportion_funnel_limits(
     let z2 = z * z;
     let c = 1.0 / z2 + 1.0 / n;
     let f = p * (n / z2 + 1.0);
-    let d = (8.0 * p * (n / z2 + 1.0)).powi(2)
-        - 64.0 * c * p * (n * (p * (n / z2 + 2.0) - 1.0) + z2 * (p - 1.0));
+    let d = (8.0 * p * (n / z2 + 1.0)).powi(2) - 64.0 * c * p * (n * (p * (n / z2 + 2.0) - 1.0) + z2 * (p - 1.0));
     // D is exactly 0 at p̄ = 0 and p̄ = 1 and positive between; rounding can leave a tiny
     // negative there, which would otherwise turn the limits into NaN.
     let root = d.max(0.0).sqrt();
@@ -198,15 +174,10 @@ pub fn pooled_funnel_proportion(counts: &[Count]) -> Result<f64> {
 ///
 /// Inside the 95% funnel (limits included) is similar; outside it but inside the 99.8%
 /// funnel is higher/lower; outside both is much higher/lower.
-pub fn compare_proportion_with_funnel(
-    count: Count,
-    pooled_proportion: f64,
-    polarity: Polarity,
-) -> Result<Comparison> {
+pub fn compare_proportion_with_funnel(count: Count, pooled_proportion: f64, polarity: Polarity) -> Result<Comparison> {
     validate(count, None)?;
     let value = count.numerator / count.denominator;
-    let limits =
-        |level| proportion_funnel_limits(pooled_proportion, count.denominator, Scale::Unit, level);
+    let limits = |level| proportion_funnel_limits(pooled_proportion, count.denominator, Scale::Unit, level);
     let narrower = limits(ConfidenceLevel::NINETY_FIVE)?;
     let wider = limits(ConfidenceLevel::NINETY_NINE_POINT_EIGHT)?;
     // The funnel is centred on the benchmark, so the area's value is the point tested, and
@@ -222,11 +193,7 @@ pub fn compare_proportion_with_funnel(
     } else {
         Significance::Similar
     };
-    Ok(Comparison::new(
-        significance,
-        polarity,
-        method::FUNNEL_PROPORTION,
-    ))
+    Ok(Comparison::new(significance, polarity, method::FUNNEL_PROPORTION))
 }
 
 /// Returns how an observed count compares with its expected count, testing 1 against the
@@ -234,19 +201,11 @@ pub fn compare_proportion_with_funnel(
 ///
 /// This is the funnel test for indirectly standardised ratios and rates: comparing an ISR
 /// with its reference rate is the same test, as both sides scale by the reference rate.
-pub fn compare_observed_with_expected(
-    observed: f64,
-    expected: f64,
-    polarity: Polarity,
-) -> Result<Comparison> {
+pub fn compare_observed_with_expected(observed: f64, expected: f64, polarity: Polarity) -> Result<Comparison> {
     let (o, e) = validate_observed_expected(observed, expected)?;
     let narrower = rule_interval(o, ConfidenceLevel::NINETY_FIVE).scaled(1.0 / e);
     let wider = rule_interval(o, ConfidenceLevel::NINETY_NINE_POINT_EIGHT).scaled(1.0 / e);
-    Ok(Comparison::new(
-        two_levels(&narrower, &wider, 1.0),
-        polarity,
-        method::FUNNEL_RATIO,
-    ))
+    Ok(Comparison::new(two_levels(&narrower, &wider, 1.0), polarity, method::FUNNEL_RATIO))
 }
 
 fn one_level(interval: &Interval, benchmark: f64) -> Significance {
@@ -271,11 +230,7 @@ fn check_interval(field: Field, interval: &Interval) -> Result<()> {
     finite(field, interval.lower)?;
     finite(field, interval.upper)?;
     if interval.lower > interval.upper {
-        return Err(StatisticsError::LimitsReversed {
-            field,
-            lower: interval.lower,
-            upper: interval.upper,
-        });
+        return Err(StatisticsError::LimitsReversed { field, lower: interval.lower, upper: interval.upper });
     }
     Ok(())
 }
@@ -289,12 +244,7 @@ mod tests {
     const C998: ConfidenceLevel = ConfidenceLevel::NINETY_NINE_POINT_EIGHT;
 
     fn interval(lower: f64, upper: f64, confidence: ConfidenceLevel) -> Interval {
-        Interval {
-            lower,
-            upper,
-            confidence,
-            method: method::WILSON,
-        }
+        Interval { lower, upper, confidence, method: method::WILSON }
     }
 
     #[test]
@@ -302,11 +252,7 @@ mod tests {
         let i = interval(10.0, 20.0, C95);
         let judge = |b, p| compare_with_benchmark(&i, b, p).unwrap().judgement;
         assert_eq!(judge(15.0, Polarity::HighIsGood), Judgement::Similar);
-        assert_eq!(
-            judge(10.0, Polarity::HighIsGood),
-            Judgement::Similar,
-            "limit is inside"
-        );
+        assert_eq!(judge(10.0, Polarity::HighIsGood), Judgement::Similar, "limit is inside");
         assert_eq!(judge(9.0, Polarity::HighIsGood), Judgement::Better);
         assert_eq!(judge(9.0, Polarity::LowIsGood), Judgement::Worse);
         assert_eq!(judge(9.0, Polarity::NoJudgement), Judgement::Higher);
@@ -314,21 +260,14 @@ mod tests {
         assert_eq!(judge(21.0, Polarity::LowIsGood), Judgement::Better);
         assert_eq!(judge(21.0, Polarity::NoJudgement), Judgement::Lower);
         let c = compare_with_benchmark(&i, 21.0, Polarity::LowIsGood).unwrap();
-        assert_eq!(
-            (c.significance, c.method),
-            (Significance::Lower, method::BENCHMARK_ONE_LEVEL)
-        );
+        assert_eq!((c.significance, c.method), (Significance::Lower, method::BENCHMARK_ONE_LEVEL));
     }
 
     #[test]
     fn two_level_comparison_separates_much_better_and_worse() {
         let narrow = interval(10.0, 20.0, C95);
         let wide = interval(8.0, 23.0, C998);
-        let run = |b, p| {
-            compare_with_benchmark_two_levels(&narrow, &wide, b, p)
-                .unwrap()
-                .judgement
-        };
+        let run = |b, p| compare_with_benchmark_two_levels(&narrow, &wide, b, p).unwrap().judgement;
         assert_eq!(run(15.0, Polarity::HighIsGood), Judgement::Similar);
         assert_eq!(run(9.0, Polarity::HighIsGood), Judgement::Better);
         assert_eq!(run(7.0, Polarity::HighIsGood), Judgement::MuchBetter);
@@ -337,11 +276,7 @@ mod tests {
         assert_eq!(run(24.0, Polarity::LowIsGood), Judgement::MuchBetter);
         assert_eq!(run(24.0, Polarity::NoJudgement), Judgement::MuchLower);
         assert_eq!(run(7.0, Polarity::NoJudgement), Judgement::MuchHigher);
-        assert_eq!(
-            run(23.0, Polarity::HighIsGood),
-            Judgement::Worse,
-            "99.8% limit is inside"
-        );
+        assert_eq!(run(23.0, Polarity::HighIsGood), Judgement::Worse, "99.8% limit is inside");
     }
 
     #[test]
@@ -349,26 +284,17 @@ mod tests {
         let narrow = interval(10.0, 20.0, C95);
         let wide = interval(8.0, 23.0, C998);
         assert_eq!(
-            compare_with_benchmark_two_levels(&wide, &narrow, 1.0, Polarity::HighIsGood)
-                .unwrap_err()
-                .to_string(),
+            compare_with_benchmark_two_levels(&wide, &narrow, 1.0, Polarity::HighIsGood).unwrap_err().to_string(),
             "the 95% interval does not contain the 99.8% interval"
         );
         let not_containing = interval(11.0, 23.0, C998);
-        assert!(
-            compare_with_benchmark_two_levels(&narrow, &not_containing, 1.0, Polarity::LowIsGood)
-                .is_err()
-        );
+        assert!(compare_with_benchmark_two_levels(&narrow, &not_containing, 1.0, Polarity::LowIsGood).is_err());
         assert_eq!(
-            compare_with_benchmark(&interval(3.0, 2.0, C95), 1.0, Polarity::LowIsGood)
-                .unwrap_err()
-                .to_string(),
+            compare_with_benchmark(&interval(3.0, 2.0, C95), 1.0, Polarity::LowIsGood).unwrap_err().to_string(),
             "interval lower limit 3 exceeds upper limit 2"
         );
         assert_eq!(
-            compare_with_benchmark(&narrow, f64::NAN, Polarity::LowIsGood)
-                .unwrap_err()
-                .to_string(),
+            compare_with_benchmark(&narrow, f64::NAN, Polarity::LowIsGood).unwrap_err().to_string(),
             "benchmark is not a finite number"
         );
     }
@@ -378,38 +304,10 @@ mod tests {
         // METHODS.md's funnel formula in mpmath at 50 digits, z = Φ⁻¹(0.975) and Φ⁻¹(0.999)
         // (script reference/funnel.py). (p̄, N, low 0.975, high 0.975, low 0.999, high 0.999)
         let cases = [
-            (
-                0.2,
-                50.0,
-                0.089127694052025764,
-                0.31087230594797424,
-                0.025190062469359659,
-                0.37480993753064034,
-            ),
-            (
-                0.2,
-                1000.0,
-                0.17520819870781753,
-                0.22479180129218247,
-                0.16091130965389965,
-                0.23908869034610035,
-            ),
-            (
-                0.65,
-                100.0,
-                0.55651567608909429,
-                0.74348432391090571,
-                0.50260531308307148,
-                0.79739468691692852,
-            ),
-            (
-                0.03,
-                20000.0,
-                0.027635825179029699,
-                0.032364174820970301,
-                0.026272457317165755,
-                0.033727542682834245,
-            ),
+            (0.2, 50.0, 0.089127694052025764, 0.31087230594797424, 0.025190062469359659, 0.37480993753064034),
+            (0.2, 1000.0, 0.17520819870781753, 0.22479180129218247, 0.16091130965389965, 0.23908869034610035),
+            (0.65, 100.0, 0.55651567608909429, 0.74348432391090571, 0.50260531308307148, 0.79739468691692852),
+            (0.03, 20000.0, 0.027635825179029699, 0.032364174820970301, 0.026272457317165755, 0.033727542682834245),
         ];
         for (p, n, lo95, hi95, lo998, hi998) in cases {
             for scale in [Scale::Unit, Scale::Hundred] {
@@ -441,11 +339,7 @@ mod tests {
         let set = [Count::new(40.0, 200.0), Count::new(160.0, 800.0)];
         let p = pooled_funnel_proportion(&set).unwrap();
         assert_close(p, 0.2, 1e-15);
-        let place = |x| {
-            compare_proportion_with_funnel(Count::new(x, 50.0), p, Polarity::LowIsGood)
-                .unwrap()
-                .judgement
-        };
+        let place = |x| compare_proportion_with_funnel(Count::new(x, 50.0), p, Polarity::LowIsGood).unwrap().judgement;
         assert_eq!(place(10.0), Judgement::Similar);
         assert_eq!(place(16.0), Judgement::Worse); // 0.32
         assert_eq!(place(19.0), Judgement::MuchWorse); // 0.38

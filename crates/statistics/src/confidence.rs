@@ -24,9 +24,7 @@ impl ConfidenceLevel {
     /// Returns the level for a confidence given as a fraction (0.95, not 95).
     pub fn new(confidence: f64) -> Result<Self> {
         if !confidence.is_finite() {
-            return Err(StatisticsError::NotFinite {
-                field: Field::named("confidence"),
-            });
+            return Err(StatisticsError::NotFinite { field: Field::named("confidence") });
         }
         if !(Self::MINIMUM..=Self::MAXIMUM).contains(&confidence) {
             return Err(StatisticsError::OutOfRange {
@@ -78,11 +76,7 @@ impl Interval {
 
     /// Returns the interval with both limits multiplied by a positive `factor`.
     pub(crate) fn scaled(self, factor: f64) -> Self {
-        Self {
-            lower: self.lower * factor,
-            upper: self.upper * factor,
-            ..self
-        }
+        Self { lower: self.lower * factor, upper: self.upper * factor, ..self }
     }
 }
 
@@ -119,9 +113,6 @@ mod tests {
         for bad in [0.0, 0.49, 1.0, 95.0, f64::NAN] {
             assert!(ConfidenceLevel::new(bad).is_err(), "{bad}");
         }
-        assert_eq!(
-            ConfidenceLevel::new(1.0).unwrap_err().to_string(),
-            "confidence 1 is outside 0.5 to 0.9999"
-        );
+        assert_eq!(ConfidenceLevel::new(1.0).unwrap_err().to_string(), "confidence 1 is outside 0.5 to 0.9999");
     }
 }

@@ -48,13 +48,7 @@ pub fn byar_limits(observed: f64, confidence: ConfidenceLevel) -> Result<CountLi
 pub fn exact_poisson_limits(observed: f64, confidence: ConfidenceLevel) -> Result<CountLimits> {
     non_negative(Field::named("observed"), observed)?;
     let (lower, upper) = exact_poisson(observed, confidence);
-    Ok(CountLimits {
-        observed,
-        lower: Some(lower),
-        upper,
-        confidence,
-        method: method::EXACT_POISSON,
-    })
+    Ok(CountLimits { observed, lower: Some(lower), upper, confidence, method: method::EXACT_POISSON })
 }
 
 /// Returns limits for `observed` by the crude-rate rule: exact Poisson if O < 10, else Byar's.
@@ -74,12 +68,7 @@ pub fn count_limits(observed: f64, confidence: ConfidenceLevel) -> Result<CountL
 pub(crate) fn rule_interval(observed: f64, confidence: ConfidenceLevel) -> Interval {
     if observed < EXACT_BELOW {
         let (lower, upper) = exact_poisson(observed, confidence);
-        Interval {
-            lower,
-            upper,
-            confidence,
-            method: method::EXACT_POISSON,
-        }
+        Interval { lower, upper, confidence, method: method::EXACT_POISSON }
     } else {
         byar_interval(observed, confidence)
     }
@@ -92,12 +81,7 @@ pub(crate) fn byar_interval(observed: f64, confidence: ConfidenceLevel) -> Inter
     // ConfidenceLevel stops at 99.99% (z ≈ 3.89), far below the z ≈ 9.4 at which Byar's
     // lower limit for O = 10 would turn negative, so every caller here gets a real limit.
     debug_assert!(observed >= EXACT_BELOW && lower > 0.0);
-    Interval {
-        lower,
-        upper: byar_upper(observed, z),
-        confidence,
-        method: method::BYAR,
-    }
+    Interval { lower, upper: byar_upper(observed, z), confidence, method: method::BYAR }
 }
 
 fn byar_lower(o: f64, z: f64) -> f64 {
@@ -114,11 +98,7 @@ fn exact_poisson(o: f64, confidence: ConfidenceLevel) -> (f64, f64) {
     // shapes O and O + 1. The upper limit is solved in the upper tail, Q(O + 1, x) = α/2,
     // so that α/2 is never recovered from 1 − α/2 with the loss of digits that implies.
     let half_alpha = confidence.alpha() / 2.0;
-    let lower = if o == 0.0 {
-        0.0
-    } else {
-        gamma_quantile(o, half_alpha, Tail::Lower)
-    };
+    let lower = if o == 0.0 { 0.0 } else { gamma_quantile(o, half_alpha, Tail::Lower) };
     let upper = gamma_quantile(o + 1.0, half_alpha, Tail::Upper);
     (lower, upper)
 }
@@ -133,8 +113,7 @@ enum Tail {
 
 /// Returns x with P(shape, x) = p (lower tail) or Q(shape, x) = p (upper tail).
 fn gamma_quantile(shape: f64, p: f64, tail: Tail) -> f64 {
-    let gamma =
-        Gamma::new(shape, 1.0).expect("shape is positive: every caller passes O > 0 or O + 1");
+    let gamma = Gamma::new(shape, 1.0).expect("shape is positive: every caller passes O > 0 or O + 1");
     // statrs's safeguarded Newton gets close, but its stopping rule can leave ~1e-10 relative
     // error (seen at ½·χ²(0.975, 2)); a few Newton steps on the regularised incomplete gamma
     // of the tail being solved take it to the ~1e-14 that function itself is good for.
@@ -354,14 +333,8 @@ mod tests {
 
     #[test]
     fn rule_switches_from_exact_to_byar_at_ten() {
-        assert_eq!(
-            count_limits(9.0, C95).unwrap().method,
-            method::EXACT_POISSON
-        );
-        assert_eq!(
-            count_limits(9.999, C95).unwrap().method,
-            method::EXACT_POISSON
-        );
+        assert_eq!(count_limits(9.0, C95).unwrap().method, method::EXACT_POISSON);
+        assert_eq!(count_limits(9.999, C95).unwrap().method, method::EXACT_POISSON);
         let ten = count_limits(10.0, C95).unwrap();
         assert_eq!(ten.method, method::BYAR);
         assert_close(ten.lower.unwrap(), 4.7874499139675618, 1e-9);
@@ -369,10 +342,7 @@ mod tests {
 
     #[test]
     fn negative_or_non_finite_counts_are_rejected_by_name() {
-        assert_eq!(
-            count_limits(-1.0, C95).unwrap_err().to_string(),
-            "observed -1 is negative"
-        );
+        assert_eq!(count_limits(-1.0, C95).unwrap_err().to_string(), "observed -1 is negative");
         assert!(byar_limits(f64::NAN, C95).is_err());
         assert!(exact_poisson_limits(f64::INFINITY, C95).is_err());
     }
@@ -385,10 +355,7 @@ mod tests {
                 let narrow = f(o, C95).unwrap();
                 let wide = f(o, C998).unwrap();
                 let (nl, wl) = (narrow.lower.unwrap(), wide.lower.unwrap());
-                assert!(
-                    wl <= nl && nl <= o && o < narrow.upper && narrow.upper < wide.upper,
-                    "O={o}"
-                );
+                assert!(wl <= nl && nl <= o && o < narrow.upper && narrow.upper < wide.upper, "O={o}");
             }
             if o >= 1.0 {
                 let narrow = byar_limits(o, C95).unwrap();

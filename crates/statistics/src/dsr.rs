@@ -8,8 +8,8 @@ use crate::method;
 
 /// The European Standard Population 2013, in 19 five-year bands 0–4, 5–9, …, 85–89 and 90+.
 pub const EUROPEAN_STANDARD_POPULATION_2013: [f64; 19] = [
-    5000.0, 5500.0, 5500.0, 5500.0, 6000.0, 6000.0, 6500.0, 7000.0, 7000.0, 7000.0, 7000.0, 6500.0,
-    6000.0, 5500.0, 5000.0, 4000.0, 2500.0, 1500.0, 1000.0,
+    5000.0, 5500.0, 5500.0, 5500.0, 6000.0, 6000.0, 6500.0, 7000.0, 7000.0, 7000.0, 7000.0, 6500.0, 6000.0, 5500.0,
+    5000.0, 4000.0, 2500.0, 1500.0, 1000.0,
 ];
 
 /// A DSR's total count must reach this for a value to be published.
@@ -24,9 +24,7 @@ pub struct StandardPopulation {
 impl StandardPopulation {
     /// Returns the European Standard Population 2013 (19 bands, total 100,000).
     pub fn european_2013() -> Self {
-        Self {
-            weights: EUROPEAN_STANDARD_POPULATION_2013.to_vec(),
-        }
+        Self { weights: EUROPEAN_STANDARD_POPULATION_2013.to_vec() }
     }
 
     /// Returns a standard population from band weights, each zero or more with a positive total.
@@ -148,16 +146,12 @@ mod tests {
     const C998: ConfidenceLevel = ConfidenceLevel::NINETY_NINE_POINT_EIGHT;
 
     const POPULATION: [f64; 19] = [
-        5100.0, 5300.0, 5400.0, 5600.0, 5900.0, 6200.0, 6400.0, 6900.0, 7100.0, 7000.0, 6900.0,
-        6700.0, 6300.0, 5600.0, 4900.0, 3900.0, 2600.0, 1500.0, 700.0,
+        5100.0, 5300.0, 5400.0, 5600.0, 5900.0, 6200.0, 6400.0, 6900.0, 7100.0, 7000.0, 6900.0, 6700.0, 6300.0, 5600.0,
+        4900.0, 3900.0, 2600.0, 1500.0, 700.0,
     ];
 
     fn bands(counts: &[f64]) -> Vec<Count> {
-        counts
-            .iter()
-            .zip(POPULATION)
-            .map(|(&x, n)| Count::new(x, n))
-            .collect()
+        counts.iter().zip(POPULATION).map(|(&x, n)| Count::new(x, n)).collect()
     }
 
     fn calculated(dsr: Dsr) -> (f64, Interval) {
@@ -170,10 +164,8 @@ mod tests {
     // (value, lower95, upper95, lower998, upper998)
     #[test]
     fn esp2013_dsr_matches_worked_values_to_1e_9() {
-        let counts = [
-            0.0, 1.0, 0.0, 1.0, 2.0, 1.0, 3.0, 4.0, 6.0, 9.0, 14.0, 22.0, 31.0, 45.0, 60.0, 81.0,
-            95.0, 110.0, 88.0,
-        ];
+        let counts =
+            [0.0, 1.0, 0.0, 1.0, 2.0, 1.0, 3.0, 4.0, 6.0, 9.0, 14.0, 22.0, 31.0, 45.0, 60.0, 81.0, 95.0, 110.0, 88.0];
         let esp = StandardPopulation::european_2013();
         let run = |c| directly_standardised_rate(&bands(&counts), &esp, DEFAULT_RATE_MULTIPLIER, c);
         let (value, i95) = calculated(run(C95).unwrap());
@@ -189,18 +181,14 @@ mod tests {
     #[test]
     fn total_of_exactly_ten_is_calculated_and_nine_is_suppressed() {
         let esp = StandardPopulation::european_2013();
-        let ten = [
-            0., 0., 0., 0., 0., 0., 0., 0., 0., 0., 1., 1., 1., 1., 1., 1., 1., 1., 2.,
-        ];
-        let (value, i95) = calculated(
-            directly_standardised_rate(&bands(&ten), &esp, DEFAULT_RATE_MULTIPLIER, C95).unwrap(),
-        );
+        let ten = [0., 0., 0., 0., 0., 0., 0., 0., 0., 0., 1., 1., 1., 1., 1., 1., 1., 1., 2.];
+        let (value, i95) =
+            calculated(directly_standardised_rate(&bands(&ten), &esp, DEFAULT_RATE_MULTIPLIER, C95).unwrap());
         assert_close(value, 10.783896324465992, 1e-12);
         assert_close(i95.lower, 5.0877976046964225, 1e-9);
         assert_close(i95.upper, 19.953798931124866, 1e-9);
-        let (_, i998) = calculated(
-            directly_standardised_rate(&bands(&ten), &esp, DEFAULT_RATE_MULTIPLIER, C998).unwrap(),
-        );
+        let (_, i998) =
+            calculated(directly_standardised_rate(&bands(&ten), &esp, DEFAULT_RATE_MULTIPLIER, C998).unwrap());
         assert_close(i998.lower, 3.043088241821118, 1e-9);
         assert_close(i998.upper, 26.294319640513267, 1e-9);
 
@@ -216,18 +204,12 @@ mod tests {
     fn any_standard_population_is_accepted() {
         // Three bands, weights 30/50/20, per 1,000 (reference/dsr.py case C).
         let standard = StandardPopulation::new(vec![30.0, 50.0, 20.0]).unwrap();
-        let counts = [
-            Count::new(12.0, 4000.0),
-            Count::new(30.0, 3000.0),
-            Count::new(58.0, 1500.0),
-        ];
-        let (value, i95) =
-            calculated(directly_standardised_rate(&counts, &standard, 1000.0, C95).unwrap());
+        let counts = [Count::new(12.0, 4000.0), Count::new(30.0, 3000.0), Count::new(58.0, 1500.0)];
+        let (value, i95) = calculated(directly_standardised_rate(&counts, &standard, 1000.0, C95).unwrap());
         assert_close(value, 13.633333333333333, 1e-12);
         assert_close(i95.lower, 11.042770287394123, 1e-9);
         assert_close(i95.upper, 16.639495634772344, 1e-9);
-        let (_, i998) =
-            calculated(directly_standardised_rate(&counts, &standard, 1000.0, C998).unwrap());
+        let (_, i998) = calculated(directly_standardised_rate(&counts, &standard, 1000.0, C998).unwrap());
         assert_close(i998.lower, 9.7281037203436649, 1e-9);
         assert_close(i998.upper, 18.490301226492633, 1e-9);
     }
@@ -237,24 +219,18 @@ mod tests {
         let esp = StandardPopulation::european_2013();
         let short = bands(&[5.0; 18]);
         assert_eq!(
-            directly_standardised_rate(&short[..18], &esp, 1.0, C95)
-                .unwrap_err()
-                .to_string(),
+            directly_standardised_rate(&short[..18], &esp, 1.0, C95).unwrap_err().to_string(),
             "bands has 18 items but exactly 19 are required"
         );
         let mut bad = bands(&[5.0; 19]);
         bad[3].denominator = 0.0;
         assert_eq!(
-            directly_standardised_rate(&bad, &esp, 1.0, C95)
-                .unwrap_err()
-                .to_string(),
+            directly_standardised_rate(&bad, &esp, 1.0, C95).unwrap_err().to_string(),
             "denominator[3] 0 is not positive"
         );
         bad[3] = Count::new(-2.0, 10.0);
         assert_eq!(
-            directly_standardised_rate(&bad, &esp, 1.0, C95)
-                .unwrap_err()
-                .to_string(),
+            directly_standardised_rate(&bad, &esp, 1.0, C95).unwrap_err().to_string(),
             "numerator[3] -2 is negative"
         );
         assert!(StandardPopulation::new(vec![]).is_err());
@@ -270,10 +246,8 @@ mod tests {
             if counts.iter().sum::<f64>() < DSR_MINIMUM_COUNT {
                 continue;
             }
-            let (v, n) =
-                calculated(directly_standardised_rate(&bands(&counts), &esp, 1e5, C95).unwrap());
-            let (_, w) =
-                calculated(directly_standardised_rate(&bands(&counts), &esp, 1e5, C998).unwrap());
+            let (v, n) = calculated(directly_standardised_rate(&bands(&counts), &esp, 1e5, C95).unwrap());
+            let (_, w) = calculated(directly_standardised_rate(&bands(&counts), &esp, 1e5, C998).unwrap());
             assert!(w.lower < n.lower && n.lower < v && v < n.upper && n.upper < w.upper);
         }
     }

@@ -19,10 +19,7 @@ impl Field {
 
     /// Returns a field that is one item of a list input.
     pub const fn item(name: &'static str, index: usize) -> Self {
-        Self {
-            name,
-            index: Some(index),
-        }
+        Self { name, index: Some(index) }
     }
 }
 
@@ -179,9 +176,5 @@ pub(crate) fn positive(field: Field, value: f64) -> Result<f64> {
 
 /// Returns the value if it is finite, else the error naming `field`.
 pub(crate) fn finite(field: Field, value: f64) -> Result<f64> {
-    if value.is_finite() {
-        Ok(value)
-    } else {
-        Err(StatisticsError::NotFinite { field })
-    }
+    if value.is_finite() { Ok(value) } else { Err(StatisticsError::NotFinite { field }) }
 }

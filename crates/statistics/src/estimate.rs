@@ -45,9 +45,6 @@ pub struct Count {
 impl Count {
     /// Returns a count from its numerator and denominator.
     pub const fn new(numerator: f64, denominator: f64) -> Self {
-        Self {
-            numerator,
-            denominator,
-        }
+        Self { numerator, denominator }
     }
 }

@@ -56,11 +56,7 @@ pub fn pool_bands(areas: &[&[Count]]) -> Result<Vec<Count>> {
 }
 
 /// Returns the proportion Σx ÷ Σn with Wilson limits, rejecting any part whose x exceeds its n.
-pub fn pooled_proportion(
-    counts: &[Count],
-    scale: Scale,
-    confidence: ConfidenceLevel,
-) -> Result<Estimate> {
+pub fn pooled_proportion(counts: &[Count], scale: Scale, confidence: ConfidenceLevel) -> Result<Estimate> {
     for (i, count) in counts.iter().enumerate() {
         if count.numerator > count.denominator {
             return Err(StatisticsError::NumeratorExceedsDenominator {
@@ -75,11 +71,7 @@ pub fn pooled_proportion(
 }
 
 /// Returns the crude rate Σx ÷ Σn × multiplier with count limits of Σx.
-pub fn pooled_crude_rate(
-    counts: &[Count],
-    multiplier: f64,
-    confidence: ConfidenceLevel,
-) -> Result<Estimate> {
+pub fn pooled_crude_rate(counts: &[Count], multiplier: f64, confidence: ConfidenceLevel) -> Result<Estimate> {
     let total = pool(counts)?;
     crude_rate(total.numerator, total.denominator, multiplier, confidence)
 }
@@ -103,11 +95,7 @@ mod tests {
 
     #[test]
     fn pooling_sums_then_calculates() {
-        let areas = [
-            Count::new(30.0, 60.0),
-            Count::new(25.0, 30.0),
-            Count::new(10.0, 10.0),
-        ];
+        let areas = [Count::new(30.0, 60.0), Count::new(25.0, 30.0), Count::new(10.0, 10.0)];
         // 65 of 100: the Wilson worked value in proportion.rs.
         let p = pooled_proportion(&areas, Scale::Hundred, C95).unwrap();
         assert_close(p.value, 65.0, 1e-15);
@@ -123,16 +111,8 @@ mod tests {
     #[test]
     fn pooled_bands_feed_the_dsr() {
         let standard = StandardPopulation::new(vec![30.0, 50.0, 20.0]).unwrap();
-        let a = [
-            Count::new(5.0, 1500.0),
-            Count::new(10.0, 1000.0),
-            Count::new(28.0, 700.0),
-        ];
-        let b = [
-            Count::new(7.0, 2500.0),
-            Count::new(20.0, 2000.0),
-            Count::new(30.0, 800.0),
-        ];
+        let a = [Count::new(5.0, 1500.0), Count::new(10.0, 1000.0), Count::new(28.0, 700.0)];
+        let b = [Count::new(7.0, 2500.0), Count::new(20.0, 2000.0), Count::new(30.0, 800.0)];
         let pooled = pool_bands(&[&a, &b]).unwrap();
         assert_eq!(pooled[2], Count::new(58.0, 1500.0));
         // Sums are case C of reference/dsr.py, whose DSR per 1,000 is 13.6333….
@@ -142,32 +122,18 @@ mod tests {
 
     #[test]
     fn missing_or_bad_parts_are_errors_naming_the_part() {
+        assert_eq!(pool(&[]).unwrap_err().to_string(), "counts has 0 items but at least 1 are required");
         assert_eq!(
-            pool(&[]).unwrap_err().to_string(),
-            "counts has 0 items but at least 1 are required"
-        );
-        assert_eq!(
-            pool(&[Count::new(1.0, 2.0), Count::new(-1.0, 2.0)])
-                .unwrap_err()
-                .to_string(),
+            pool(&[Count::new(1.0, 2.0), Count::new(-1.0, 2.0)]).unwrap_err().to_string(),
             "numerator[1] -1 is negative"
         );
         assert_eq!(
-            pooled_proportion(
-                &[Count::new(1.0, 2.0), Count::new(3.0, 2.0)],
-                Scale::Unit,
-                C95
-            )
-            .unwrap_err()
-            .to_string(),
+            pooled_proportion(&[Count::new(1.0, 2.0), Count::new(3.0, 2.0)], Scale::Unit, C95).unwrap_err().to_string(),
             "numerator[1] 3 exceeds denominator 2"
         );
         let a = [Count::new(1.0, 2.0)];
         let b = [Count::new(1.0, 2.0), Count::new(1.0, 2.0)];
-        assert_eq!(
-            pool_bands(&[&a, &b]).unwrap_err().to_string(),
-            "areas[1] has 2 items but exactly 1 are required"
-        );
+        assert_eq!(pool_bands(&[&a, &b]).unwrap_err().to_string(), "areas[1] has 2 items but exactly 1 are required");
         assert!(pooled_crude_rate(&[Count::new(0.0, 0.0)], 1e5, C95).is_err());
     }
 }

@@ -76,12 +76,7 @@ impl InequalityScale {
             Self::Identity => Ok(v),
             Self::Log => positive(field, v),
             Self::Logit if v > 0.0 && v < 1.0 => Ok(v),
-            Self::Logit => Err(StatisticsError::OutOfRange {
-                field,
-                value: v,
-                minimum: 0.0,
-                maximum: 1.0,
-            }),
+            Self::Logit => Err(StatisticsError::OutOfRange { field, value: v, minimum: 0.0, maximum: 1.0 }),
         }
     }
 }
@@ -189,10 +184,7 @@ pub struct Inequality {
 /// SII and RII; the limits at level c are the order statistics at positions
 /// round(draws·α/2) and round(draws·(1 − α/2)) (1-based, halves to even as R rounds) of the
 /// sorted draws.
-pub fn slope_index_of_inequality(
-    groups: &[InequalityGroup],
-    options: &SiiOptions,
-) -> Result<Inequality> {
+pub fn slope_index_of_inequality(groups: &[InequalityGroup], options: &SiiOptions) -> Result<Inequality> {
     let k = groups.len();
     if !(MINIMUM_GROUPS..=MAXIMUM_GROUPS).contains(&k) {
         return Err(StatisticsError::WrongLength {
@@ -233,11 +225,7 @@ pub fn slope_index_of_inequality(
                 let lower = scale.check(Field::item("lower95", i), lower)?;
                 let upper = scale.check(Field::item("upper95", i), upper)?;
                 if lower > upper {
-                    return Err(StatisticsError::LimitsReversed {
-                        field: Field::item("groups", i),
-                        lower,
-                        upper,
-                    });
+                    return Err(StatisticsError::LimitsReversed { field: Field::item("groups", i), lower, upper });
                 }
                 (scale.forward(upper) - scale.forward(lower)) / (2.0 * z95)
             }
@@ -248,14 +236,7 @@ pub fn slope_index_of_inequality(
     let design = Design::new(&populations);
     let (a, b) = design.fit(&fitted);
     let (sii, rii) = scale.indices(a, b);
-    let intervals = simulation::intervals(
-        &design,
-        &fitted,
-        &standard_errors,
-        scale,
-        multiplier,
-        options,
-    );
+    let intervals = simulation::intervals(&design, &fitted, &standard_errors, scale, multiplier, options);
     let (first, last) = (groups[0].value, groups[k - 1].value);
     Ok(Inequality {
         sii: multiplier * sii,
@@ -299,20 +280,9 @@ impl Design {
         let s_ab: f64 = shares.iter().zip(&midpoints).map(|(a, b)| a * b).sum();
         let s_abb: f64 = shares.iter().zip(&midpoints).map(|(a, b)| a * b * b).sum();
         let det = s_a * s_abb - s_ab * s_ab;
-        let intercept_weights = shares
-            .iter()
-            .zip(&midpoints)
-            .map(|(a, b)| a * (s_abb - s_ab * b) / det)
-            .collect();
-        let slope_weights = shares
-            .iter()
-            .zip(&midpoints)
-            .map(|(a, b)| a * (s_a * b - s_ab) / det)
-            .collect();
-        Self {
-            intercept_weights,
-            slope_weights,
-        }
+        let intercept_weights = shares.iter().zip(&midpoints).map(|(a, b)| a * (s_abb - s_ab * b) / det).collect();
+        let slope_weights = shares.iter().zip(&midpoints).map(|(a, b)| a * (s_a * b - s_ab) / det).collect();
+        Self { intercept_weights, slope_weights }
     }
 
     /// Returns (A, B) for fitted values y on the regression's scale.
@@ -366,12 +336,8 @@ pub fn core20_comparison(
         });
     }
     let calculate = |part: &[Count]| match measure {
-        PooledMeasure::Proportion(scale) => {
-            crate::grouped::pooled_proportion(part, scale, confidence)
-        }
-        PooledMeasure::CrudeRate { multiplier } => {
-            crate::grouped::pooled_crude_rate(part, multiplier, confidence)
-        }
+        PooledMeasure::Proportion(scale) => crate::grouped::pooled_proportion(part, scale, confidence),
+        PooledMeasure::CrudeRate { multiplier } => crate::grouped::pooled_crude_rate(part, multiplier, confidence),
     };
     let core20 = calculate(&deciles[..2])?;
     let rest = calculate(&deciles[2..]).map_err(|e| reindex(e, 2))?;
@@ -386,24 +352,12 @@ pub fn core20_comparison(
 
 /// Returns the error with list positions shifted back to decile positions.
 fn reindex(error: StatisticsError, offset: usize) -> StatisticsError {
-    let shift = |field: Field| Field {
-        index: field.index.map(|i| i + offset),
-        ..field
-    };
+    let shift = |field: Field| Field { index: field.index.map(|i| i + offset), ..field };
     match error {
-        StatisticsError::Negative { field, value } => StatisticsError::Negative {
-            field: shift(field),
-            value,
-        },
-        StatisticsError::NumeratorExceedsDenominator {
-            field,
-            numerator,
-            denominator,
-        } => StatisticsError::NumeratorExceedsDenominator {
-            field: shift(field),
-            numerator,
-            denominator,
-        },
+        StatisticsError::Negative { field, value } => StatisticsError::Negative { field: shift(field), value },
+        StatisticsError::NumeratorExceedsDenominator { field, numerator, denominator } => {
+            StatisticsError::NumeratorExceedsDenominator { field: shift(field), numerator, denominator }
+        }
         other => other,
     }
 }
@@ -414,9 +368,8 @@ mod tests {
     use super::*;
     use crate::test_support::assert_close;
 
-    const POPULATIONS: [f64; 10] = [
-        52000.0, 50500.0, 49800.0, 51200.0, 50100.0, 49000.0, 48700.0, 50300.0, 51800.0, 50600.0,
-    ];
+    const POPULATIONS: [f64; 10] =
+        [52000.0, 50500.0, 49800.0, 51200.0, 50100.0, 49000.0, 48700.0, 50300.0, 51800.0, 50600.0];
 
     fn life_expectancy() -> Vec<InequalityGroup> {
         let values = [74.1, 75.0, 75.9, 76.6, 77.5, 78.2, 79.0, 79.6, 80.5, 81.3];
@@ -435,25 +388,16 @@ mod tests {
             .map(|i| InequalityGroup {
                 population: POPULATIONS[i],
                 value: values[i],
-                spread: Spread::Limits95 {
-                    lower: lower[i],
-                    upper: upper[i],
-                },
+                spread: Spread::Limits95 { lower: lower[i], upper: upper[i] },
             })
             .collect()
     }
 
     fn mortality() -> Vec<InequalityGroup> {
         with_limits(
-            [
-                0.0123, 0.0110, 0.0101, 0.0095, 0.0088, 0.0080, 0.0074, 0.0069, 0.0061, 0.0055,
-            ],
-            [
-                0.0113, 0.0101, 0.0092, 0.0086, 0.0080, 0.0072, 0.0066, 0.0062, 0.0054, 0.0048,
-            ],
-            [
-                0.0134, 0.0120, 0.0111, 0.0105, 0.0097, 0.0089, 0.0083, 0.0077, 0.0069, 0.0063,
-            ],
+            [0.0123, 0.0110, 0.0101, 0.0095, 0.0088, 0.0080, 0.0074, 0.0069, 0.0061, 0.0055],
+            [0.0113, 0.0101, 0.0092, 0.0086, 0.0080, 0.0072, 0.0066, 0.0062, 0.0054, 0.0048],
+            [0.0134, 0.0120, 0.0111, 0.0105, 0.0097, 0.0089, 0.0083, 0.0077, 0.0069, 0.0063],
         )
     }
 
@@ -469,10 +413,7 @@ mod tests {
         SiiOptions {
             scale,
             multiplier,
-            confidence_levels: vec![
-                ConfidenceLevel::NINETY_FIVE,
-                ConfidenceLevel::NINETY_NINE_POINT_EIGHT,
-            ],
+            confidence_levels: vec![ConfidenceLevel::NINETY_FIVE, ConfidenceLevel::NINETY_NINE_POINT_EIGHT],
             draws,
             seed: DEFAULT_SEED,
         }
@@ -482,11 +423,9 @@ mod tests {
     // mpmath at 40 digits and by numpy.linalg.lstsq on the √a-scaled design (reference/sii.py).
     #[test]
     fn identity_sii_matches_worked_values_and_simulation_matches_theory() {
-        let result = slope_index_of_inequality(
-            &life_expectancy(),
-            &options(InequalityScale::Identity, 1.0, DEFAULT_DRAWS),
-        )
-        .unwrap();
+        let result =
+            slope_index_of_inequality(&life_expectancy(), &options(InequalityScale::Identity, 1.0, DEFAULT_DRAWS))
+                .unwrap();
         assert_close(result.intercept, 73.807137086924277, 1e-12);
         assert_close(result.slope, 7.9089401118657309, 1e-12);
         assert_close(result.sii, 7.9089401118657309, 1e-12);
@@ -496,11 +435,7 @@ mod tests {
         // On the identity scale B is linear in the draws, so its simulated limits should sit
         // near B ∓ z·sd(B), sd(B) = √Σ(c_B,q·se_q)² = 0.29991412361174740 (reference/sii.py). With
         // 100,000 draws the 2.5% order statistic's own error is about 0.4% of the half-width.
-        for (interval, z) in result
-            .intervals
-            .iter()
-            .zip([1.959963984540054, 3.090232306167813])
-        {
+        for (interval, z) in result.intervals.iter().zip([1.959963984540054, 3.090232306167813]) {
             let half = z * 0.2999141236117474;
             assert!((interval.sii.lower - (result.sii - half)).abs() < 0.02 * half);
             assert!((interval.sii.upper - (result.sii + half)).abs() < 0.02 * half);
@@ -509,28 +444,19 @@ mod tests {
         }
         let (i95, i998) = (result.intervals[0], result.intervals[1]);
         assert!(i998.sii.lower < i95.sii.lower && i95.sii.upper < i998.sii.upper);
-        assert_eq!(
-            (result.draws, result.seed, result.method),
-            (DEFAULT_DRAWS, DEFAULT_SEED, method::SII)
-        );
+        assert_eq!((result.draws, result.seed, result.method), (DEFAULT_DRAWS, DEFAULT_SEED, method::SII));
     }
 
     #[test]
     fn log_and_logit_fits_match_worked_values() {
-        let log = slope_index_of_inequality(
-            &mortality(),
-            &options(InequalityScale::Log, 100_000.0, 20_000),
-        )
-        .unwrap();
+        let log = slope_index_of_inequality(&mortality(), &options(InequalityScale::Log, 100_000.0, 20_000)).unwrap();
         assert_close(log.intercept, -4.3591907265877856, 1e-12);
         assert_close(log.slope, -0.86130295902231322, 1e-12);
         assert_close(log.sii, -738.40727797677254, 1e-10);
         assert_close(log.rii, 0.42261107851033652, 1e-12);
         assert_close(log.absolute_gap, (0.0123 - 0.0055) * 100_000.0, 1e-12);
 
-        let logit =
-            slope_index_of_inequality(&smoking(), &options(InequalityScale::Logit, 100.0, 20_000))
-                .unwrap();
+        let logit = slope_index_of_inequality(&smoking(), &options(InequalityScale::Logit, 100.0, 20_000)).unwrap();
         assert_close(logit.intercept, -0.73286364470317711, 1e-12);
         assert_close(logit.slope, -1.0054056471972444, 1e-12);
         assert_close(logit.sii, -17.503373506872996, 1e-10);
@@ -551,8 +477,7 @@ mod tests {
         let first = slope_index_of_inequality(&mortality(), &opts).unwrap();
         let again = slope_index_of_inequality(&mortality(), &opts).unwrap();
         assert_eq!(first, again);
-        let other =
-            slope_index_of_inequality(&mortality(), &SiiOptions { seed: 7, ..opts }).unwrap();
+        let other = slope_index_of_inequality(&mortality(), &SiiOptions { seed: 7, ..opts }).unwrap();
         assert_ne!(first.intervals, other.intervals);
         assert_eq!(first.sii, other.sii);
     }
@@ -560,10 +485,7 @@ mod tests {
     #[test]
     fn order_statistics_sit_at_rounded_positions() {
         assert_eq!(order_statistic_positions(100_000, 0.05), (2_500, 97_500));
-        assert_eq!(
-            order_statistic_positions(100_000, 1.0 - 0.998),
-            (100, 99_900)
-        );
+        assert_eq!(order_statistic_positions(100_000, 1.0 - 0.998), (100, 99_900));
         assert_eq!(order_statistic_positions(1_000, 1.0 - 0.998), (1, 999));
         assert_eq!(order_statistic_positions(1_020, 0.05), (26, 994)); // 25.5 → 26, 994.5 → 994
     }
@@ -573,59 +495,34 @@ mod tests {
         let opts = options(InequalityScale::Identity, 1.0, 1_000);
         let groups = life_expectancy();
         assert_eq!(
-            slope_index_of_inequality(&groups[..4], &opts)
-                .unwrap_err()
-                .to_string(),
+            slope_index_of_inequality(&groups[..4], &opts).unwrap_err().to_string(),
             "groups has 4 items but between 5 and 100 are required"
         );
         let many = vec![groups[0]; 101];
         assert!(slope_index_of_inequality(&many, &opts).is_err());
         let log = options(InequalityScale::Log, 1.0, 1_000);
         assert_eq!(
-            slope_index_of_inequality(&groups, &log)
-                .unwrap_err()
-                .to_string(),
+            slope_index_of_inequality(&groups, &log).unwrap_err().to_string(),
             "groups[0] gives a standard error, but a log fit needs 95% limits to transform"
         );
         let mut bad = smoking();
-        bad[4].spread = Spread::Limits95 {
-            lower: 0.0,
-            upper: 0.3,
-        };
+        bad[4].spread = Spread::Limits95 { lower: 0.0, upper: 0.3 };
         assert_eq!(
-            slope_index_of_inequality(&bad, &options(InequalityScale::Logit, 1.0, 1_000))
-                .unwrap_err()
-                .to_string(),
+            slope_index_of_inequality(&bad, &options(InequalityScale::Logit, 1.0, 1_000)).unwrap_err().to_string(),
             "lower95[4] 0 is outside 0 to 1"
         );
         let mut bad = groups.clone();
         bad[2].population = 0.0;
-        assert_eq!(
-            slope_index_of_inequality(&bad, &opts)
-                .unwrap_err()
-                .to_string(),
-            "population[2] 0 is not positive"
-        );
+        assert_eq!(slope_index_of_inequality(&bad, &opts).unwrap_err().to_string(), "population[2] 0 is not positive");
         let mut bad = groups.clone();
         bad[1].spread = Spread::StandardError(-0.1);
         assert!(slope_index_of_inequality(&bad, &opts).is_err());
         let mut bad = groups.clone();
         bad[3].value = f64::NAN;
-        assert_eq!(
-            slope_index_of_inequality(&bad, &opts)
-                .unwrap_err()
-                .to_string(),
-            "value[3] is not a finite number"
-        );
-        let few = SiiOptions {
-            draws: 999,
-            ..opts.clone()
-        };
+        assert_eq!(slope_index_of_inequality(&bad, &opts).unwrap_err().to_string(), "value[3] is not a finite number");
+        let few = SiiOptions { draws: 999, ..opts.clone() };
         assert!(slope_index_of_inequality(&groups, &few).is_err());
-        let negative = SiiOptions {
-            multiplier: -1.0,
-            ..opts
-        };
+        let negative = SiiOptions { multiplier: -1.0, ..opts };
         assert!(slope_index_of_inequality(&groups, &negative).is_err());
     }
 
@@ -635,12 +532,8 @@ mod tests {
         // 400 of 800 = 50% by hand.
         let mut deciles = vec![Count::new(40.0, 60.0), Count::new(25.0, 40.0)];
         deciles.extend([Count::new(50.0, 100.0); 8]);
-        let c = core20_comparison(
-            &deciles,
-            PooledMeasure::Proportion(Scale::Hundred),
-            ConfidenceLevel::NINETY_FIVE,
-        )
-        .unwrap();
+        let c = core20_comparison(&deciles, PooledMeasure::Proportion(Scale::Hundred), ConfidenceLevel::NINETY_FIVE)
+            .unwrap();
         assert_close(c.core20.value, 65.0, 1e-15);
         assert_close(c.core20.interval.unwrap().upper, 73.635751756902469, 1e-9);
         assert_close(c.rest.value, 50.0, 1e-15);
@@ -648,36 +541,23 @@ mod tests {
         assert_close(c.relative_gap.unwrap(), 1.3, 1e-15);
         assert_eq!(c.method, method::CORE20);
 
-        let rates = core20_comparison(
-            &deciles,
-            PooledMeasure::CrudeRate {
-                multiplier: 1_000.0,
-            },
-            ConfidenceLevel::NINETY_FIVE,
-        )
-        .unwrap();
+        let rates =
+            core20_comparison(&deciles, PooledMeasure::CrudeRate { multiplier: 1_000.0 }, ConfidenceLevel::NINETY_FIVE)
+                .unwrap();
         assert_close(rates.core20.value, 650.0, 1e-12);
         assert_eq!(rates.core20.interval.unwrap().method, method::BYAR);
 
         assert_eq!(
-            core20_comparison(
-                &deciles[..5],
-                PooledMeasure::Proportion(Scale::Unit),
-                ConfidenceLevel::NINETY_FIVE
-            )
-            .unwrap_err()
-            .to_string(),
+            core20_comparison(&deciles[..5], PooledMeasure::Proportion(Scale::Unit), ConfidenceLevel::NINETY_FIVE)
+                .unwrap_err()
+                .to_string(),
             "deciles has 5 items but exactly 10 are required"
         );
         deciles[6] = Count::new(120.0, 100.0);
         assert_eq!(
-            core20_comparison(
-                &deciles,
-                PooledMeasure::Proportion(Scale::Unit),
-                ConfidenceLevel::NINETY_FIVE
-            )
-            .unwrap_err()
-            .to_string(),
+            core20_comparison(&deciles, PooledMeasure::Proportion(Scale::Unit), ConfidenceLevel::NINETY_FIVE)
+                .unwrap_err()
+                .to_string(),
             "numerator[6] 120 exceeds denominator 100"
         );
     }

@@ -43,36 +43,28 @@ pub mod rate;
 pub mod trend;
 
 pub use comparison::{
-    Comparison, Judgement, Polarity, Significance, compare_observed_with_expected,
-    compare_proportion_with_funnel, compare_with_benchmark, compare_with_benchmark_two_levels,
-    pooled_funnel_proportion, proportion_funnel_limits,
+    Comparison, Judgement, Polarity, Significance, compare_observed_with_expected, compare_proportion_with_funnel,
+    compare_with_benchmark, compare_with_benchmark_two_levels, pooled_funnel_proportion, proportion_funnel_limits,
 };
 pub use confidence::{ConfidenceLevel, Interval};
 pub use counts::{CountLimits, byar_limits, count_limits, exact_poisson_limits};
 pub use dsr::{
-    DSR_MINIMUM_COUNT, Dsr, EUROPEAN_STANDARD_POPULATION_2013, StandardPopulation,
-    directly_standardised_rate,
+    DSR_MINIMUM_COUNT, Dsr, EUROPEAN_STANDARD_POPULATION_2013, StandardPopulation, directly_standardised_rate,
 };
 pub use error::{ConfidenceDisplay, Expected, Field, Result, StatisticsError};
 pub use estimate::{Count, Estimate, Scale};
-pub use grouped::{
-    pool, pool_bands, pooled_crude_rate, pooled_directly_standardised_rate, pooled_proportion,
-};
+pub use grouped::{pool, pool_bands, pooled_crude_rate, pooled_directly_standardised_rate, pooled_proportion};
 pub use inequality::{
-    Core20Comparison, Inequality, InequalityGroup, InequalityInterval, InequalityScale,
-    PooledMeasure, SiiOptions, Spread, core20_comparison, slope_index_of_inequality,
+    Core20Comparison, Inequality, InequalityGroup, InequalityInterval, InequalityScale, PooledMeasure, SiiOptions,
+    Spread, core20_comparison, slope_index_of_inequality,
 };
 pub use mean::mean;
 pub use proportion::proportion;
 pub use quantiles::{QuantilePlace, Quantiles, assign_quantiles};
 pub use rate::{
-    DEFAULT_RATE_MULTIPLIER, crude_rate, expected_count, indirectly_standardised_rate,
-    indirectly_standardised_ratio,
+    DEFAULT_RATE_MULTIPLIER, crude_rate, expected_count, indirectly_standardised_rate, indirectly_standardised_ratio,
 };
-pub use trend::{
-    Trend, TrendAssessment, TrendDirection, TrendJudgement, TrendPoint, proportion_trend,
-    value_trend,
-};
+pub use trend::{Trend, TrendAssessment, TrendDirection, TrendJudgement, TrendPoint, proportion_trend, value_trend};
 
 #[cfg(test)]
 mod test_support {
@@ -81,9 +73,6 @@ mod test_support {
     pub(crate) fn assert_close(got: f64, want: f64, tolerance: f64) {
         let scale = if want == 0.0 { 1.0 } else { want.abs() };
         let error = (got - want).abs() / scale;
-        assert!(
-            error <= tolerance,
-            "got {got:e}, want {want:e}: relative error {error:e} > {tolerance:e}"
-        );
+        assert!(error <= tolerance, "got {got:e}, want {want:e}: relative error {error:e} > {tolerance:e}");
     }
 }

@@ -24,11 +24,7 @@ pub fn mean(values: &[f64], confidence: ConfidenceLevel) -> Result<Estimate> {
     let k = values.len() as f64;
     let mean = values.iter().sum::<f64>() / k;
     if values.len() == 1 {
-        return Ok(Estimate {
-            value: mean,
-            interval: None,
-            method: method::MEAN,
-        });
+        return Ok(Estimate { value: mean, interval: None, method: method::MEAN });
     }
     // Two passes (mean, then squared deviations) rather than Σx² − (Σx)²/k, which cancels
     // badly for values such as life expectancies that are large relative to their spread.
@@ -68,34 +64,10 @@ mod tests {
         // decimal values, t from inverting the regularised incomplete beta form of Student's t
         // CDF (scipy's t.ppf agrees).
         let cases: &[(&[f64], f64, f64, f64, f64)] = &[
-            (
-                &[1.0, 2.0, 3.0, 4.0, 5.0],
-                0.95,
-                3.0,
-                1.0367568385224423,
-                4.9632431614775577,
-            ),
-            (
-                &[1.0, 2.0, 3.0, 4.0, 5.0],
-                0.998,
-                3.0,
-                -2.0722057902948421,
-                8.0722057902948421,
-            ),
-            (
-                &[12.5, 13.1, 11.8],
-                0.95,
-                12.466666666666667,
-                10.850385542491583,
-                14.08294779084175,
-            ),
-            (
-                &[12.5, 13.1, 11.8],
-                0.998,
-                12.466666666666667,
-                4.0795360777780791,
-                20.853797255555254,
-            ),
+            (&[1.0, 2.0, 3.0, 4.0, 5.0], 0.95, 3.0, 1.0367568385224423, 4.9632431614775577),
+            (&[1.0, 2.0, 3.0, 4.0, 5.0], 0.998, 3.0, -2.0722057902948421, 8.0722057902948421),
+            (&[12.5, 13.1, 11.8], 0.95, 12.466666666666667, 10.850385542491583, 14.08294779084175),
+            (&[12.5, 13.1, 11.8], 0.998, 12.466666666666667, 4.0795360777780791, 20.853797255555254),
             (
                 &[70.2, 81.4, 77.7, 79.9, 82.3, 75.0, 80.1, 78.8, 76.4, 79.0],
                 0.95,
@@ -110,20 +82,8 @@ mod tests {
                 73.283803286333305,
                 82.876196713666695,
             ),
-            (
-                &[5.0, 5.5],
-                0.95,
-                5.25,
-                2.0734488159563238,
-                8.4265511840436762,
-            ),
-            (
-                &[5.0, 5.5],
-                0.998,
-                5.25,
-                -74.327209746387611,
-                84.827209746387611,
-            ),
+            (&[5.0, 5.5], 0.95, 5.25, 2.0734488159563238, 8.4265511840436762),
+            (&[5.0, 5.5], 0.998, 5.25, -74.327209746387611, 84.827209746387611),
         ];
         for &(values, c, value, lower, upper) in cases {
             let m = mean(values, ConfidenceLevel::new(c).unwrap()).unwrap();
@@ -139,22 +99,14 @@ mod tests {
     fn one_value_has_no_limits_and_none_is_an_error() {
         let one = mean(&[81.2], C95).unwrap();
         assert_eq!((one.value, one.interval), (81.2, None));
-        assert_eq!(
-            mean(&[], C95).unwrap_err().to_string(),
-            "values has 0 items but at least 1 are required"
-        );
-        assert_eq!(
-            mean(&[1.0, f64::NAN], C95).unwrap_err().to_string(),
-            "values[1] is not a finite number"
-        );
+        assert_eq!(mean(&[], C95).unwrap_err().to_string(), "values has 0 items but at least 1 are required");
+        assert_eq!(mean(&[1.0, f64::NAN], C95).unwrap_err().to_string(), "values[1] is not a finite number");
     }
 
     #[test]
     fn limits_bracket_the_mean_and_nest_across_levels() {
         for k in 2..40 {
-            let values: Vec<f64> = (0..k)
-                .map(|i| ((i * 7919) % 23) as f64 * 0.37 + 50.0)
-                .collect();
+            let values: Vec<f64> = (0..k).map(|i| ((i * 7919) % 23) as f64 * 0.37 + 50.0).collect();
             let narrow = mean(&values, C95).unwrap();
             let wide = mean(&values, C998).unwrap();
             let (n, w) = (narrow.interval.unwrap(), wide.interval.unwrap());

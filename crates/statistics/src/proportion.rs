@@ -10,19 +10,9 @@ use crate::method;
 /// x = 0 gives a lower limit of exactly 0 and x = n an upper limit of exactly 1 (times the
 /// scale): the formula reaches those values only up to rounding, and published tables show
 /// them exact.
-pub fn proportion(
-    numerator: f64,
-    denominator: f64,
-    scale: Scale,
-    confidence: ConfidenceLevel,
-) -> Result<Estimate> {
+pub fn proportion(numerator: f64, denominator: f64, scale: Scale, confidence: ConfidenceLevel) -> Result<Estimate> {
     validate(Count::new(numerator, denominator), None)?;
-    Ok(proportion_unchecked(
-        numerator,
-        denominator,
-        scale,
-        confidence,
-    ))
+    Ok(proportion_unchecked(numerator, denominator, scale, confidence))
 }
 
 /// Returns an error unless 0 ≤ x ≤ n and n > 0; `index` names the list position, if any.
@@ -40,25 +30,12 @@ pub(crate) fn validate(count: Count, index: Option<usize>) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn proportion_unchecked(
-    x: f64,
-    n: f64,
-    scale: Scale,
-    confidence: ConfidenceLevel,
-) -> Estimate {
+pub(crate) fn proportion_unchecked(x: f64, n: f64, scale: Scale, confidence: ConfidenceLevel) -> Estimate {
     let (lower, upper) = wilson(x, n, confidence.z());
     let multiplier = scale.multiplier();
     Estimate {
         value: x / n * multiplier,
-        interval: Some(
-            Interval {
-                lower,
-                upper,
-                confidence,
-                method: method::WILSON,
-            }
-            .scaled(multiplier),
-        ),
+        interval: Some(Interval { lower, upper, confidence, method: method::WILSON }.scaled(multiplier)),
         method: method::PROPORTION,
     }
 }
@@ -68,16 +45,8 @@ fn wilson(x: f64, n: f64, z: f64) -> (f64, f64) {
     let centre = 2.0 * x + z2;
     let spread = z * (z2 + 4.0 * x * (1.0 - x / n)).sqrt();
     let denominator = 2.0 * (n + z2);
-    let lower = if x == 0.0 {
-        0.0
-    } else {
-        (centre - spread) / denominator
-    };
-    let upper = if x == n {
-        1.0
-    } else {
-        (centre + spread) / denominator
-    };
+    let lower = if x == 0.0 { 0.0 } else { (centre - spread) / denominator };
+    let upper = if x == n { 1.0 } else { (centre + spread) / denominator };
     (lower, upper)
 }
 
@@ -98,22 +67,10 @@ mod tests {
         (5.0, 10.0, 0.95, 0.23659309051256398, 0.76340690948743602),
         (10.0, 10.0, 0.95, 0.72246720013711075, 1.0),
         (65.0, 100.0, 0.95, 0.5525444329688796, 0.73635751756902469),
-        (
-            12345.0,
-            67890.0,
-            0.95,
-            0.17895489704038055,
-            0.18475764195033372,
-        ),
+        (12345.0, 67890.0, 0.95, 0.17895489704038055, 0.18475764195033372),
         (0.0, 10.0, 0.998, 0.0, 0.48847890045346229),
         (65.0, 100.0, 0.998, 0.49549465740704473, 0.77835406140896857),
-        (
-            12345.0,
-            67890.0,
-            0.998,
-            0.1773085457657874,
-            0.18645748367918591,
-        ),
+        (12345.0, 67890.0, 0.998, 0.1773085457657874, 0.18645748367918591),
     ];
 
     #[test]
@@ -138,20 +95,11 @@ mod tests {
 
     #[test]
     fn all_or_nothing_proportions_hit_the_bounds_exactly() {
-        let none = proportion(0.0, 37.0, Scale::Hundred, C95)
-            .unwrap()
-            .interval
-            .unwrap();
+        let none = proportion(0.0, 37.0, Scale::Hundred, C95).unwrap().interval.unwrap();
         assert_eq!(none.lower, 0.0);
-        let all = proportion(37.0, 37.0, Scale::Hundred, C998)
-            .unwrap()
-            .interval
-            .unwrap();
+        let all = proportion(37.0, 37.0, Scale::Hundred, C998).unwrap().interval.unwrap();
         assert_eq!(all.upper, 100.0);
-        let all = proportion(3.0, 3.0, Scale::Unit, C95)
-            .unwrap()
-            .interval
-            .unwrap();
+        let all = proportion(3.0, 3.0, Scale::Unit, C95).unwrap().interval.unwrap();
         assert_eq!(all.upper, 1.0);
     }
 
@@ -175,10 +123,7 @@ mod tests {
                 let wide = proportion(x, n, Scale::Unit, C998).unwrap();
                 let (ni, wi) = (narrow.interval.unwrap(), wide.interval.unwrap());
                 assert!(0.0 <= wi.lower && wi.lower <= ni.lower, "x={x} n={n}");
-                assert!(
-                    ni.lower <= narrow.value && narrow.value <= ni.upper,
-                    "x={x} n={n}"
-                );
+                assert!(ni.lower <= narrow.value && narrow.value <= ni.upper, "x={x} n={n}");
                 assert!(ni.upper <= wi.upper && wi.upper <= 1.0, "x={x} n={n}");
             }
         }

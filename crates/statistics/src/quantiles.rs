@@ -34,16 +34,9 @@ pub struct Quantiles {
 /// quantile = ⌊(q + 1) − ⌈((N + 1) − rank)/(N/q)⌉⌋, with 0 becoming 1, so quantile 1 holds
 /// the best values (the lowest without a judgement). With N < q no quantiles are assigned,
 /// though ranks still are.
-pub fn assign_quantiles(
-    values: &[Option<f64>],
-    quantiles: u32,
-    polarity: Polarity,
-) -> Result<Quantiles> {
+pub fn assign_quantiles(values: &[Option<f64>], quantiles: u32, polarity: Polarity) -> Result<Quantiles> {
     if quantiles == 0 {
-        return Err(StatisticsError::NotPositive {
-            field: Field::named("quantiles"),
-            value: 0.0,
-        });
+        return Err(StatisticsError::NotPositive { field: Field::named("quantiles"), value: 0.0 });
     }
     let present: Vec<f64> = values
         .iter()
@@ -61,17 +54,12 @@ pub fn assign_quantiles(
     }
     let strictly_better = |v: f64| match polarity {
         Polarity::HighIsGood => best_first.partition_point(|&other| other > v),
-        Polarity::LowIsGood | Polarity::NoJudgement => {
-            best_first.partition_point(|&other| other < v)
-        }
+        Polarity::LowIsGood | Polarity::NoJudgement => best_first.partition_point(|&other| other < v),
     };
     let places = values
         .iter()
         .map(|value| match *value {
-            None => QuantilePlace {
-                rank: None,
-                quantile: None,
-            },
+            None => QuantilePlace { rank: None, quantile: None },
             Some(v) => {
                 let rank = 1 + strictly_better(v);
                 QuantilePlace {
@@ -81,12 +69,7 @@ pub fn assign_quantiles(
             }
         })
         .collect();
-    Ok(Quantiles {
-        places,
-        ranked: n,
-        quantiles,
-        method: method::QUANTILES,
-    })
+    Ok(Quantiles { places, ranked: n, quantiles, method: method::QUANTILES })
 }
 
 fn quantile_of(rank: usize, n: usize, q: u32) -> u32 {
@@ -112,37 +95,20 @@ mod tests {
         // By hand: N = 10, q = 5, N/q = 2; rank r gives ⌊6 − ⌈(11 − r)/2⌉⌋ = 1,1,2,2,…,5,5.
         let values: Vec<Option<f64>> = (1..=10).map(|v| Some(f64::from(v))).collect();
         let low = assign_quantiles(&values, 5, Polarity::LowIsGood).unwrap();
-        assert_eq!(
-            quantiles_of(&low.places),
-            [1, 1, 2, 2, 3, 3, 4, 4, 5, 5].map(Some).to_vec()
-        );
+        assert_eq!(quantiles_of(&low.places), [1, 1, 2, 2, 3, 3, 4, 4, 5, 5].map(Some).to_vec());
         let high = assign_quantiles(&values, 5, Polarity::HighIsGood).unwrap();
-        assert_eq!(
-            quantiles_of(&high.places),
-            [5, 5, 4, 4, 3, 3, 2, 2, 1, 1].map(Some).to_vec()
-        );
+        assert_eq!(quantiles_of(&high.places), [5, 5, 4, 4, 3, 3, 2, 2, 1, 1].map(Some).to_vec());
         assert_eq!(high.places[9].rank, Some(1));
-        assert_eq!(
-            (high.ranked, high.quantiles, high.method),
-            (10, 5, method::QUANTILES)
-        );
+        assert_eq!((high.ranked, high.quantiles, high.method), (10, 5, method::QUANTILES));
     }
 
     #[test]
     fn quantile_one_is_always_the_best_value() {
         let values = [Some(3.2), Some(9.9), Some(0.4), Some(5.0), Some(7.7)];
         let high = assign_quantiles(&values, 5, Polarity::HighIsGood).unwrap();
-        assert_eq!(
-            high.places[1].quantile,
-            Some(1),
-            "9.9 is best when high is good"
-        );
+        assert_eq!(high.places[1].quantile, Some(1), "9.9 is best when high is good");
         let low = assign_quantiles(&values, 5, Polarity::LowIsGood).unwrap();
-        assert_eq!(
-            low.places[2].quantile,
-            Some(1),
-            "0.4 is best when low is good"
-        );
+        assert_eq!(low.places[2].quantile, Some(1), "0.4 is best when low is good");
         let none = assign_quantiles(&values, 5, Polarity::NoJudgement).unwrap();
         assert_eq!(none.places[2].quantile, Some(1), "0.4 is lowest");
     }
@@ -155,10 +121,7 @@ mod tests {
         let q = assign_quantiles(&values, 5, Polarity::LowIsGood).unwrap();
         let ranks: Vec<_> = q.places.iter().map(|p| p.rank).collect();
         assert_eq!(ranks, [Some(4), Some(2), Some(2), Some(5), None, Some(1)]);
-        assert_eq!(
-            quantiles_of(&q.places),
-            [Some(4), Some(2), Some(2), Some(5), None, Some(1)]
-        );
+        assert_eq!(quantiles_of(&q.places), [Some(4), Some(2), Some(2), Some(5), None, Some(1)]);
         assert_eq!(q.ranked, 5);
     }
 
@@ -169,10 +132,7 @@ mod tests {
         // = [1, 1, 2, 3, 4, 5, 6, 6, 7, 8, 9, 10]
         let values: Vec<Option<f64>> = (1..=12).map(|v| Some(f64::from(v))).collect();
         let q = assign_quantiles(&values, 10, Polarity::NoJudgement).unwrap();
-        assert_eq!(
-            quantiles_of(&q.places),
-            [1, 1, 2, 3, 4, 5, 6, 6, 7, 8, 9, 10].map(Some).to_vec()
-        );
+        assert_eq!(quantiles_of(&q.places), [1, 1, 2, 3, 4, 5, 6, 6, 7, 8, 9, 10].map(Some).to_vec());
     }
 
     #[test]
@@ -190,9 +150,7 @@ mod tests {
         assert_eq!(q.places[5].rank, Some(1));
         assert!(assign_quantiles(&values, 0, Polarity::HighIsGood).is_err());
         assert_eq!(
-            assign_quantiles(&[Some(f64::NAN)], 1, Polarity::HighIsGood)
-                .unwrap_err()
-                .to_string(),
+            assign_quantiles(&[Some(f64::NAN)], 1, Polarity::HighIsGood).unwrap_err().to_string(),
             "values[0] is not a finite number"
         );
         let empty = assign_quantiles(&[], 5, Polarity::LowIsGood).unwrap();
@@ -209,11 +167,7 @@ mod tests {
                     (h % 11 != 0).then_some((h % 37) as f64 - 18.0)
                 })
                 .collect();
-            for polarity in [
-                Polarity::HighIsGood,
-                Polarity::LowIsGood,
-                Polarity::NoJudgement,
-            ] {
+            for polarity in [Polarity::HighIsGood, Polarity::LowIsGood, Polarity::NoJudgement] {
                 let q = assign_quantiles(&values, 10, polarity).unwrap();
                 for (place, value) in q.places.iter().zip(&values) {
                     let expected = value.map(|v| {

@@ -13,12 +13,7 @@ pub const DEFAULT_RATE_MULTIPLIER: f64 = 100_000.0;
 /// Returns the crude rate x ÷ n × multiplier, with count limits of x divided by n.
 ///
 /// x may exceed n: a rate counts events, and a person can have several.
-pub fn crude_rate(
-    numerator: f64,
-    denominator: f64,
-    multiplier: f64,
-    confidence: ConfidenceLevel,
-) -> Result<Estimate> {
+pub fn crude_rate(numerator: f64, denominator: f64, multiplier: f64, confidence: ConfidenceLevel) -> Result<Estimate> {
     let x = non_negative(Field::named("numerator"), numerator)?;
     let n = positive(Field::named("denominator"), denominator)?;
     let multiplier = positive(Field::named("multiplier"), multiplier)?;
@@ -94,10 +89,7 @@ pub fn indirectly_standardised_rate(
 }
 
 pub(crate) fn validate_observed_expected(observed: f64, expected: f64) -> Result<(f64, f64)> {
-    Ok((
-        non_negative(Field::named("observed"), observed)?,
-        positive(Field::named("expected"), expected)?,
-    ))
+    Ok((non_negative(Field::named("observed"), observed)?, positive(Field::named("expected"), expected)?))
 }
 
 #[cfg(test)]
@@ -140,10 +132,7 @@ mod tests {
         let msg = |x, n| crude_rate(x, n, 1.0, C95).unwrap_err().to_string();
         assert_eq!(msg(-1.0, 10.0), "numerator -1 is negative");
         assert_eq!(msg(1.0, 0.0), "denominator 0 is not positive");
-        assert_eq!(
-            crude_rate(1.0, 10.0, 0.0, C95).unwrap_err().to_string(),
-            "multiplier 0 is not positive"
-        );
+        assert_eq!(crude_rate(1.0, 10.0, 0.0, C95).unwrap_err().to_string(), "multiplier 0 is not positive");
     }
 
     #[test]
@@ -163,31 +152,22 @@ mod tests {
         assert_close(rate.value, 5.0 / 18.0 * 850.0, 1e-15);
         assert_close(i.lower, 1.6234863901184205 / 18.0 * 850.0, 1e-9);
         assert_close(i.upper, 11.66833207932267 / 18.0 * 850.0, 1e-9);
-        assert_eq!(
-            (rate.method, i.method),
-            (method::ISR_RATE, method::EXACT_POISSON)
-        );
+        assert_eq!((rate.method, i.method), (method::ISR_RATE, method::EXACT_POISSON));
     }
 
     #[test]
     fn indirect_standardisation_rejects_mismatched_or_missing_inputs() {
         assert_eq!(
-            expected_count(&[0.1, 0.2], &[10.0])
-                .unwrap_err()
-                .to_string(),
+            expected_count(&[0.1, 0.2], &[10.0]).unwrap_err().to_string(),
             "populations has 1 items but exactly 2 are required"
         );
         assert!(expected_count(&[], &[]).is_err());
         assert_eq!(
-            expected_count(&[0.1, -0.2], &[10.0, 10.0])
-                .unwrap_err()
-                .to_string(),
+            expected_count(&[0.1, -0.2], &[10.0, 10.0]).unwrap_err().to_string(),
             "reference_rates[1] -0.2 is negative"
         );
         assert_eq!(
-            indirectly_standardised_ratio(3.0, 0.0, Scale::Unit, C95)
-                .unwrap_err()
-                .to_string(),
+            indirectly_standardised_ratio(3.0, 0.0, Scale::Unit, C95).unwrap_err().to_string(),
             "expected 0 is not positive"
         );
     }

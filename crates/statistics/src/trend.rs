@@ -103,12 +103,7 @@ pub fn proportion_trend(points: &[Option<Count>], polarity: Polarity) -> Result<
     // With X = 0 or X = N every period is 0% or 100%: the statistic is 0/0, and there is no
     // change to detect.
     let statistic = (denominator > 0.0).then(|| n * difference * difference / denominator);
-    Ok(assessed(
-        statistic,
-        difference,
-        polarity,
-        method::TREND_CHI_SQUARE,
-    ))
+    Ok(assessed(statistic, difference, polarity, method::TREND_CHI_SQUARE))
 }
 
 /// Returns the weighted least-squares trend test over the last five periods.
@@ -142,24 +137,14 @@ pub fn value_trend(points: &[Option<TrendPoint>], polarity: Polarity) -> Result<
     let times = [1.0, 2.0, 3.0, 4.0, 5.0];
     let total_weight: f64 = weights.iter().sum();
     let mean_t = weights.iter().zip(times).map(|(w, t)| w * t).sum::<f64>() / total_weight;
-    let mean_y = weights
-        .iter()
-        .zip(recent)
-        .map(|(w, p)| w * p.value)
-        .sum::<f64>()
-        / total_weight;
+    let mean_y = weights.iter().zip(recent).map(|(w, p)| w * p.value).sum::<f64>() / total_weight;
     let (mut sxx, mut sxy) = (0.0, 0.0);
     for ((w, t), p) in weights.iter().zip(times).zip(recent) {
         sxx += w * (t - mean_t).powi(2);
         sxy += w * (t - mean_t) * (p.value - mean_y);
     }
     let slope = sxy / sxx;
-    Ok(assessed(
-        Some(slope * slope * sxx),
-        slope,
-        polarity,
-        method::TREND_WEIGHTED_REGRESSION,
-    ))
+    Ok(assessed(Some(slope * slope * sxx), slope, polarity, method::TREND_WEIGHTED_REGRESSION))
 }
 
 /// Returns the last five points, or the number of consecutive recent points present.
@@ -169,17 +154,10 @@ fn last_five<T: Copy>(points: &[Option<T>]) -> std::result::Result<[T; TREND_POI
         return Err(available);
     }
     let tail = &points[points.len() - TREND_POINTS..];
-    Ok(std::array::from_fn(|i| {
-        tail[i].expect("counted as present")
-    }))
+    Ok(std::array::from_fn(|i| tail[i].expect("counted as present")))
 }
 
-fn assessed(
-    statistic: Option<f64>,
-    signed_change: f64,
-    polarity: Polarity,
-    method: &'static str,
-) -> Trend {
+fn assessed(statistic: Option<f64>, signed_change: f64, polarity: Polarity, method: &'static str) -> Trend {
     let significant = statistic.is_some_and(|s| s > TREND_CRITICAL_VALUE);
     let direction = match (significant, signed_change > 0.0) {
         (false, _) => TrendDirection::NoSignificantChange,
@@ -188,19 +166,16 @@ fn assessed(
     };
     let judgement = match (polarity, direction) {
         (_, TrendDirection::NoSignificantChange) => TrendJudgement::NoSignificantChange,
-        (Polarity::HighIsGood, TrendDirection::Increasing)
-        | (Polarity::LowIsGood, TrendDirection::Decreasing) => TrendJudgement::GettingBetter,
-        (Polarity::HighIsGood, TrendDirection::Decreasing)
-        | (Polarity::LowIsGood, TrendDirection::Increasing) => TrendJudgement::GettingWorse,
+        (Polarity::HighIsGood, TrendDirection::Increasing) | (Polarity::LowIsGood, TrendDirection::Decreasing) => {
+            TrendJudgement::GettingBetter
+        }
+        (Polarity::HighIsGood, TrendDirection::Decreasing) | (Polarity::LowIsGood, TrendDirection::Increasing) => {
+            TrendJudgement::GettingWorse
+        }
         (Polarity::NoJudgement, TrendDirection::Increasing) => TrendJudgement::Increasing,
         (Polarity::NoJudgement, TrendDirection::Decreasing) => TrendJudgement::Decreasing,
     };
-    Trend::Assessed(TrendAssessment {
-        statistic,
-        direction,
-        judgement,
-        method,
-    })
+    Trend::Assessed(TrendAssessment { statistic, direction, judgement, method })
 }
 
 #[cfg(test)]
@@ -209,10 +184,7 @@ mod tests {
     use crate::test_support::assert_close;
 
     fn counts(x: [f64; 5], n: [f64; 5]) -> Vec<Option<Count>> {
-        x.iter()
-            .zip(n)
-            .map(|(&x, n)| Some(Count::new(x, n)))
-            .collect()
+        x.iter().zip(n).map(|(&x, n)| Some(Count::new(x, n))).collect()
     }
 
     fn assessment(trend: Trend) -> TrendAssessment {
@@ -226,20 +198,14 @@ mod tests {
     // fractions), script reference/trend.py.
     #[test]
     fn chi_square_trend_matches_worked_values() {
-        let rising = counts(
-            [120.0, 130.0, 150.0, 160.0, 175.0],
-            [1000.0, 1000.0, 1010.0, 1005.0, 990.0],
-        );
+        let rising = counts([120.0, 130.0, 150.0, 160.0, 175.0], [1000.0, 1000.0, 1010.0, 1005.0, 990.0]);
         let a = assessment(proportion_trend(&rising, Polarity::HighIsGood).unwrap());
         assert_close(a.statistic.unwrap(), 16.196973971102036, 1e-12);
         assert_eq!(a.direction, TrendDirection::Increasing);
         assert_eq!(a.judgement, TrendJudgement::GettingBetter);
         assert_eq!(a.method, method::TREND_CHI_SQUARE);
 
-        let flat = counts(
-            [50.0, 52.0, 49.0, 51.0, 50.0],
-            [500.0, 510.0, 495.0, 505.0, 500.0],
-        );
+        let flat = counts([50.0, 52.0, 49.0, 51.0, 50.0], [500.0, 510.0, 495.0, 505.0, 500.0]);
         let a = assessment(proportion_trend(&flat, Polarity::HighIsGood).unwrap());
         assert_close(a.statistic.unwrap(), 0.00054755213013449, 1e-12);
         assert_eq!(a.judgement, TrendJudgement::NoSignificantChange);
@@ -261,33 +227,18 @@ mod tests {
         assert_eq!(a.judgement, TrendJudgement::GettingBetter);
 
         let four = &points[2..];
-        assert_eq!(
-            proportion_trend(four, Polarity::LowIsGood).unwrap(),
-            Trend::InsufficientPoints { available: 4 }
-        );
+        assert_eq!(proportion_trend(four, Polarity::LowIsGood).unwrap(), Trend::InsufficientPoints { available: 4 });
         points[3] = None;
-        assert_eq!(
-            proportion_trend(&points, Polarity::LowIsGood).unwrap(),
-            Trend::InsufficientPoints { available: 2 }
-        );
-        assert_eq!(
-            value_trend(&[], Polarity::LowIsGood).unwrap(),
-            Trend::InsufficientPoints { available: 0 }
-        );
+        assert_eq!(proportion_trend(&points, Polarity::LowIsGood).unwrap(), Trend::InsufficientPoints { available: 2 });
+        assert_eq!(value_trend(&[], Polarity::LowIsGood).unwrap(), Trend::InsufficientPoints { available: 0 });
     }
 
     #[test]
     fn all_zero_or_all_complete_proportions_show_no_change() {
         let zero = counts([0.0; 5], [10.0, 20.0, 30.0, 40.0, 50.0]);
         let a = assessment(proportion_trend(&zero, Polarity::HighIsGood).unwrap());
-        assert_eq!(
-            (a.statistic, a.direction),
-            (None, TrendDirection::NoSignificantChange)
-        );
-        let all = counts(
-            [10.0, 20.0, 30.0, 40.0, 50.0],
-            [10.0, 20.0, 30.0, 40.0, 50.0],
-        );
+        assert_eq!((a.statistic, a.direction), (None, TrendDirection::NoSignificantChange));
+        let all = counts([10.0, 20.0, 30.0, 40.0, 50.0], [10.0, 20.0, 30.0, 40.0, 50.0]);
         let a = assessment(proportion_trend(&all, Polarity::HighIsGood).unwrap());
         assert_eq!(a.statistic, None);
     }
@@ -296,29 +247,13 @@ mod tests {
     fn bad_points_are_errors_naming_the_period() {
         let bad = counts([1.0, 2.0, 30.0, 4.0, 5.0], [10.0; 5]);
         assert_eq!(
-            proportion_trend(&bad, Polarity::HighIsGood)
-                .unwrap_err()
-                .to_string(),
+            proportion_trend(&bad, Polarity::HighIsGood).unwrap_err().to_string(),
             "numerator[2] 30 exceeds denominator 10"
         );
-        let point = |v: f64, w: f64| {
-            Some(TrendPoint {
-                value: v,
-                lower95: v - w,
-                upper95: v + w,
-            })
-        };
-        let zero_width = [
-            point(1.0, 1.0),
-            point(1.0, 1.0),
-            point(1.0, 0.0),
-            point(1.0, 1.0),
-            point(1.0, 1.0),
-        ];
+        let point = |v: f64, w: f64| Some(TrendPoint { value: v, lower95: v - w, upper95: v + w });
+        let zero_width = [point(1.0, 1.0), point(1.0, 1.0), point(1.0, 0.0), point(1.0, 1.0), point(1.0, 1.0)];
         assert_eq!(
-            value_trend(&zero_width, Polarity::HighIsGood)
-                .unwrap_err()
-                .to_string(),
+            value_trend(&zero_width, Polarity::HighIsGood).unwrap_err().to_string(),
             "interval width[2] 0 is not positive"
         );
     }
@@ -327,15 +262,7 @@ mod tests {
     fn weighted_regression_trend_matches_worked_values() {
         // mpmath at 40 digits (reference/trend.py): weights 1/((U − L)/3.92)², known-variance WLS.
         let series = |v: [f64; 5], l: [f64; 5], u: [f64; 5]| -> Vec<Option<TrendPoint>> {
-            (0..5)
-                .map(|i| {
-                    Some(TrendPoint {
-                        value: v[i],
-                        lower95: l[i],
-                        upper95: u[i],
-                    })
-                })
-                .collect()
+            (0..5).map(|i| Some(TrendPoint { value: v[i], lower95: l[i], upper95: u[i] })).collect()
         };
         let falling = series(
             [600.0, 580.0, 570.0, 540.0, 520.0],
@@ -348,11 +275,8 @@ mod tests {
         assert_eq!(a.judgement, TrendJudgement::GettingBetter);
         assert_eq!(a.method, method::TREND_WEIGHTED_REGRESSION);
 
-        let steady = series(
-            [78.1, 78.3, 78.0, 78.4, 78.2],
-            [77.5, 77.7, 77.4, 77.8, 77.6],
-            [78.7, 78.9, 78.6, 79.0, 78.8],
-        );
+        let steady =
+            series([78.1, 78.3, 78.0, 78.4, 78.2], [77.5, 77.7, 77.4, 77.8, 77.6], [78.7, 78.9, 78.6, 79.0, 78.8]);
         let a = assessment(value_trend(&steady, Polarity::HighIsGood).unwrap());
         assert_close(a.statistic.unwrap(), 0.09604, 1e-9);
         assert_eq!(a.judgement, TrendJudgement::NoSignificantChange);

@@ -32,8 +32,7 @@ impl Drop for TelemetryGuard {
 
 /// Installs the global subscriber. `RUST_LOG`, when set, replaces the configured filter.
 pub fn init(config: &TelemetryConfig) -> anyhow::Result<TelemetryGuard> {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&config.log_filter))?;
+    let filter = EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new(&config.log_filter))?;
     let fmt_layer = match config.log_format {
         LogFormat::Pretty => tracing_subscriber::fmt::layer().with_target(true).boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer().json().flatten_event(true).boxed(),
@@ -44,9 +43,8 @@ pub fn init(config: &TelemetryConfig) -> anyhow::Result<TelemetryGuard> {
         Some(endpoint) => Some(otlp_provider(endpoint, &config.service_name)?),
         None => None,
     };
-    let otel_layer = provider.as_ref().map(|provider| {
-        tracing_opentelemetry::layer().with_tracer(provider.tracer("sharedmetrics"))
-    });
+    let otel_layer =
+        provider.as_ref().map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer("sharedmetrics")));
     tracing_subscriber::registry().with(filter).with(fmt_layer).with(otel_layer).try_init()?;
     if let Some(endpoint) = &config.otlp_endpoint {
         tracing::info!(%endpoint, "exporting traces over otlp");
@@ -56,15 +54,9 @@ pub fn init(config: &TelemetryConfig) -> anyhow::Result<TelemetryGuard> {
 
 fn otlp_provider(endpoint: &str, service_name: &str) -> anyhow::Result<SdkTracerProvider> {
     use opentelemetry_otlp::WithExportConfig;
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
-        .with_tonic()
-        .with_endpoint(endpoint)
-        .build()?;
+    let exporter = opentelemetry_otlp::SpanExporter::builder().with_tonic().with_endpoint(endpoint).build()?;
     let resource = opentelemetry_sdk::Resource::builder().with_service_name(service_name.to_owned()).build();
-    let provider = SdkTracerProvider::builder()
-        .with_batch_exporter(exporter)
-        .with_resource(resource)
-        .build();
+    let provider = SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource).build();
     opentelemetry::global::set_tracer_provider(provider.clone());
     Ok(provider)
 }

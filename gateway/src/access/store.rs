@@ -1,6 +1,9 @@
 //! Database access for API keys.
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QueryOrder, Set,
+};
 
 use super::entity::api_key;
 
@@ -39,7 +42,11 @@ pub async fn touch(db: &impl ConnectionTrait, key_id: &str, at: chrono::DateTime
 }
 
 /// Marks a key revoked.
-pub async fn revoke(db: &impl ConnectionTrait, row: api_key::Model, at: chrono::DateTime<chrono::Utc>) -> Result<api_key::Model, DbErr> {
+pub async fn revoke(
+    db: &impl ConnectionTrait,
+    row: api_key::Model,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<api_key::Model, DbErr> {
     let mut active = row.into_active_model();
     active.revoked_at = Set(Some(at));
     active.update(db).await

@@ -2,10 +2,12 @@
 
 use prost_types::Timestamp;
 use sharedmetrics_proto::Label;
-use sharedmetrics_proto::sharedmetrics::common::v1::{AreaType, CiMethod, OrganisationType, PeriodType, Polarity, ValueType};
+use sharedmetrics_proto::sharedmetrics::common::v1::{
+    AreaType, CiMethod, OrganisationType, PeriodType, Polarity, ValueType,
+};
 use sharedmetrics_proto::sharedmetrics::definitions::v1::{
-    AreaRef, Deprivation, Dimension, DimensionCode, MetricStatus, MetricVersion, MetricVersionSpec,
-    Organisation, PeerGroup, PeerGroupMemberType, Quantity, Visibility,
+    AreaRef, Deprivation, Dimension, DimensionCode, MetricStatus, MetricVersion, MetricVersionSpec, Organisation,
+    PeerGroup, PeerGroupMemberType, Quantity, Visibility,
 };
 
 use crate::entity::{area, dimension, dimension_code, metric_version, organisation, peer_group};
@@ -39,8 +41,7 @@ fn enum_value<E: Label + Into<i32>>(label: &str) -> i32 {
 
 /// Returns the message of a stored metric version.
 pub fn metric_version(row: &metric_version::Model) -> MetricVersion {
-    let area_types: Vec<i32> =
-        parse_list(&row.area_types).iter().map(|l| enum_value::<AreaType>(l)).collect();
+    let area_types: Vec<i32> = parse_list(&row.area_types).iter().map(|l| enum_value::<AreaType>(l)).collect();
     let spec = MetricVersionSpec {
         code: row.metric_code.clone(),
         title: row.title.clone(),

@@ -10,13 +10,13 @@ use anyhow::{Context, bail};
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, TransactionTrait};
 use serde::Deserialize;
 use sharedmetrics_proto::Label;
-use sharedmetrics_proto::sharedmetrics::common::v1::{AreaType, CiMethod, OrganisationType, PeriodType, Polarity, ValueType};
+use sharedmetrics_proto::sharedmetrics::common::v1::{
+    AreaType, CiMethod, OrganisationType, PeriodType, Polarity, ValueType,
+};
 use sharedmetrics_proto::sharedmetrics::definitions::v1::{MetricStatus, MetricVersionSpec, Quantity, Visibility};
 
 use crate::convert;
-use crate::entity::{
-    area, area_ancestor, dimension, dimension_code, metric, organisation, organisation_parent,
-};
+use crate::entity::{area, area_ancestor, dimension, dimension_code, metric, organisation, organisation_parent};
 use crate::store;
 
 /// GSS code of England.
@@ -119,9 +119,19 @@ fn read_csv<T: for<'de> Deserialize<'de>>(path: &Path) -> anyhow::Result<Vec<T>>
 fn name_key(name: &str) -> String {
     let mut n = name.to_lowercase().replace('&', "and");
     for word in [
-        "metropolitan borough council", "borough council", "city council", "county council",
-        "council of the", "corporation of the", "council", "london borough of", "royal borough of",
-        "city of", "county of", "metropolitan district", "the ",
+        "metropolitan borough council",
+        "borough council",
+        "city council",
+        "county council",
+        "council of the",
+        "corporation of the",
+        "council",
+        "london borough of",
+        "royal borough of",
+        "city of",
+        "county of",
+        "metropolitan district",
+        "the ",
     ] {
         n = n.replace(word, " ");
     }
@@ -202,7 +212,8 @@ pub async fn import_reference_data(db: &DatabaseConnection, dir: &Path) -> anyho
     }
 
     // NHS regions and ICBs.
-    let nhs_region_by_ods: HashMap<&str, &NhsRegionRow> = nhs_regions.iter().map(|r| (r.ods_code.as_str(), r)).collect();
+    let nhs_region_by_ods: HashMap<&str, &NhsRegionRow> =
+        nhs_regions.iter().map(|r| (r.ods_code.as_str(), r)).collect();
     for r in &nhs_regions {
         push_area(&mut areas, &r.gss_code, &r.name, AreaType::NhsRegion, Some(ENGLAND));
     }
@@ -213,13 +224,20 @@ pub async fn import_reference_data(db: &DatabaseConnection, dir: &Path) -> anyho
         }
     }
     for icb in &icbs {
-        push_area(&mut areas, &icb.gss_code, &icb.name, AreaType::Icb, region_of_icb.get(icb.gss_code.as_str()).copied());
+        push_area(
+            &mut areas,
+            &icb.gss_code,
+            &icb.name,
+            AreaType::Icb,
+            region_of_icb.get(icb.gss_code.as_str()).copied(),
+        );
     }
 
     // District → ICB, where the ICB's council list names the district's own council (unitary,
     // metropolitan and London authorities). Two-tier districts sit under a county council the
     // reference data does not map to districts, so they get no ICB; the report counts them.
-    let district_by_key: HashMap<String, &str> = districts.iter().map(|(code, (name, _))| (name_key(name), *code)).collect();
+    let district_by_key: HashMap<String, &str> =
+        districts.iter().map(|(code, (name, _))| (name_key(name), *code)).collect();
     let resolve = |council: &str| -> Option<&str> {
         let key = name_key(council);
         let key = COUNCIL_NAME_ALIASES.iter().find(|(from, _)| *from == key).map_or(key, |(_, to)| (*to).to_owned());
@@ -266,7 +284,8 @@ pub async fn import_reference_data(db: &DatabaseConnection, dir: &Path) -> anyho
     // Populations of larger areas are the sums of their LSOAs' (mid-2015) populations.
     let ancestors = ancestor_links(&areas);
     let mut totals: HashMap<String, i64> = HashMap::new();
-    let population_of: HashMap<&str, i64> = areas.iter().filter_map(|a| a.population.map(|p| (a.code.as_str(), p))).collect();
+    let population_of: HashMap<&str, i64> =
+        areas.iter().filter_map(|a| a.population.map(|p| (a.code.as_str(), p))).collect();
     for link in &ancestors {
         if let Some(p) = population_of.get(link.area_code.as_str()) {
             *totals.entry(link.ancestor_code.clone()).or_default() += p;
@@ -306,7 +325,10 @@ pub async fn import_reference_data(db: &DatabaseConnection, dir: &Path) -> anyho
     let mut seen_links: HashSet<(String, String)> = HashSet::new();
     let mut link = |parents: &mut Vec<organisation_parent::Model>, child: &str, parent: &str| {
         if seen_links.insert((child.to_owned(), parent.to_owned())) {
-            parents.push(organisation_parent::Model { organisation_code: child.to_owned(), parent_code: parent.to_owned() });
+            parents.push(organisation_parent::Model {
+                organisation_code: child.to_owned(),
+                parent_code: parent.to_owned(),
+            });
         }
     };
     for row in &icb_trusts {
@@ -330,7 +352,8 @@ pub async fn import_reference_data(db: &DatabaseConnection, dir: &Path) -> anyho
     insert_chunked(&txn, areas.into_iter().map(IntoActiveModel::into_active_model), area::Entity).await?;
     insert_chunked(&txn, ancestors.into_iter().map(IntoActiveModel::into_active_model), area_ancestor::Entity).await?;
     insert_chunked(&txn, orgs.into_values().map(IntoActiveModel::into_active_model), organisation::Entity).await?;
-    insert_chunked(&txn, parents.into_iter().map(IntoActiveModel::into_active_model), organisation_parent::Entity).await?;
+    insert_chunked(&txn, parents.into_iter().map(IntoActiveModel::into_active_model), organisation_parent::Entity)
+        .await?;
     txn.commit().await?;
     Ok(Some(report))
 }
@@ -362,7 +385,11 @@ fn ancestor_links(areas: &[area::Model]) -> Vec<area_ancestor::Model> {
     links
 }
 
-async fn insert_chunked<E, A>(db: &impl ConnectionTrait, rows: impl Iterator<Item = A>, _entity: E) -> anyhow::Result<()>
+async fn insert_chunked<E, A>(
+    db: &impl ConnectionTrait,
+    rows: impl Iterator<Item = A>,
+    _entity: E,
+) -> anyhow::Result<()>
 where
     E: EntityTrait,
     A: sea_orm::ActiveModelTrait<Entity = E>,
@@ -452,8 +479,14 @@ impl CatalogueMetric {
             description: self.description.clone(),
             rationale: self.rationale.clone(),
             methodology: self.methodology.clone(),
-            numerator: Some(Quantity { definition: self.numerator.definition.clone(), source: self.numerator.source.clone() }),
-            denominator: Some(Quantity { definition: self.denominator.definition.clone(), source: self.denominator.source.clone() }),
+            numerator: Some(Quantity {
+                definition: self.numerator.definition.clone(),
+                source: self.numerator.source.clone(),
+            }),
+            denominator: Some(Quantity {
+                definition: self.denominator.definition.clone(),
+                source: self.denominator.source.clone(),
+            }),
             value_type: parse_label::<ValueType>(&self.value_type, "value type", code)? as i32,
             multiplier: self.multiplier,
             unit: self.unit.clone(),
@@ -487,17 +520,33 @@ pub async fn import_catalogue(db: &DatabaseConnection, dir: &Path) -> anyhow::Re
         let path = dir.join(name);
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
     };
-    let dimensions: DimensionsFile = serde_json::from_str(&read("dimensions.json")?).context("parsing dimensions.json")?;
+    let dimensions: DimensionsFile =
+        serde_json::from_str(&read("dimensions.json")?).context("parsing dimensions.json")?;
     let catalogue: CatalogueFile = serde_json::from_str(&read("metrics.json")?).context("parsing metrics.json")?;
-    let mut report = ImportReport { dimensions: dimensions.dimensions.len(), metrics: catalogue.metrics.len(), ..Default::default() };
+    let mut report = ImportReport {
+        dimensions: dimensions.dimensions.len(),
+        metrics: catalogue.metrics.len(),
+        ..Default::default()
+    };
 
     let txn = db.begin().await?;
     for d in &dimensions.dimensions {
-        let row = dimension::Model { code: d.code.clone(), title: d.title.clone(), description: d.description.clone(), ordered: d.ordered, owner: None };
+        let row = dimension::Model {
+            code: d.code.clone(),
+            title: d.title.clone(),
+            description: d.description.clone(),
+            ordered: d.ordered,
+            owner: None,
+        };
         let codes = d
             .codes
             .iter()
-            .map(|c| dimension_code::Model { dimension_code: d.code.clone(), code: c.code.clone(), label: c.label.clone(), sort_order: c.order })
+            .map(|c| dimension_code::Model {
+                dimension_code: d.code.clone(),
+                code: c.code.clone(),
+                label: c.label.clone(),
+                sort_order: c.order,
+            })
             .collect();
         store::insert_dimension(&txn, row, codes).await?;
     }
@@ -505,8 +554,15 @@ pub async fn import_catalogue(db: &DatabaseConnection, dir: &Path) -> anyhow::Re
         let kind = parse_label::<OrganisationType>(&o.organisation_type, "organisation type", &o.code)?;
         if store::get_organisation(&txn, &o.code).await?.is_none() {
             organisation::Entity::insert(
-                organisation::Model { code: o.code.clone(), name: o.name.clone(), organisation_type: kind.label(), town: None, postcode: None, area_code: None }
-                    .into_active_model(),
+                organisation::Model {
+                    code: o.code.clone(),
+                    name: o.name.clone(),
+                    organisation_type: kind.label(),
+                    town: None,
+                    postcode: None,
+                    area_code: None,
+                }
+                .into_active_model(),
             )
             .exec_without_returning(&txn)
             .await?;
@@ -514,9 +570,14 @@ pub async fn import_catalogue(db: &DatabaseConnection, dir: &Path) -> anyhow::Re
         *report.organisations.entry(kind.label()).or_default() += 1;
     }
     let known_dimensions: HashSet<String> = dimensions.dimensions.iter().map(|d| d.code.clone()).collect();
-    let (organisations, _) = store::list_organisations(&txn, &Default::default(), store::Window { offset: 0, limit: u64::MAX >> 1 }).await?;
+    let (organisations, _) =
+        store::list_organisations(&txn, &Default::default(), store::Window { offset: 0, limit: u64::MAX >> 1 }).await?;
     let known_organisations: HashSet<String> = organisations.into_iter().map(|o| o.code).collect();
-    let known = crate::validate::Known { dimensions: &known_dimensions, organisations: &known_organisations, peer_groups: &HashSet::new() };
+    let known = crate::validate::Known {
+        dimensions: &known_dimensions,
+        organisations: &known_organisations,
+        peer_groups: &HashSet::new(),
+    };
     let now = chrono::Utc::now();
     for m in &catalogue.metrics {
         let spec = m.spec()?;
@@ -525,7 +586,11 @@ pub async fn import_catalogue(db: &DatabaseConnection, dir: &Path) -> anyhow::Re
             let list: Vec<String> = violations.iter().map(|v| format!("{}: {}", v.field, v.description)).collect();
             bail!("catalogue metric {} is not valid: {}", m.code, list.join("; "));
         }
-        store::insert_metric(&txn, metric::Model { code: spec.code.clone(), deprecated_at: None, deprecation_reason: None, created_at: now }).await?;
+        store::insert_metric(
+            &txn,
+            metric::Model { code: spec.code.clone(), deprecated_at: None, deprecation_reason: None, created_at: now },
+        )
+        .await?;
         let mut row = convert::version_row(&spec, 1, "catalogue", now);
         row.status = MetricStatus::Published.label();
         row.published_at = Some(now);
@@ -573,8 +638,10 @@ mod tests {
             .filter(|l| l.area_code == "L")
             .map(|l| (l.ancestor_code, l.depth))
             .collect();
-        let expected: Vec<(String, i32)> =
-            [("D", 2), (ENGLAND, 3), ("I", 1), ("N", 2), ("R", 3), ("W", 1)].iter().map(|(c, d)| ((*c).to_owned(), *d)).collect();
+        let expected: Vec<(String, i32)> = [("D", 2), (ENGLAND, 3), ("I", 1), ("N", 2), ("R", 3), ("W", 1)]
+            .iter()
+            .map(|(c, d)| ((*c).to_owned(), *d))
+            .collect();
         assert_eq!(links, expected);
     }
 }

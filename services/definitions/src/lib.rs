@@ -4,10 +4,10 @@
 //! contract in Rust; [`DefinitionsService`] implements it on the database, [`RemoteDefinitions`]
 //! implements it over gRPC, and [`DefinitionsGrpc`] serves any implementation over gRPC.
 
+mod convert;
 pub mod entity;
 pub mod import;
 pub mod migration;
-mod convert;
 mod service;
 mod store;
 mod validate;
@@ -26,33 +26,77 @@ pub use service::DefinitionsService;
 #[async_trait::async_trait]
 pub trait DefinitionsApi: Send + Sync + 'static {
     /// Creates a metric (version 1, draft) or a new draft version of an existing one.
-    async fn create_metric(&self, principal: &Principal, request: CreateMetricRequest) -> ServiceResult<CreateMetricResponse>;
+    async fn create_metric(
+        &self,
+        principal: &Principal,
+        request: CreateMetricRequest,
+    ) -> ServiceResult<CreateMetricResponse>;
     /// Returns a metric with its current or a named version.
     async fn get_metric(&self, principal: &Principal, request: GetMetricRequest) -> ServiceResult<GetMetricResponse>;
     /// Lists the metrics the principal may read, filtered.
-    async fn list_metrics(&self, principal: &Principal, request: ListMetricsRequest) -> ServiceResult<ListMetricsResponse>;
+    async fn list_metrics(
+        &self,
+        principal: &Principal,
+        request: ListMetricsRequest,
+    ) -> ServiceResult<ListMetricsResponse>;
     /// Publishes a draft version.
-    async fn publish_metric_version(&self, principal: &Principal, request: PublishMetricVersionRequest) -> ServiceResult<PublishMetricVersionResponse>;
+    async fn publish_metric_version(
+        &self,
+        principal: &Principal,
+        request: PublishMetricVersionRequest,
+    ) -> ServiceResult<PublishMetricVersionResponse>;
     /// Deprecates a metric.
-    async fn deprecate_metric(&self, principal: &Principal, request: DeprecateMetricRequest) -> ServiceResult<DeprecateMetricResponse>;
+    async fn deprecate_metric(
+        &self,
+        principal: &Principal,
+        request: DeprecateMetricRequest,
+    ) -> ServiceResult<DeprecateMetricResponse>;
     /// Lists a metric's versions, newest first.
-    async fn list_metric_versions(&self, principal: &Principal, request: ListMetricVersionsRequest) -> ServiceResult<ListMetricVersionsResponse>;
+    async fn list_metric_versions(
+        &self,
+        principal: &Principal,
+        request: ListMetricVersionsRequest,
+    ) -> ServiceResult<ListMetricVersionsResponse>;
     /// Creates a custom dimension.
-    async fn create_dimension(&self, principal: &Principal, request: CreateDimensionRequest) -> ServiceResult<CreateDimensionResponse>;
+    async fn create_dimension(
+        &self,
+        principal: &Principal,
+        request: CreateDimensionRequest,
+    ) -> ServiceResult<CreateDimensionResponse>;
     /// Lists dimensions with their codes.
-    async fn list_dimensions(&self, principal: &Principal, request: ListDimensionsRequest) -> ServiceResult<ListDimensionsResponse>;
+    async fn list_dimensions(
+        &self,
+        principal: &Principal,
+        request: ListDimensionsRequest,
+    ) -> ServiceResult<ListDimensionsResponse>;
     /// Returns one area with its parents.
     async fn get_area(&self, principal: &Principal, request: GetAreaRequest) -> ServiceResult<GetAreaResponse>;
     /// Lists areas by type, parent and text.
     async fn list_areas(&self, principal: &Principal, request: ListAreasRequest) -> ServiceResult<ListAreasResponse>;
     /// Returns one organisation.
-    async fn get_organisation(&self, principal: &Principal, request: GetOrganisationRequest) -> ServiceResult<GetOrganisationResponse>;
+    async fn get_organisation(
+        &self,
+        principal: &Principal,
+        request: GetOrganisationRequest,
+    ) -> ServiceResult<GetOrganisationResponse>;
     /// Lists organisations by type, parent and text.
-    async fn list_organisations(&self, principal: &Principal, request: ListOrganisationsRequest) -> ServiceResult<ListOrganisationsResponse>;
+    async fn list_organisations(
+        &self,
+        principal: &Principal,
+        request: ListOrganisationsRequest,
+    ) -> ServiceResult<ListOrganisationsResponse>;
     /// Creates a peer group or a new version of one.
-    async fn create_peer_group(&self, principal: &Principal, request: CreatePeerGroupRequest) -> ServiceResult<CreatePeerGroupResponse>;
+    async fn create_peer_group(
+        &self,
+        principal: &Principal,
+        request: CreatePeerGroupRequest,
+    ) -> ServiceResult<CreatePeerGroupResponse>;
     /// Lists peer groups.
-    async fn list_peer_groups(&self, principal: &Principal, request: ListPeerGroupsRequest) -> ServiceResult<ListPeerGroupsResponse>;
+    async fn list_peer_groups(
+        &self,
+        principal: &Principal,
+        request: ListPeerGroupsRequest,
+    ) -> ServiceResult<ListPeerGroupsResponse>;
 }
 
 sharedmetrics_grpc::service_adapters! {

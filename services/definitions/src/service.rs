@@ -48,7 +48,11 @@ fn window(page_size: u32, page_token: &str) -> ServiceResult<Window> {
         0
     } else {
         page_token.parse::<u64>().map_err(|_| {
-            ServiceError::invalid_field("page_token", "INVALID_PAGE_TOKEN", format!("page token {page_token:?} was not issued by this service"))
+            ServiceError::invalid_field(
+                "page_token",
+                "INVALID_PAGE_TOKEN",
+                format!("page token {page_token:?} was not issued by this service"),
+            )
         })?
     };
     Ok(Window { offset, limit: u64::from(limit) })
@@ -136,16 +140,9 @@ impl DefinitionsService {
         stored: &StoredMetric,
         partners: &HashMap<String, Vec<String>>,
     ) -> Option<Metric> {
-        let visible: Vec<&metric_version::Model> = stored
-            .versions
-            .iter()
-            .filter(|v| Self::may_read_version(principal, v, partners))
-            .collect();
-        let current = visible
-            .iter()
-            .rev()
-            .find(|v| v.status != MetricStatus::Draft.label())
-            .or(visible.last())?;
+        let visible: Vec<&metric_version::Model> =
+            stored.versions.iter().filter(|v| Self::may_read_version(principal, v, partners)).collect();
+        let current = visible.iter().rev().find(|v| v.status != MetricStatus::Draft.label()).or(visible.last())?;
         Some(Metric {
             code: stored.row.code.clone(),
             current: Some(Self::version_message(&stored.row, current)),
@@ -186,7 +183,9 @@ impl DefinitionsService {
         let codes: Vec<String> = rows.iter().map(|a| a.code.clone()).collect();
         let mut parents: HashMap<String, Vec<AreaRef>> = HashMap::new();
         for chunk in codes.chunks(500) {
-            for (code, ancestor, _) in store::ancestors_of_many(&self.db, chunk).await.map_err(db_error("reading area parents"))? {
+            for (code, ancestor, _) in
+                store::ancestors_of_many(&self.db, chunk).await.map_err(db_error("reading area parents"))?
+            {
                 parents.entry(code).or_default().push(convert::area_ref(&ancestor));
             }
         }
@@ -217,10 +216,12 @@ fn required(field: &str, value: &str) -> ServiceResult<()> {
 
 #[async_trait::async_trait]
 impl crate::DefinitionsApi for DefinitionsService {
-    async fn create_metric(&self, principal: &Principal, request: CreateMetricRequest) -> ServiceResult<CreateMetricResponse> {
-        let spec = request
-            .spec
-            .ok_or_else(|| ServiceError::invalid_field("spec", "REQUIRED", "spec is required"))?;
+    async fn create_metric(
+        &self,
+        principal: &Principal,
+        request: CreateMetricRequest,
+    ) -> ServiceResult<CreateMetricResponse> {
+        let spec = request.spec.ok_or_else(|| ServiceError::invalid_field("spec", "REQUIRED", "spec is required"))?;
         self.validate_spec(&spec, "spec.").await?;
         policy::check_steward_of(principal, &spec.owners, "creating a metric")?;
         let existing = self.load_metric(&spec.code).await?;
@@ -229,7 +230,10 @@ impl crate::DefinitionsApi for DefinitionsService {
                 return Err(ServiceError::already_exists("metric", &spec.code));
             }
             if stored.row.deprecated_at.is_some() {
-                return Err(ServiceError::failed_precondition(format!("metric {:?} is deprecated; it takes no new versions", spec.code)));
+                return Err(ServiceError::failed_precondition(format!(
+                    "metric {:?} is deprecated; it takes no new versions",
+                    spec.code
+                )));
             }
             // A new version may change the owners, but only the current owners may make it.
             policy::check_steward_of(principal, &stored.owners(), "adding a version to a metric")?;
@@ -239,11 +243,21 @@ impl crate::DefinitionsApi for DefinitionsService {
         let row = convert::version_row(&spec, version, &principal.id, now);
         let txn = self.db.begin().await.map_err(db_error("starting a transaction"))?;
         if existing.is_none() {
-            store::insert_metric(&txn, metric::Model { code: spec.code.clone(), deprecated_at: None, deprecation_reason: None, created_at: now })
-                .await
-                .map_err(|e| conflict_or_internal(e, "metric", &spec.code))?;
+            store::insert_metric(
+                &txn,
+                metric::Model {
+                    code: spec.code.clone(),
+                    deprecated_at: None,
+                    deprecation_reason: None,
+                    created_at: now,
+                },
+            )
+            .await
+            .map_err(|e| conflict_or_internal(e, "metric", &spec.code))?;
         }
-        store::insert_version(&txn, row.clone()).await.map_err(|e| conflict_or_internal(e, "metric version", &format!("{}/{version}", spec.code)))?;
+        store::insert_version(&txn, row.clone())
+            .await
+            .map_err(|e| conflict_or_internal(e, "metric version", &format!("{}/{version}", spec.code)))?;
         let row = if request.publish {
             store::publish_version(&txn, row, now).await.map_err(db_error("publishing a metric version"))?
         } else {
@@ -265,13 +279,19 @@ impl crate::DefinitionsApi for DefinitionsService {
                 .iter()
                 .find(|v| v.version as u32 == request.version)
                 .filter(|v| Self::may_read_version(principal, v, &partners))
-                .ok_or_else(|| ServiceError::not_found("metric version", &format!("{}/{}", request.code, request.version)))?;
+                .ok_or_else(|| {
+                    ServiceError::not_found("metric version", &format!("{}/{}", request.code, request.version))
+                })?;
             metric.current = Some(Self::version_message(&stored.row, version));
         }
         Ok(GetMetricResponse { metric: Some(metric) })
     }
 
-    async fn list_metrics(&self, principal: &Principal, request: ListMetricsRequest) -> ServiceResult<ListMetricsResponse> {
+    async fn list_metrics(
+        &self,
+        principal: &Principal,
+        request: ListMetricsRequest,
+    ) -> ServiceResult<ListMetricsResponse> {
         let window = window(request.page_size, &request.page_token)?;
         let rows = store::list_metric_rows(&self.db).await.map_err(db_error("listing metrics"))?;
         let mut versions: HashMap<String, Vec<metric_version::Model>> = HashMap::new();
@@ -304,9 +324,14 @@ impl crate::DefinitionsApi for DefinitionsService {
         Ok(ListMetricsResponse { metrics, next_page_token, total_size })
     }
 
-    async fn publish_metric_version(&self, principal: &Principal, request: PublishMetricVersionRequest) -> ServiceResult<PublishMetricVersionResponse> {
+    async fn publish_metric_version(
+        &self,
+        principal: &Principal,
+        request: PublishMetricVersionRequest,
+    ) -> ServiceResult<PublishMetricVersionResponse> {
         let key = format!("{}/{}", request.code, request.version);
-        let stored = self.load_metric(&request.code).await?.ok_or_else(|| ServiceError::not_found("metric", &request.code))?;
+        let stored =
+            self.load_metric(&request.code).await?.ok_or_else(|| ServiceError::not_found("metric", &request.code))?;
         let partners = self.partner_members().await?;
         let version = stored
             .versions
@@ -320,18 +345,28 @@ impl crate::DefinitionsApi for DefinitionsService {
             return Err(ServiceError::failed_precondition(format!("metric {:?} is deprecated", request.code)));
         }
         if version.status != MetricStatus::Draft.label() {
-            return Err(ServiceError::failed_precondition(format!("metric version {key} is already {}; versions are immutable once published", version.status)));
+            return Err(ServiceError::failed_precondition(format!(
+                "metric version {key} is already {}; versions are immutable once published",
+                version.status
+            )));
         }
         // References may have changed since the draft was made; publish only what is valid now.
         let spec = convert::metric_version(&version).spec.expect("stored versions have a spec");
         self.validate_spec(&spec, "version.spec.").await?;
-        let published = store::publish_version(&self.db, version, chrono::Utc::now()).await.map_err(db_error("publishing a metric version"))?;
+        let published = store::publish_version(&self.db, version, chrono::Utc::now())
+            .await
+            .map_err(db_error("publishing a metric version"))?;
         tracing::info!(metric = %request.code, version = request.version, principal = %principal.id, "metric version published");
         Ok(PublishMetricVersionResponse { version: Some(convert::metric_version(&published)) })
     }
 
-    async fn deprecate_metric(&self, principal: &Principal, request: DeprecateMetricRequest) -> ServiceResult<DeprecateMetricResponse> {
-        let stored = self.load_metric(&request.code).await?.ok_or_else(|| ServiceError::not_found("metric", &request.code))?;
+    async fn deprecate_metric(
+        &self,
+        principal: &Principal,
+        request: DeprecateMetricRequest,
+    ) -> ServiceResult<DeprecateMetricResponse> {
+        let stored =
+            self.load_metric(&request.code).await?.ok_or_else(|| ServiceError::not_found("metric", &request.code))?;
         let partners = self.partner_members().await?;
         if Self::visible_metric(principal, &stored, &partners).is_none() {
             return Err(ServiceError::not_found("metric", &request.code));
@@ -341,15 +376,22 @@ impl crate::DefinitionsApi for DefinitionsService {
         if stored.row.deprecated_at.is_some() {
             return Err(ServiceError::failed_precondition(format!("metric {:?} is already deprecated", request.code)));
         }
-        let row = store::deprecate_metric(&self.db, stored.row, &request.reason, chrono::Utc::now()).await.map_err(db_error("deprecating a metric"))?;
+        let row = store::deprecate_metric(&self.db, stored.row, &request.reason, chrono::Utc::now())
+            .await
+            .map_err(db_error("deprecating a metric"))?;
         let stored = StoredMetric { row, versions: stored.versions };
         tracing::info!(metric = %request.code, principal = %principal.id, "metric deprecated");
         Ok(DeprecateMetricResponse { metric: Self::visible_metric(principal, &stored, &partners) })
     }
 
-    async fn list_metric_versions(&self, principal: &Principal, request: ListMetricVersionsRequest) -> ServiceResult<ListMetricVersionsResponse> {
+    async fn list_metric_versions(
+        &self,
+        principal: &Principal,
+        request: ListMetricVersionsRequest,
+    ) -> ServiceResult<ListMetricVersionsResponse> {
         let window = window(request.page_size, &request.page_token)?;
-        let stored = self.load_metric(&request.code).await?.ok_or_else(|| ServiceError::not_found("metric", &request.code))?;
+        let stored =
+            self.load_metric(&request.code).await?.ok_or_else(|| ServiceError::not_found("metric", &request.code))?;
         let partners = self.partner_members().await?;
         let versions: Vec<MetricVersion> = stored
             .versions
@@ -365,7 +407,11 @@ impl crate::DefinitionsApi for DefinitionsService {
         Ok(ListMetricVersionsResponse { versions, next_page_token })
     }
 
-    async fn create_dimension(&self, principal: &Principal, request: CreateDimensionRequest) -> ServiceResult<CreateDimensionResponse> {
+    async fn create_dimension(
+        &self,
+        principal: &Principal,
+        request: CreateDimensionRequest,
+    ) -> ServiceResult<CreateDimensionResponse> {
         policy::check_any_role(principal, &[Role::Steward], "creating a dimension")?;
         let dimension = request
             .dimension
@@ -396,13 +442,19 @@ impl crate::DefinitionsApi for DefinitionsService {
             })
             .collect();
         let txn = self.db.begin().await.map_err(db_error("starting a transaction"))?;
-        store::insert_dimension(&txn, row.clone(), codes.clone()).await.map_err(|e| conflict_or_internal(e, "dimension", &dimension.code))?;
+        store::insert_dimension(&txn, row.clone(), codes.clone())
+            .await
+            .map_err(|e| conflict_or_internal(e, "dimension", &dimension.code))?;
         txn.commit().await.map_err(db_error("committing a dimension"))?;
         tracing::info!(dimension = %dimension.code, principal = %principal.id, "dimension created");
         Ok(CreateDimensionResponse { dimension: Some(convert::dimension(&row, &codes)) })
     }
 
-    async fn list_dimensions(&self, _principal: &Principal, request: ListDimensionsRequest) -> ServiceResult<ListDimensionsResponse> {
+    async fn list_dimensions(
+        &self,
+        _principal: &Principal,
+        request: ListDimensionsRequest,
+    ) -> ServiceResult<ListDimensionsResponse> {
         let window = window(request.page_size, &request.page_token)?;
         let dimensions: Vec<Dimension> = store::list_dimensions(&self.db)
             .await
@@ -419,7 +471,8 @@ impl crate::DefinitionsApi for DefinitionsService {
             .await
             .map_err(db_error("reading an area"))?
             .ok_or_else(|| ServiceError::not_found("area", &request.code))?;
-        let child_count = store::area_child_count(&self.db, &row.code).await.map_err(db_error("counting area children"))? as u32;
+        let child_count =
+            store::area_child_count(&self.db, &row.code).await.map_err(db_error("counting area children"))? as u32;
         let mut area = self.area_messages(vec![row]).await?.pop().expect("one area in, one out");
         area.child_count = child_count;
         Ok(GetAreaResponse { area: Some(area) })
@@ -439,16 +492,25 @@ impl crate::DefinitionsApi for DefinitionsService {
         Ok(ListAreasResponse { areas, next_page_token: next_token(window, total), total_size: total as u32 })
     }
 
-    async fn get_organisation(&self, _principal: &Principal, request: GetOrganisationRequest) -> ServiceResult<GetOrganisationResponse> {
+    async fn get_organisation(
+        &self,
+        _principal: &Principal,
+        request: GetOrganisationRequest,
+    ) -> ServiceResult<GetOrganisationResponse> {
         let row = store::get_organisation(&self.db, &request.code)
             .await
             .map_err(db_error("reading an organisation"))?
             .ok_or_else(|| ServiceError::not_found("organisation", &request.code))?;
-        let parents = store::organisation_parents(&self.db, &row.code).await.map_err(db_error("reading organisation parents"))?;
+        let parents =
+            store::organisation_parents(&self.db, &row.code).await.map_err(db_error("reading organisation parents"))?;
         Ok(GetOrganisationResponse { organisation: Some(convert::organisation(&row, parents)) })
     }
 
-    async fn list_organisations(&self, _principal: &Principal, request: ListOrganisationsRequest) -> ServiceResult<ListOrganisationsResponse> {
+    async fn list_organisations(
+        &self,
+        _principal: &Principal,
+        request: ListOrganisationsRequest,
+    ) -> ServiceResult<ListOrganisationsResponse> {
         let window = window(request.page_size, &request.page_token)?;
         let kind = OrganisationType::try_from(request.r#type).unwrap_or(OrganisationType::Unspecified);
         let label = (kind != OrganisationType::Unspecified).then(|| kind.label());
@@ -457,37 +519,63 @@ impl crate::DefinitionsApi for DefinitionsService {
             parent_code: (!request.parent_code.is_empty()).then_some(request.parent_code.as_str()),
             search: (!request.search.trim().is_empty()).then_some(request.search.trim()),
         };
-        let (rows, total) = store::list_organisations(&self.db, &filter, window).await.map_err(db_error("listing organisations"))?;
+        let (rows, total) =
+            store::list_organisations(&self.db, &filter, window).await.map_err(db_error("listing organisations"))?;
         let codes: Vec<String> = rows.iter().map(|o| o.code.clone()).collect();
         let mut parents: HashMap<String, Vec<String>> = HashMap::new();
-        for link in store::organisation_parents_of_many(&self.db, &codes).await.map_err(db_error("reading organisation parents"))? {
+        for link in store::organisation_parents_of_many(&self.db, &codes)
+            .await
+            .map_err(db_error("reading organisation parents"))?
+        {
             parents.entry(link.organisation_code).or_default().push(link.parent_code);
         }
-        let organisations = rows
-            .iter()
-            .map(|row| convert::organisation(row, parents.remove(&row.code).unwrap_or_default()))
-            .collect();
-        Ok(ListOrganisationsResponse { organisations, next_page_token: next_token(window, total), total_size: total as u32 })
+        let organisations =
+            rows.iter().map(|row| convert::organisation(row, parents.remove(&row.code).unwrap_or_default())).collect();
+        Ok(ListOrganisationsResponse {
+            organisations,
+            next_page_token: next_token(window, total),
+            total_size: total as u32,
+        })
     }
 
-    async fn create_peer_group(&self, principal: &Principal, request: CreatePeerGroupRequest) -> ServiceResult<CreatePeerGroupResponse> {
+    async fn create_peer_group(
+        &self,
+        principal: &Principal,
+        request: CreatePeerGroupRequest,
+    ) -> ServiceResult<CreatePeerGroupResponse> {
         policy::check_any_role(principal, &[Role::Steward, Role::OrgAdmin], "creating a peer group")?;
         let group = request
             .peer_group
             .ok_or_else(|| ServiceError::invalid_field("peer_group", "REQUIRED", "peer_group is required"))?;
         let mut violations = Vec::new();
         if !validate::is_code(&group.code) {
-            violations.push(sharedmetrics_error::FieldViolation::new("peer_group.code", "INVALID_CODE", format!("peer group code {:?} must be 2–64 lowercase letters, digits, '-' or '_'", group.code)));
+            violations.push(sharedmetrics_error::FieldViolation::new(
+                "peer_group.code",
+                "INVALID_CODE",
+                format!("peer group code {:?} must be 2–64 lowercase letters, digits, '-' or '_'", group.code),
+            ));
         }
         if group.name.trim().is_empty() {
-            violations.push(sharedmetrics_error::FieldViolation::new("peer_group.name", "REQUIRED", "a peer group needs a name"));
+            violations.push(sharedmetrics_error::FieldViolation::new(
+                "peer_group.name",
+                "REQUIRED",
+                "a peer group needs a name",
+            ));
         }
         let member_type = PeerGroupMemberType::try_from(group.member_type).unwrap_or(PeerGroupMemberType::Unspecified);
         if member_type == PeerGroupMemberType::Unspecified {
-            violations.push(sharedmetrics_error::FieldViolation::new("peer_group.member_type", "REQUIRED", "member_type must be area or organisation"));
+            violations.push(sharedmetrics_error::FieldViolation::new(
+                "peer_group.member_type",
+                "REQUIRED",
+                "member_type must be area or organisation",
+            ));
         }
         if group.members.is_empty() {
-            violations.push(sharedmetrics_error::FieldViolation::new("peer_group.members", "REQUIRED", "a peer group needs at least one member"));
+            violations.push(sharedmetrics_error::FieldViolation::new(
+                "peer_group.members",
+                "REQUIRED",
+                "a peer group needs at least one member",
+            ));
         }
         let existing: HashSet<String> = match member_type {
             PeerGroupMemberType::Area => store::existing_area_codes(&self.db, &group.members).await,
@@ -499,20 +587,32 @@ impl crate::DefinitionsApi for DefinitionsService {
         let mut seen = HashSet::new();
         for (i, member) in group.members.iter().enumerate() {
             if member_type != PeerGroupMemberType::Unspecified && !existing.contains(member) {
-                violations.push(sharedmetrics_error::FieldViolation::new(format!("peer_group.members[{i}]"), "UNKNOWN_MEMBER", format!("{} {member:?} does not exist", member_type.label())));
+                violations.push(sharedmetrics_error::FieldViolation::new(
+                    format!("peer_group.members[{i}]"),
+                    "UNKNOWN_MEMBER",
+                    format!("{} {member:?} does not exist", member_type.label()),
+                ));
             } else if !seen.insert(member) {
-                violations.push(sharedmetrics_error::FieldViolation::new(format!("peer_group.members[{i}]"), "DUPLICATE", format!("{member:?} is listed twice")));
+                violations.push(sharedmetrics_error::FieldViolation::new(
+                    format!("peer_group.members[{i}]"),
+                    "DUPLICATE",
+                    format!("{member:?} is listed twice"),
+                ));
             }
         }
         if !violations.is_empty() {
             return Err(ServiceError::invalid(format!("peer group {:?} is not valid", group.code), violations));
         }
-        let previous = store::latest_peer_group(&self.db, &group.code).await.map_err(db_error("reading a peer group"))?;
+        let previous =
+            store::latest_peer_group(&self.db, &group.code).await.map_err(db_error("reading a peer group"))?;
         if let Some(previous) = &previous
             && !principal.is_national()
             && previous.owner != principal.organisation
         {
-            return Err(ServiceError::permission_denied(format!("peer group {:?} belongs to {}; only its owner can version it", group.code, previous.owner)));
+            return Err(ServiceError::permission_denied(format!(
+                "peer group {:?} belongs to {}; only its owner can version it",
+                group.code, previous.owner
+            )));
         }
         let row = peer_group::Model {
             code: group.code.clone(),
@@ -524,14 +624,21 @@ impl crate::DefinitionsApi for DefinitionsService {
             owner: principal.organisation.clone(),
             created_at: chrono::Utc::now(),
         };
-        store::insert_peer_group(&self.db, row.clone()).await.map_err(|e| conflict_or_internal(e, "peer group", &group.code))?;
+        store::insert_peer_group(&self.db, row.clone())
+            .await
+            .map_err(|e| conflict_or_internal(e, "peer group", &group.code))?;
         tracing::info!(peer_group = %group.code, version = row.version, principal = %principal.id, "peer group created");
         Ok(CreatePeerGroupResponse { peer_group: Some(convert::peer_group(&row)) })
     }
 
-    async fn list_peer_groups(&self, _principal: &Principal, request: ListPeerGroupsRequest) -> ServiceResult<ListPeerGroupsResponse> {
+    async fn list_peer_groups(
+        &self,
+        _principal: &Principal,
+        request: ListPeerGroupsRequest,
+    ) -> ServiceResult<ListPeerGroupsResponse> {
         let window = window(request.page_size, &request.page_token)?;
-        let member_type = PeerGroupMemberType::try_from(request.member_type).unwrap_or(PeerGroupMemberType::Unspecified);
+        let member_type =
+            PeerGroupMemberType::try_from(request.member_type).unwrap_or(PeerGroupMemberType::Unspecified);
         let groups: Vec<PeerGroup> = store::latest_peer_groups(&self.db)
             .await
             .map_err(db_error("listing peer groups"))?
@@ -552,4 +659,3 @@ fn conflict_or_internal(error: DbErr, kind: &str, key: &str) -> ServiceError {
         _ => ServiceError::internal("writing definitions", error),
     }
 }
-

@@ -3,13 +3,13 @@
 
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use crate::entity::{
-    area, area_ancestor, dimension, dimension_code, metric, metric_version, organisation,
-    organisation_parent, peer_group,
+    area, area_ancestor, dimension, dimension_code, metric, metric_version, organisation, organisation_parent,
+    peer_group,
 };
 
 /// A page window: how many rows to skip and to return.
@@ -22,7 +22,7 @@ pub struct Window {
 }
 
 fn contains(column: impl sea_orm::sea_query::IntoColumnRef, text: &str) -> sea_orm::sea_query::SimpleExpr {
-    let pattern = format!("%{}%", text.to_lowercase().replace('\\', "").replace('%', "").replace('_', ""));
+    let pattern = format!("%{}%", text.to_lowercase().replace(['\\', '%', '_'], ""));
     Expr::expr(Func::lower(Expr::col(column))).like(pattern)
 }
 
@@ -85,12 +85,7 @@ pub async fn list_areas(
         );
     }
     let total = query.clone().count(db).await?;
-    let rows = query
-        .order_by_asc(area::Column::Code)
-        .offset(window.offset)
-        .limit(window.limit)
-        .all(db)
-        .await?;
+    let rows = query.order_by_asc(area::Column::Code).offset(window.offset).limit(window.limit).all(db).await?;
     Ok((rows, total))
 }
 
@@ -167,12 +162,7 @@ pub async fn list_organisations(
         );
     }
     let total = query.clone().count(db).await?;
-    let rows = query
-        .order_by_asc(organisation::Column::Code)
-        .offset(window.offset)
-        .limit(window.limit)
-        .all(db)
-        .await?;
+    let rows = query.order_by_asc(organisation::Column::Code).offset(window.offset).limit(window.limit).all(db).await?;
     Ok((rows, total))
 }
 
@@ -219,9 +209,7 @@ pub async fn insert_dimension(
 ) -> Result<(), DbErr> {
     row.into_active_model().insert(db).await?;
     if !codes.is_empty() {
-        dimension_code::Entity::insert_many(codes.into_iter().map(IntoActiveModel::into_active_model))
-            .exec(db)
-            .await?;
+        dimension_code::Entity::insert_many(codes.into_iter().map(IntoActiveModel::into_active_model)).exec(db).await?;
     }
     Ok(())
 }
@@ -334,13 +322,10 @@ pub async fn ancestors_of_many(
     ancestor_codes.sort();
     ancestor_codes.dedup();
     let areas = area::Entity::find().filter(area::Column::Code.is_in(ancestor_codes)).all(db).await?;
-    let by_code: std::collections::HashMap<&str, &area::Model> =
-        areas.iter().map(|a| (a.code.as_str(), a)).collect();
+    let by_code: std::collections::HashMap<&str, &area::Model> = areas.iter().map(|a| (a.code.as_str(), a)).collect();
     Ok(links
         .iter()
-        .filter_map(|l| {
-            by_code.get(l.ancestor_code.as_str()).map(|a| (l.area_code.clone(), (*a).clone(), l.depth))
-        })
+        .filter_map(|l| by_code.get(l.ancestor_code.as_str()).map(|a| (l.area_code.clone(), (*a).clone(), l.depth)))
         .collect())
 }
 

@@ -51,7 +51,11 @@ pub fn metric_spec(spec: &MetricVersionSpec, known: &Known<'_>, prefix: &str) ->
         out.push(FieldViolation::new(format!("{prefix}{field}"), reason, description));
     };
     if !is_code(&spec.code) {
-        bad("code", "INVALID_CODE", format!("metric code {:?} must be 2–64 lowercase letters, digits, '-' or '_'", spec.code));
+        bad(
+            "code",
+            "INVALID_CODE",
+            format!("metric code {:?} must be 2–64 lowercase letters, digits, '-' or '_'", spec.code),
+        );
     }
     if spec.title.trim().is_empty() {
         bad("title", "REQUIRED", "a metric needs a title".into());
@@ -61,31 +65,55 @@ pub fn metric_spec(spec: &MetricVersionSpec, known: &Known<'_>, prefix: &str) ->
         bad("value_type", "REQUIRED", format!("value type {} is not one of the known value types", spec.value_type));
     }
     if !MULTIPLIERS.contains(&spec.multiplier) {
-        bad("multiplier", "INVALID_MULTIPLIER", format!("multiplier {} must be 1, 100, 1000 or 100000", spec.multiplier));
+        bad(
+            "multiplier",
+            "INVALID_MULTIPLIER",
+            format!("multiplier {} must be 1, 100, 1000 or 100000", spec.multiplier),
+        );
     }
     if Polarity::try_from(spec.polarity).unwrap_or(Polarity::Unspecified) == Polarity::Unspecified {
         bad("polarity", "REQUIRED", "polarity must be high_is_good, low_is_good or no_judgement".into());
     }
     let ci_method = CiMethod::try_from(spec.ci_method).unwrap_or(CiMethod::Unspecified);
     if ci_method == CiMethod::Unspecified {
-        bad("ci_method", "REQUIRED", format!(
-            "a {} metric needs a CI method ({})",
-            sharedmetrics_proto::Label::label(value_type),
-            ci_methods_for(value_type).iter().map(|m| sharedmetrics_proto::Label::label(*m)).collect::<Vec<_>>().join(" or ")
-        ));
+        bad(
+            "ci_method",
+            "REQUIRED",
+            format!(
+                "a {} metric needs a CI method ({})",
+                sharedmetrics_proto::Label::label(value_type),
+                ci_methods_for(value_type)
+                    .iter()
+                    .map(|m| sharedmetrics_proto::Label::label(*m))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
+        );
     } else if value_type != ValueType::Unspecified && !ci_methods_for(value_type).contains(&ci_method) {
-        bad("ci_method", "CI_METHOD_MISMATCH", format!(
-            "CI method {} does not suit a {} metric (use {})",
-            sharedmetrics_proto::Label::label(ci_method),
-            sharedmetrics_proto::Label::label(value_type),
-            ci_methods_for(value_type).iter().map(|m| sharedmetrics_proto::Label::label(*m)).collect::<Vec<_>>().join(" or ")
-        ));
+        bad(
+            "ci_method",
+            "CI_METHOD_MISMATCH",
+            format!(
+                "CI method {} does not suit a {} metric (use {})",
+                sharedmetrics_proto::Label::label(ci_method),
+                sharedmetrics_proto::Label::label(value_type),
+                ci_methods_for(value_type)
+                    .iter()
+                    .map(|m| sharedmetrics_proto::Label::label(*m))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
+        );
     }
     if value_type == ValueType::Proportion && ![1, 100].contains(&spec.multiplier) {
         bad("multiplier", "INVALID_MULTIPLIER", "a proportion's multiplier is 1 or 100".into());
     }
     if PeriodType::try_from(spec.period_type).unwrap_or(PeriodType::Unspecified) == PeriodType::Unspecified {
-        bad("period_type", "UNKNOWN_PERIOD_TYPE", format!("period type {} is not a known period type", spec.period_type));
+        bad(
+            "period_type",
+            "UNKNOWN_PERIOD_TYPE",
+            format!("period type {} is not a known period type", spec.period_type),
+        );
     }
     if spec.area_types.is_empty() {
         bad("area_types", "REQUIRED", "a metric is published at one or more area types".into());
@@ -98,7 +126,11 @@ pub fn metric_spec(spec: &MetricVersionSpec, known: &Known<'_>, prefix: &str) ->
     let mut seen = HashSet::new();
     for (i, d) in spec.dimensions.iter().enumerate() {
         if !known.dimensions.contains(d) {
-            bad(&format!("dimensions[{i}]"), "UNKNOWN_DIMENSION", format!("dimension {d:?} does not exist; create it with CreateDimension first"));
+            bad(
+                &format!("dimensions[{i}]"),
+                "UNKNOWN_DIMENSION",
+                format!("dimension {d:?} does not exist; create it with CreateDimension first"),
+            );
         } else if !seen.insert(d) {
             bad(&format!("dimensions[{i}]"), "DUPLICATE", format!("dimension {d:?} is listed twice"));
         }
@@ -130,14 +162,28 @@ pub fn metric_spec(spec: &MetricVersionSpec, known: &Known<'_>, prefix: &str) ->
     }
     for (i, tag) in spec.tags.iter().enumerate() {
         if !is_code(tag) {
-            bad(&format!("tags[{i}]"), "INVALID_CODE", format!("tag {tag:?} must be lowercase letters, digits, '-' or '_'"));
+            bad(
+                &format!("tags[{i}]"),
+                "INVALID_CODE",
+                format!("tag {tag:?} must be lowercase letters, digits, '-' or '_'"),
+            );
         }
     }
     match date(&spec.valid_from) {
-        None => bad("valid_from", "INVALID_DATE", format!("valid_from {:?} must be an ISO date (YYYY-MM-DD)", spec.valid_from)),
+        None => bad(
+            "valid_from",
+            "INVALID_DATE",
+            format!("valid_from {:?} must be an ISO date (YYYY-MM-DD)", spec.valid_from),
+        ),
         Some(from) if !spec.valid_to.is_empty() => match date(&spec.valid_to) {
-            None => bad("valid_to", "INVALID_DATE", format!("valid_to {:?} must be an ISO date (YYYY-MM-DD)", spec.valid_to)),
-            Some(to) if to < from => bad("valid_to", "OUT_OF_RANGE", format!("valid_to {to} is before valid_from {from}")),
+            None => bad(
+                "valid_to",
+                "INVALID_DATE",
+                format!("valid_to {:?} must be an ISO date (YYYY-MM-DD)", spec.valid_to),
+            ),
+            Some(to) if to < from => {
+                bad("valid_to", "OUT_OF_RANGE", format!("valid_to {to} is before valid_from {from}"))
+            }
             Some(_) => {}
         },
         Some(_) => {}
@@ -149,7 +195,11 @@ pub fn metric_spec(spec: &MetricVersionSpec, known: &Known<'_>, prefix: &str) ->
 pub fn dimension(d: &Dimension) -> Vec<FieldViolation> {
     let mut out = Vec::new();
     if !is_code(&d.code) {
-        out.push(FieldViolation::new("dimension.code", "INVALID_CODE", format!("dimension code {:?} must be 2–64 lowercase letters, digits, '-' or '_'", d.code)));
+        out.push(FieldViolation::new(
+            "dimension.code",
+            "INVALID_CODE",
+            format!("dimension code {:?} must be 2–64 lowercase letters, digits, '-' or '_'", d.code),
+        ));
     }
     if d.title.trim().is_empty() {
         out.push(FieldViolation::new("dimension.title", "REQUIRED", "a dimension needs a title"));
@@ -160,9 +210,17 @@ pub fn dimension(d: &Dimension) -> Vec<FieldViolation> {
     let mut seen = HashSet::new();
     for (i, c) in d.codes.iter().enumerate() {
         if c.code.is_empty() || c.code.len() > 64 || c.code.contains(char::is_whitespace) {
-            out.push(FieldViolation::new(format!("dimension.codes[{i}].code"), "INVALID_CODE", format!("code {:?} must be 1–64 characters without spaces", c.code)));
+            out.push(FieldViolation::new(
+                format!("dimension.codes[{i}].code"),
+                "INVALID_CODE",
+                format!("code {:?} must be 1–64 characters without spaces", c.code),
+            ));
         } else if !seen.insert(c.code.as_str()) {
-            out.push(FieldViolation::new(format!("dimension.codes[{i}].code"), "DUPLICATE", format!("code {:?} is listed twice", c.code)));
+            out.push(FieldViolation::new(
+                format!("dimension.codes[{i}].code"),
+                "DUPLICATE",
+                format!("code {:?} is listed twice", c.code),
+            ));
         }
         if c.label.trim().is_empty() {
             out.push(FieldViolation::new(format!("dimension.codes[{i}].label"), "REQUIRED", "each code needs a label"));

@@ -167,11 +167,7 @@ impl MigrationTrait for Migration {
             .col(string(a("created_by")))
             .col(timestamp_with_time_zone_null(a("published_at")))
             .primary_key(Index::create().col(a("metric_code")).col(a("version")))
-            .foreign_key(
-                ForeignKey::create()
-                    .from(a("metric_versions"), a("metric_code"))
-                    .to(a("metrics"), a("code")),
-            );
+            .foreign_key(ForeignKey::create().from(a("metric_versions"), a("metric_code")).to(a("metrics"), a("code")));
         manager.create_table(versions.to_owned()).await?;
 
         manager

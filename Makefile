@@ -1,0 +1,37 @@
+# The commands people and CI use. `make help` lists them.
+SHELL := /bin/bash
+CARGO ?= cargo
+
+.PHONY: help run test lint fmt proto-check services python-check build
+
+help: ## Lists every target with a line each.
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+run: ## Builds (release) and starts the whole platform on the embedded default (SQLite under ./data) with the reference data loaded.
+	$(CARGO) build --release -p sharedmetrics
+	./target/release/sharedmetrics serve
+
+build: ## Builds the binary (debug).
+	$(CARGO) build -p sharedmetrics
+
+services: ## Starts PostgreSQL and Redis on 127.0.0.1 (installs them with apt-get if absent).
+	./scripts/ensure-services.sh
+
+test: services ## Runs every test: unit, service and end-to-end (PostgreSQL, SQLite, both topologies), then the README's Python first call.
+	$(CARGO) fmt --all -- --check
+	$(CARGO) test --workspace --no-fail-fast
+	$(CARGO) build -p sharedmetrics
+	./scripts/python-first-call.sh target/debug/sharedmetrics
+
+lint: ## Checks formatting and runs clippy with warnings as errors.
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt: ## Formats the code.
+	$(CARGO) fmt --all
+
+proto-check: ## Compiles the protos with protoc (vendored) and with Python's grpc_tools, so both toolchains accept them.
+	$(CARGO) build -p sharedmetrics-proto
+	python3 -c 'import grpc_tools' 2>/dev/null || python3 -m pip install -q grpcio-tools
+	cd proto && python3 -m grpc_tools.protoc -I. -I$$(python3 -c 'import grpc_tools,os;print(os.path.dirname(grpc_tools.__file__)+"/_proto")') \
+		--descriptor_set_out=/dev/null --include_imports $$(find sharedmetrics -name '*.proto')

@@ -1,0 +1,144 @@
+//! The end-to-end sandbox: starts the platform on `127.0.0.1:0` in either topology (one
+//! process with `--target all`, or the definitions service and the gateway as separate servers
+//! talking gRPC), on a fresh PostgreSQL database or a fresh SQLite file, with the real
+//! reference data, and hands out authenticated gRPC clients.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use sea_orm::{ConnectionTrait, Database};
+use sharedmetrics::Platform;
+use sharedmetrics_config::{Config, Secret, Target};
+use tonic::metadata::MetadataValue;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+/// Where the platform stores its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A fresh PostgreSQL database on the local server (`TEST_POSTGRES_URL`, default
+    /// `postgres://postgres@127.0.0.1:5432`).
+    Postgres,
+    /// A fresh SQLite file in a temporary folder.
+    Sqlite,
+}
+
+/// How the roles are deployed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topology {
+    /// Everything in one server; the gateway calls the services in process.
+    SingleBinary,
+    /// The definitions service in its own server; the gateway calls it over gRPC.
+    Split,
+}
+
+/// A running platform for one test run.
+pub struct Sandbox {
+    /// The gateway's gRPC channel.
+    pub channel: Channel,
+    /// The gateway's HTTP address.
+    pub http_addr: std::net::SocketAddr,
+    /// The bootstrap admin key (organisation X24, every role).
+    pub admin_key: String,
+    platforms: Vec<Platform>,
+    scratch: PathBuf,
+    postgres_database: Option<String>,
+}
+
+/// A client interceptor adding `authorization: Bearer <key>`.
+#[derive(Clone)]
+pub struct Bearer(Option<MetadataValue<tonic::metadata::Ascii>>);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request.metadata_mut().insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// A channel that authenticates with a key (or none).
+pub type AuthChannel = InterceptedService<Channel, Bearer>;
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the workspace").to_owned()
+}
+
+fn postgres_server_url() -> String {
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+}
+
+impl Sandbox {
+    /// Starts the platform on a fresh database in the given topology.
+    pub async fn start(backend: Backend, topology: Topology) -> anyhow::Result<Self> {
+        let run = uuid::Uuid::new_v4().simple().to_string();
+        let scratch = std::env::temp_dir().join(format!("sharedmetrics-e2e-{run}"));
+        std::fs::create_dir_all(&scratch)?;
+        let (database_url, postgres_database) = match backend {
+            Backend::Sqlite => (format!("sqlite://{}?mode=rwc", scratch.join("sm.db").display()), None),
+            Backend::Postgres => {
+                let name = format!("sm_test_{run}");
+                let admin = Database::connect(format!("{}/postgres", postgres_server_url()))
+                    .await
+                    .context("connecting to PostgreSQL")?;
+                admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
+                (format!("{}/{name}", postgres_server_url()), Some(name))
+            }
+        };
+        let root = workspace_root();
+        let mut config = Config::default();
+        config.database.url = Secret::new(database_url);
+        config.gateway.grpc_addr = "127.0.0.1:0".parse()?;
+        config.gateway.http_addr = "127.0.0.1:0".parse()?;
+        config.services.definitions.listen_addr = "127.0.0.1:0".parse()?;
+        config.services.internal_token = Secret::new(format!("token-{run}"));
+        config.reference_data.dir = root.parent().expect("a parent").join("shared/data");
+        config.reference_data.catalogue_dir = root.join("data/catalogue");
+        config.bootstrap.admin_key_file = PathBuf::new();
+
+        let mut platforms = Vec::new();
+        let gateway = match topology {
+            Topology::SingleBinary => sharedmetrics::start(config, &[Target::All]).await?,
+            Topology::Split => {
+                let definitions = sharedmetrics::start(config.clone(), &[Target::Definitions]).await?;
+                let addr = definitions.service_addrs[&Target::Definitions];
+                config.services.definitions.url = format!("http://{addr}");
+                platforms.push(definitions);
+                sharedmetrics::start(config, &[Target::Gateway]).await?
+            }
+        };
+        let grpc_addr = gateway.grpc_addr.context("the gateway listens")?;
+        let http_addr = gateway.http_addr.context("the gateway listens on HTTP")?;
+        let admin_key = gateway.admin_key.clone().context("a fresh store gets an admin key")?;
+        platforms.push(gateway);
+        let channel =
+            Channel::from_shared(format!("http://{grpc_addr}"))?.timeout(Duration::from_secs(30)).connect().await?;
+        Ok(Self { channel, http_addr, admin_key, platforms, scratch, postgres_database })
+    }
+
+    /// Returns a channel authenticating with `key` (or anonymous with none).
+    pub fn with_key(&self, key: Option<&str>) -> AuthChannel {
+        let value = key.map(|k| format!("Bearer {k}").parse().expect("a key is ascii"));
+        InterceptedService::new(self.channel.clone(), Bearer(value))
+    }
+
+    /// Returns a channel authenticating as the bootstrap admin.
+    pub fn admin(&self) -> AuthChannel {
+        self.with_key(Some(&self.admin_key))
+    }
+
+    /// Stops the servers and drops the database.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        for platform in self.platforms.into_iter().rev() {
+            platform.shutdown().await?;
+        }
+        if let Some(name) = self.postgres_database {
+            let admin = Database::connect(format!("{}/postgres", postgres_server_url())).await?;
+            admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await?;
+        }
+        let _ = std::fs::remove_dir_all(self.scratch);
+        Ok(())
+    }
+}
