@@ -1,0 +1,1 @@
+//! The commitments service (being built): anchor charters, commitments, progress and roll-ups.
