@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help run test lint fmt proto-check services python-check build
+.PHONY: help run test lint fmt proto-check services python-check build helm-lint
 
 help: ## Lists every target with a line each.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -26,6 +26,9 @@ test: services ## Runs every test: unit, service and end-to-end (PostgreSQL, SQL
 lint: ## Checks formatting and runs clippy with warnings as errors.
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+helm-lint: ## Lints the Helm chart with Helm's SDK, renders ci/*-values.yaml, checks the refusals, kubernetes-validate (1.33, strict) and checkov; no cluster needed.
+	./scripts/helm-lint.sh
 
 fmt: ## Formats the code.
 	$(CARGO) fmt --all

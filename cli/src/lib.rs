@@ -16,9 +16,11 @@ use sharedmetrics_access::{PrincipalCodec, Role};
 use sharedmetrics_config::{Config, Target};
 use sharedmetrics_definitions::{DefinitionsApi, DefinitionsGrpc, DefinitionsService, RemoteDefinitions};
 use sharedmetrics_gateway::access::{AccessService, ApiKeyAuthenticator};
-use sharedmetrics_gateway::{GatewayServices, UnbuiltBenchmarking, UnbuiltCommitments, UnbuiltSubmissions};
+use sharedmetrics_gateway::{GatewayServices, UnbuiltBenchmarking, UnbuiltCommitments};
 use sharedmetrics_grpc::ForwardedIdentity;
 use sharedmetrics_proto::sharedmetrics::definitions::v1::definitions_service_server::DefinitionsServiceServer;
+use sharedmetrics_proto::sharedmetrics::submissions::v1::submissions_service_server::SubmissionsServiceServer;
+use sharedmetrics_submissions::{RemoteSubmissions, SubmissionsApi, SubmissionsGrpc, SubmissionsService};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -90,6 +92,9 @@ async fn shutdown_signal() {
 pub async fn migrate(db: &DatabaseConnection, roles: &[Target]) -> anyhow::Result<()> {
     if roles.contains(&Target::Definitions) {
         sharedmetrics_db::migrate::<sharedmetrics_definitions::Migrator>(db, "definitions").await?;
+    }
+    if roles.contains(&Target::Submissions) {
+        sharedmetrics_db::migrate::<sharedmetrics_submissions::Migrator>(db, "submissions").await?;
     }
     if roles.contains(&Target::Gateway) {
         sharedmetrics_db::migrate::<sharedmetrics_gateway::access::migration::Migrator>(db, "access").await?;
@@ -170,7 +175,7 @@ pub async fn start(config: Config, targets: &[Target]) -> anyhow::Result<Platfor
     let names: Vec<&str> = roles.iter().map(|r| r.name()).collect();
     tracing::info!(roles = ?names, "starting");
 
-    let db = if has(Target::Gateway) || has(Target::Definitions) {
+    let db = if has(Target::Gateway) || has(Target::Definitions) || has(Target::Submissions) {
         Some(sharedmetrics_db::connect(&config.database).await.context("connecting to the database")?)
     } else {
         None
@@ -192,6 +197,16 @@ pub async fn start(config: Config, targets: &[Target]) -> anyhow::Result<Platfor
                 .context("services.definitions.url")?
                 .connect_lazy();
             Arc::new(RemoteDefinitions::new(channel, codec.clone()))
+        }
+    };
+
+    let submissions: Arc<dyn SubmissionsApi> = match &db {
+        Some(db) if has(Target::Submissions) => Arc::new(SubmissionsService::new(db.clone(), definitions.clone())),
+        _ => {
+            let channel = tonic::transport::Channel::from_shared(config.services.submissions.url.clone())
+                .context("services.submissions.url")?
+                .connect_lazy();
+            Arc::new(RemoteSubmissions::new(channel, codec.clone()))
         }
     };
 
@@ -219,8 +234,8 @@ pub async fn start(config: Config, targets: &[Target]) -> anyhow::Result<Platfor
                         (&config.services.definitions, routes, vec!["sharedmetrics.definitions.v1.DefinitionsService"])
                     }
                     Target::Submissions => {
-                        routes.add_service(UnbuiltSubmissions);
-                        (&config.services.submissions, routes, vec![])
+                        routes.add_service(SubmissionsServiceServer::new(SubmissionsGrpc(submissions.clone())));
+                        (&config.services.submissions, routes, vec!["sharedmetrics.submissions.v1.SubmissionsService"])
                     }
                     Target::Benchmarking => {
                         routes.add_service(UnbuiltBenchmarking);
@@ -254,7 +269,11 @@ pub async fn start(config: Config, targets: &[Target]) -> anyhow::Result<Platfor
         let db = db.clone().expect("the gateway has a database");
         let access = AccessService::new(db.clone());
         admin_key = bootstrap_admin_key(&access, &config).await?;
-        let services = GatewayServices { definitions: definitions.clone(), access: Arc::new(access.clone()) };
+        let services = GatewayServices {
+            definitions: definitions.clone(),
+            submissions: submissions.clone(),
+            access: Arc::new(access.clone()),
+        };
         let (listener, addr) = bind(config.gateway.grpc_addr, "the gateway's gRPC").await?;
         grpc_addr = Some(addr);
         let authenticator = Arc::new(ApiKeyAuthenticator::new(access));

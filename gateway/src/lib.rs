@@ -17,26 +17,27 @@ use sharedmetrics_definitions::{DefinitionsApi, DefinitionsGrpc};
 use sharedmetrics_grpc::{Authenticator, IdentityLayer};
 use sharedmetrics_proto::sharedmetrics::access::v1::access_service_server::AccessServiceServer;
 use sharedmetrics_proto::sharedmetrics::definitions::v1::definitions_service_server::DefinitionsServiceServer;
+use sharedmetrics_proto::sharedmetrics::submissions::v1::submissions_service_server::SubmissionsServiceServer;
+use sharedmetrics_submissions::{SubmissionsApi, SubmissionsGrpc};
 use tokio::net::TcpListener;
 use tonic::service::RoutesBuilder;
 use tonic_health::ServingStatus;
 
-pub use unbuilt::{UnbuiltBenchmarking, UnbuiltCommitments, UnbuiltSubmissions};
+pub use unbuilt::{UnbuiltBenchmarking, UnbuiltCommitments};
 
 use crate::access::{AccessApi, AccessGrpc};
 
 /// The fully qualified names of the services not built in this release.
-pub const UNBUILT_SERVICES: &[&str] = &[
-    "sharedmetrics.submissions.v1.SubmissionsService",
-    "sharedmetrics.benchmarking.v1.BenchmarkingService",
-    "sharedmetrics.commitments.v1.CommitmentsService",
-];
+pub const UNBUILT_SERVICES: &[&str] =
+    &["sharedmetrics.benchmarking.v1.BenchmarkingService", "sharedmetrics.commitments.v1.CommitmentsService"];
 
 /// What the gateway routes to: each service's API, local or remote.
 #[derive(Clone)]
 pub struct GatewayServices {
     /// The definitions service.
     pub definitions: Arc<dyn DefinitionsApi>,
+    /// The submissions service.
+    pub submissions: Arc<dyn SubmissionsApi>,
     /// The access service (always in the gateway's process).
     pub access: Arc<dyn AccessApi>,
 }
@@ -47,7 +48,7 @@ pub fn gateway_routes(services: &GatewayServices) -> RoutesBuilder {
     routes
         .add_service(DefinitionsServiceServer::new(DefinitionsGrpc(services.definitions.clone())))
         .add_service(AccessServiceServer::new(AccessGrpc(services.access.clone())))
-        .add_service(UnbuiltSubmissions)
+        .add_service(SubmissionsServiceServer::new(SubmissionsGrpc(services.submissions.clone())))
         .add_service(UnbuiltBenchmarking)
         .add_service(UnbuiltCommitments);
     routes

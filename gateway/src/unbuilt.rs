@@ -39,6 +39,5 @@ macro_rules! unbuilt_service {
     };
 }
 
-unbuilt_service!(UnbuiltSubmissions, "sharedmetrics.submissions.v1.SubmissionsService", "submissions");
 unbuilt_service!(UnbuiltBenchmarking, "sharedmetrics.benchmarking.v1.BenchmarkingService", "benchmarking");
 unbuilt_service!(UnbuiltCommitments, "sharedmetrics.commitments.v1.CommitmentsService", "commitments");

@@ -55,6 +55,10 @@ labelled! {
     sharedmetrics::definitions::v1::MetricStatus => "METRIC_STATUS_",
     sharedmetrics::definitions::v1::PeerGroupMemberType => "PEER_GROUP_MEMBER_TYPE_",
     sharedmetrics::access::v1::Role => "ROLE_",
+    sharedmetrics::submissions::v1::SubmissionMode => "SUBMISSION_MODE_",
+    sharedmetrics::submissions::v1::PublicationState => "PUBLICATION_STATE_",
+    sharedmetrics::submissions::v1::ObservationStatus => "OBSERVATION_STATUS_",
+    sharedmetrics::submissions::v1::ConfidentialityStatus => "CONFIDENTIALITY_STATUS_",
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ pub enum Backend {
 pub enum Topology {
     /// Everything in one server; the gateway calls the services in process.
     SingleBinary,
-    /// The definitions service in its own server; the gateway calls it over gRPC.
+    /// The definitions and submissions services in their own servers; the gateway calls them over gRPC.
     Split,
 }
 
@@ -93,6 +93,7 @@ impl Sandbox {
         config.gateway.grpc_addr = "127.0.0.1:0".parse()?;
         config.gateway.http_addr = "127.0.0.1:0".parse()?;
         config.services.definitions.listen_addr = "127.0.0.1:0".parse()?;
+        config.services.submissions.listen_addr = "127.0.0.1:0".parse()?;
         config.services.internal_token = Secret::new(format!("token-{run}"));
         config.reference_data.dir = root.parent().expect("a parent").join("shared/data");
         config.reference_data.catalogue_dir = root.join("data/catalogue");
@@ -102,10 +103,14 @@ impl Sandbox {
         let gateway = match topology {
             Topology::SingleBinary => sharedmetrics::start(config, &[Target::All]).await?,
             Topology::Split => {
+                // Each service is its own server; the submissions service reads definitions over
+                // gRPC, as the gateway does.
                 let definitions = sharedmetrics::start(config.clone(), &[Target::Definitions]).await?;
-                let addr = definitions.service_addrs[&Target::Definitions];
-                config.services.definitions.url = format!("http://{addr}");
+                config.services.definitions.url = format!("http://{}", definitions.service_addrs[&Target::Definitions]);
                 platforms.push(definitions);
+                let submissions = sharedmetrics::start(config.clone(), &[Target::Submissions]).await?;
+                config.services.submissions.url = format!("http://{}", submissions.service_addrs[&Target::Submissions]);
+                platforms.push(submissions);
                 sharedmetrics::start(config, &[Target::Gateway]).await?
             }
         };

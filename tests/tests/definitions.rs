@@ -8,13 +8,13 @@ use sharedmetrics_e2e::{AuthChannel, Backend, Sandbox, Topology};
 use sharedmetrics_error::{ErrorCode, ServiceError};
 use sharedmetrics_proto::sharedmetrics::access::v1 as access;
 use sharedmetrics_proto::sharedmetrics::access::v1::access_service_client::AccessServiceClient;
+use sharedmetrics_proto::sharedmetrics::commitments::v1::GetCommitmentRequest;
+use sharedmetrics_proto::sharedmetrics::commitments::v1::commitments_service_client::CommitmentsServiceClient;
 use sharedmetrics_proto::sharedmetrics::common::v1::{
     AreaType, CiMethod, OrganisationType, PeriodType, Polarity, ValueType,
 };
 use sharedmetrics_proto::sharedmetrics::definitions::v1::definitions_service_client::DefinitionsServiceClient;
 use sharedmetrics_proto::sharedmetrics::definitions::v1::*;
-use sharedmetrics_proto::sharedmetrics::submissions::v1::GetSubmissionRequest;
-use sharedmetrics_proto::sharedmetrics::submissions::v1::submissions_service_client::SubmissionsServiceClient;
 use tonic::Code;
 
 type Client = DefinitionsServiceClient<AuthChannel>;
@@ -577,12 +577,12 @@ async fn credentials_are_required_and_revoked_keys_refused(sandbox: &Sandbox) {
 }
 
 async fn unbuilt_services_answer_unimplemented_naming_the_service(sandbox: &Sandbox) {
-    let status = SubmissionsServiceClient::new(sandbox.admin())
-        .get_submission(GetSubmissionRequest::default())
+    let status = CommitmentsServiceClient::new(sandbox.admin())
+        .get_commitment(GetCommitmentRequest::default())
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::Unimplemented);
-    assert!(status.message().contains("submissions service is not built yet"), "{}", status.message());
+    assert!(status.message().contains("commitments service is not built yet"), "{}", status.message());
     assert_eq!(error(status).code, ErrorCode::Unimplemented, "the stable reason travels too");
 }
 

@@ -1,0 +1,4 @@
+//! The submissions service's tables.
+#![allow(missing_docs)]
+
+pub mod submission;

@@ -1,0 +1,674 @@
+//! [`SubmissionsService`]: the submissions API on the database, with the access policy and
+//! disclosure control applied to every call.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use sea_orm::{DatabaseConnection, TransactionTrait};
+use sharedmetrics_access::policy;
+use sharedmetrics_access::{Principal, Role};
+use sharedmetrics_definitions::DefinitionsApi;
+use sharedmetrics_error::{ServiceError, ServiceResult};
+use sharedmetrics_periods::Period;
+use sharedmetrics_proto::Label;
+use sharedmetrics_proto::sharedmetrics::common::v1::{AreaType, Breakdown, BreakdownCode};
+use sharedmetrics_proto::sharedmetrics::definitions::v1::{GetMetricRequest, MetricStatus, MetricVersion};
+use sharedmetrics_proto::sharedmetrics::submissions::v1::*;
+use tokio::sync::Mutex;
+
+use crate::disclosure::{self, Cell, Suppression};
+use crate::entity::submission;
+use crate::ingest::{self, Ingest, now_us, timestamp};
+use crate::reference::ReferenceCache;
+use crate::store::{self, NewRow, Read, Viewer, VisibleRow};
+use crate::validate::{ValidRow, breakdown_pairs};
+use crate::{ResultStream, SubmissionsApi};
+
+/// Observations per message of a QueryObservations stream.
+const BATCH: usize = 500;
+
+/// The submissions service on a database, reading definitions through their API.
+pub struct SubmissionsService {
+    db: DatabaseConnection,
+    definitions: Arc<dyn DefinitionsApi>,
+    reference: ReferenceCache,
+    /// Serialises ingests in this process (PostgreSQL also takes a per-metric lock): SQLite has
+    /// one writer, and two ingests must never both treat the same version as current.
+    ingest_lock: Mutex<()>,
+}
+
+fn db_error(context: &'static str) -> impl FnOnce(sea_orm::DbErr) -> ServiceError {
+    move |error| ServiceError::internal(context, error)
+}
+
+fn micros(timestamp: &prost_types::Timestamp) -> i64 {
+    timestamp.seconds * 1_000_000 + i64::from(timestamp.nanos / 1_000)
+}
+
+impl SubmissionsService {
+    /// Returns the service on `db` (migrated), reading definitions through `definitions`.
+    pub fn new(db: DatabaseConnection, definitions: Arc<dyn DefinitionsApi>) -> Self {
+        Self { reference: ReferenceCache::new(definitions.clone()), db, definitions, ingest_lock: Mutex::new(()) }
+    }
+
+    /// Returns the metric version a request names (0: the current one), as the principal sees it.
+    async fn metric_version(&self, principal: &Principal, code: &str, version: u32) -> ServiceResult<MetricVersion> {
+        if code.is_empty() {
+            return Err(ServiceError::invalid_field("metric_code", "REQUIRED", "metric_code is required"));
+        }
+        let metric =
+            self.definitions.get_metric(principal, GetMetricRequest { code: code.to_owned(), version }).await?;
+        metric.metric.and_then(|m| m.current).ok_or_else(|| ServiceError::not_found("metric", code))
+    }
+
+    /// Returns whether the principal sees every version of the metric's data (owners, national).
+    fn insider(principal: &Principal, version: &MetricVersion) -> bool {
+        principal.is_national()
+            || version.spec.as_ref().is_some_and(|s| s.owners.iter().any(|o| principal.belongs_to(o)))
+    }
+
+    async fn start(&self, principal: &Principal, header: Option<SubmissionHeader>) -> ServiceResult<Ingest> {
+        let header = header
+            .ok_or_else(|| ServiceError::invalid_field("header", "REQUIRED", "a submission starts with its header"))?;
+        policy::check_any_role(principal, &[Role::Submitter], "submitting observations")?;
+        let version = self.metric_version(principal, &header.metric_code, header.metric_version).await?;
+        let status = MetricStatus::try_from(version.status).unwrap_or(MetricStatus::Unspecified);
+        if status != MetricStatus::Published {
+            return Err(ServiceError::failed_precondition(format!(
+                "metric {} version {} is {}; only published, current metric versions take submissions",
+                header.metric_code,
+                version.version,
+                status.label()
+            )));
+        }
+        let spec = version.spec.clone().ok_or_else(|| ServiceError::internal("reading a metric", "no spec"))?;
+        let reference = self.reference.get(principal).await?;
+        Ingest::begin(&self.db, principal, header, spec, version.version as i32, reference).await
+    }
+
+    async fn load_submission(
+        &self,
+        principal: &Principal,
+        id: &str,
+    ) -> ServiceResult<(submission::Model, MetricVersion)> {
+        let row = store::get_submission(&self.db, id)
+            .await
+            .map_err(db_error("reading a submission"))?
+            .ok_or_else(|| ServiceError::not_found("submission", id))?;
+        let version = self.metric_version(principal, &row.metric_code, row.metric_version as u32).await?;
+        let own = principal.belongs_to(&row.organisation_code);
+        if !own && !Self::insider(principal, &version) {
+            // Say "not found" so that other organisations cannot probe submission ids.
+            return Err(ServiceError::not_found("submission", id));
+        }
+        Ok((row, version))
+    }
+
+    /// Allows publishing or retracting: the submitting organisation, the metric's owners, national.
+    fn check_manage(
+        principal: &Principal,
+        row: &submission::Model,
+        version: &MetricVersion,
+        what: &str,
+    ) -> ServiceResult<()> {
+        if principal.is_national() {
+            return Ok(());
+        }
+        if principal.belongs_to(&row.organisation_code) {
+            return policy::check_any_role(principal, &[Role::Submitter, Role::OrgAdmin], what);
+        }
+        let owners = version.spec.as_ref().map(|s| s.owners.clone()).unwrap_or_default();
+        policy::check_steward_of(principal, &owners, what)
+    }
+}
+
+fn state(row: &submission::Model, now: i64) -> PublicationState {
+    match row.state.as_str() {
+        "retracted" => PublicationState::Retracted,
+        "published" if row.visible_from_us.is_some_and(|v| v > now) => PublicationState::Embargoed,
+        "published" => PublicationState::Published,
+        _ => PublicationState::Draft,
+    }
+}
+
+fn submission_message(row: &submission::Model) -> (Submission, Vec<RowRejection>) {
+    let receipt = <SubmissionReceipt as prost::Message>::decode(row.receipt.as_slice()).unwrap_or_default();
+    let scope: serde_json::Value = serde_json::from_str(&row.replace_scope).unwrap_or_default();
+    let strings = |key: &str| -> Vec<String> {
+        scope[key]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    };
+    let mode = SubmissionMode::from_label(&row.mode).unwrap_or(SubmissionMode::Unspecified);
+    let submission = Submission {
+        submission_id: row.id.clone(),
+        metric_code: row.metric_code.clone(),
+        metric_version: row.metric_version as u32,
+        mode: mode as i32,
+        state: state(row, now_us()) as i32,
+        atomic: row.atomic,
+        idempotency_key: row.idempotency_key.clone(),
+        replace_scope: (mode == SubmissionMode::Replace).then(|| ReplaceScope {
+            period_codes: strings("period_codes"),
+            area_codes: strings("area_codes"),
+            breakdown_dimensions: strings("breakdown_dimensions"),
+            all_breakdowns: scope["all_breakdowns"].as_bool().unwrap_or(false),
+        }),
+        source_system: row.source_system.clone(),
+        submitter: row.submitter.clone(),
+        key_id: row.key_id.clone(),
+        organisation_code: row.organisation_code.clone(),
+        counts: receipt.counts,
+        submitted_at: Some(timestamp(row.submitted_at_us)),
+        published_at: row.published_at_us.map(timestamp),
+        published_by: row.published_by.clone().unwrap_or_default(),
+        retracted_at: row.retracted_at_us.map(timestamp),
+        retracted_by: row.retracted_by.clone().unwrap_or_default(),
+        retraction_reason: row.retraction_reason.clone().unwrap_or_default(),
+    };
+    (submission, receipt.rejections)
+}
+
+/// Parses `dimension:code` filters.
+fn parse_codes(codes: &[String], field: &str) -> ServiceResult<Vec<(String, String)>> {
+    codes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            c.split_once(':').map(|(d, v)| (d.to_owned(), v.to_owned())).ok_or_else(|| {
+                ServiceError::invalid_field(
+                    format!("{field}[{i}]"),
+                    "INVALID_BREAKDOWN",
+                    format!("{c:?} is not dimension:code"),
+                )
+            })
+        })
+        .collect()
+}
+
+fn breakdown_message(key: &str) -> Breakdown {
+    Breakdown {
+        codes: breakdown_pairs(key).into_iter().map(|(dimension, code)| BreakdownCode { dimension, code }).collect(),
+    }
+}
+
+/// Builds the message of a visible row for a reader, hiding what disclosure control hides.
+fn observation(
+    metric: &str,
+    version: u32,
+    visible: &VisibleRow,
+    now: i64,
+    suppression: Option<SuppressionReason>,
+) -> Observation {
+    let row = &visible.row;
+    let publication = if row.deleted {
+        PublicationState::Retracted
+    } else {
+        match visible.state.as_str() {
+            "published" if visible.visible_from_us.is_some_and(|v| v > now) => PublicationState::Embargoed,
+            "published" | "retracted" if visible.visible_from_us.is_some() => PublicationState::Published,
+            "retracted" => PublicationState::Retracted,
+            _ => PublicationState::Draft,
+        }
+    };
+    let hidden = row.deleted || suppression.is_some();
+    Observation {
+        metric_code: metric.to_owned(),
+        metric_version: version,
+        area_code: row.area_code.clone(),
+        period_code: row.period_code.clone(),
+        breakdown: Some(breakdown_message(&row.breakdown_key)),
+        numerator: if hidden { None } else { row.numerator },
+        denominator: if row.deleted { None } else { row.denominator },
+        value: if hidden { None } else { row.value },
+        lower_ci_95: if hidden { None } else { row.lower_ci_95 },
+        upper_ci_95: if hidden { None } else { row.upper_ci_95 },
+        observation_status: if suppression.is_some() {
+            ObservationStatus::Suppressed as i32
+        } else {
+            ObservationStatus::from_label(&row.observation_status).unwrap_or(ObservationStatus::Normal) as i32
+        },
+        confidentiality_status: ConfidentialityStatus::from_label(&row.confidentiality_status)
+            .unwrap_or(ConfidentialityStatus::Free) as i32,
+        note: row.note.clone(),
+        submission_id: row.submission_id.clone(),
+        submitter: String::new(),
+        organisation_code: row.organisation_code.clone(),
+        source_system: String::new(),
+        valid_from: Some(timestamp(row.valid_from_us)),
+        valid_to: row.valid_to_us.map(timestamp),
+        publication_state: publication as i32,
+        published_at: visible.visible_from_us.map(timestamp),
+        suppressed: suppression.is_some(),
+        suppression_reason: suppression.map_or(0, |s| s as i32),
+    }
+}
+
+/// Returns the suppression each row gets for `principal`: disclosure control over the cells of
+/// each (area, period), computed on everything visible before any filter, applied to rows from
+/// other organisations. Confidential rows are hidden from other organisations outright.
+fn suppressions(rows: &[VisibleRow], principal: &Principal, threshold: u32) -> Vec<Option<SuppressionReason>> {
+    let mut groups: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+    for (i, v) in rows.iter().enumerate() {
+        if !v.row.deleted {
+            groups.entry((v.row.area_code.as_str(), v.row.period_code.as_str())).or_default().push(i);
+        }
+    }
+    let mut out = vec![None; rows.len()];
+    for members in groups.values() {
+        let cells: Vec<Cell> = members
+            .iter()
+            .map(|&i| Cell { breakdown_key: rows[i].row.breakdown_key.clone(), numerator: rows[i].row.numerator })
+            .collect();
+        for (&i, suppression) in members.iter().zip(disclosure::suppress(&cells, threshold)) {
+            if principal.belongs_to(&rows[i].row.organisation_code) {
+                continue;
+            }
+            out[i] = match suppression {
+                Some(Suppression::SmallCount) => Some(SuppressionReason::SmallCount),
+                Some(Suppression::Secondary) => Some(SuppressionReason::Secondary),
+                None if rows[i].row.confidentiality_status != "free" => Some(SuppressionReason::Confidential),
+                None => None,
+            };
+        }
+    }
+    out
+}
+
+#[async_trait::async_trait]
+impl SubmissionsApi for SubmissionsService {
+    async fn submit_observations(
+        &self,
+        principal: &Principal,
+        request: SubmitObservationsRequest,
+    ) -> ServiceResult<SubmitObservationsResponse> {
+        let _guard = self.ingest_lock.lock().await;
+        let mut ingest = self.start(principal, request.header).await?;
+        ingest.chunk(&request.rows).await?;
+        Ok(SubmitObservationsResponse { receipt: Some(ingest.finish().await?) })
+    }
+
+    async fn stream_observations(
+        &self,
+        principal: &Principal,
+        mut frames: ResultStream<StreamObservationsRequest>,
+    ) -> ServiceResult<StreamObservationsResponse> {
+        let header = match frames.next().await {
+            Some(Ok(StreamObservationsRequest { frame: Some(stream_observations_request::Frame::Header(header)) })) => {
+                header
+            }
+            Some(Ok(_)) => {
+                return Err(ServiceError::invalid_field(
+                    "frame",
+                    "HEADER_FIRST",
+                    "the first message of a stream is the submission header",
+                ));
+            }
+            Some(Err(error)) => return Err(error),
+            None => return Err(ServiceError::invalid_field("frame", "HEADER_FIRST", "the stream carried no messages")),
+        };
+        let _guard = self.ingest_lock.lock().await;
+        let mut ingest = self.start(principal, Some(header)).await?;
+        // Any early return below (an error from the client's side, a malformed frame, a stream
+        // that stops without its end frame) drops the transaction, which rolls it back: the
+        // submission is whole or absent.
+        loop {
+            let Some(frame) = frames.next().await else {
+                return Err(ServiceError::invalid_field(
+                    "frame",
+                    "STREAM_NOT_ENDED",
+                    "the stream stopped before its end frame; nothing was written",
+                ));
+            };
+            match frame?.frame {
+                Some(stream_observations_request::Frame::Chunk(chunk)) => ingest.chunk(&chunk.rows).await?,
+                Some(stream_observations_request::Frame::End(end)) => {
+                    if end.row_count != ingest.rows_received() {
+                        return Err(ServiceError::invalid_field(
+                            "end.row_count",
+                            "ROW_COUNT_MISMATCH",
+                            format!(
+                                "the end frame counts {} rows but {} arrived; nothing was written",
+                                end.row_count,
+                                ingest.rows_received()
+                            ),
+                        ));
+                    }
+                    break;
+                }
+                Some(stream_observations_request::Frame::Header(_)) => {
+                    return Err(ServiceError::invalid_field(
+                        "frame",
+                        "HEADER_FIRST",
+                        "a stream carries one header, first",
+                    ));
+                }
+                None => {}
+            }
+        }
+        if frames.next().await.is_some() {
+            return Err(ServiceError::invalid_field("frame", "END_LAST", "the end frame must be the last message"));
+        }
+        Ok(StreamObservationsResponse { receipt: Some(ingest.finish().await?) })
+    }
+
+    async fn get_submission(
+        &self,
+        principal: &Principal,
+        request: GetSubmissionRequest,
+    ) -> ServiceResult<GetSubmissionResponse> {
+        let (row, _) = self.load_submission(principal, &request.submission_id).await?;
+        let (submission, rejections) = submission_message(&row);
+        Ok(GetSubmissionResponse { submission: Some(submission), rejections })
+    }
+
+    async fn list_submissions(
+        &self,
+        principal: &Principal,
+        request: ListSubmissionsRequest,
+    ) -> ServiceResult<ListSubmissionsResponse> {
+        let organisation = if principal.is_national() {
+            (!request.organisation_code.is_empty()).then_some(request.organisation_code.as_str())
+        } else if request.organisation_code.is_empty() || principal.belongs_to(&request.organisation_code) {
+            Some(principal.organisation.as_str())
+        } else {
+            return Err(ServiceError::permission_denied(
+                "an organisation lists only its own submissions (national lists all)",
+            ));
+        };
+        let metric = (!request.metric_code.is_empty()).then_some(request.metric_code.as_str());
+        let rows =
+            store::list_submissions(&self.db, metric, organisation).await.map_err(db_error("listing submissions"))?;
+        let now = now_us();
+        let wanted_state = PublicationState::try_from(request.state).unwrap_or(PublicationState::Unspecified);
+        let after = request.submitted_after.as_ref().map(micros);
+        let before = request.submitted_before.as_ref().map(micros);
+        let filtered: Vec<Submission> = rows
+            .iter()
+            .filter(|r| wanted_state == PublicationState::Unspecified || state(r, now) == wanted_state)
+            .filter(|r| after.is_none_or(|a| r.submitted_at_us > a) && before.is_none_or(|b| r.submitted_at_us < b))
+            .map(|r| submission_message(r).0)
+            .collect();
+        let limit = if request.page_size == 0 { 100 } else { request.page_size.min(1000) } as usize;
+        let offset: usize = if request.page_token.is_empty() {
+            0
+        } else {
+            request.page_token.parse().map_err(|_| {
+                ServiceError::invalid_field(
+                    "page_token",
+                    "INVALID_PAGE_TOKEN",
+                    "page token was not issued by this service",
+                )
+            })?
+        };
+        let next_page_token =
+            if offset + limit < filtered.len() { (offset + limit).to_string() } else { String::new() };
+        Ok(ListSubmissionsResponse {
+            submissions: filtered.into_iter().skip(offset).take(limit).collect(),
+            next_page_token,
+        })
+    }
+
+    async fn query_observations(
+        &self,
+        principal: &Principal,
+        request: QueryObservationsRequest,
+    ) -> ServiceResult<ResultStream<QueryObservationsResponse>> {
+        let version = self.metric_version(principal, &request.metric_code, request.metric_version).await?;
+        let spec = version.spec.clone().ok_or_else(|| ServiceError::internal("reading a metric", "no spec"))?;
+        let period_bound = |code: &str, field: &str| -> ServiceResult<Option<String>> {
+            if code.is_empty() {
+                return Ok(None);
+            }
+            Period::parse(code)
+                .map(|p| Some(p.start_date().to_string()))
+                .map_err(|e| ServiceError::invalid_field(field, "INVALID_PERIOD", e.to_string()))
+        };
+        let now = now_us();
+        let as_of = request.as_of.as_ref().map_or(now, micros);
+        let viewer = if request.published_only {
+            Viewer { insider: false, organisation: String::new() }
+        } else {
+            Viewer { insider: Self::insider(principal, &version), organisation: principal.organisation.clone() }
+        };
+        let read = Read {
+            metric: spec.code.clone(),
+            version: version.version as i32,
+            as_of_us: as_of,
+            viewer,
+            areas: (!request.area_codes.is_empty()).then(|| request.area_codes.clone()),
+            period_start_from: period_bound(&request.period_from, "period_from")?,
+            period_start_to: period_bound(&request.period_to, "period_to")?,
+        };
+        let rows = store::latest_visible(&self.db, &read).await.map_err(db_error("reading observations"))?;
+        let suppression = suppressions(&rows, principal, version.effective_disclosure_threshold);
+
+        let area_type = AreaType::try_from(request.area_type).unwrap_or(AreaType::Unspecified);
+        let reference =
+            if area_type == AreaType::Unspecified { None } else { Some(self.reference.get(principal).await?) };
+        let codes = parse_codes(&request.breakdown_codes, "breakdown_codes")?;
+        let mut dimension_filter = request.breakdown_dimensions.clone();
+        dimension_filter.sort();
+        let filtered_by_breakdown = !codes.is_empty() || !dimension_filter.is_empty();
+        let changed_since = request.changed_since.as_ref().map(micros);
+        let mut observations: Vec<Observation> = rows
+            .iter()
+            .zip(suppression)
+            .filter(|(v, _)| match changed_since {
+                Some(since) => v.row.valid_from_us > since,
+                None => !v.row.deleted,
+            })
+            .filter(|(v, _)| {
+                reference
+                    .as_ref()
+                    .is_none_or(|r| r.areas.get(&v.row.area_code).is_some_and(|a| a.area_type == area_type))
+            })
+            .filter(|(v, _)| {
+                let pairs = breakdown_pairs(&v.row.breakdown_key);
+                if pairs.is_empty() {
+                    return !filtered_by_breakdown || request.include_totals;
+                }
+                let mut dims: Vec<String> = pairs.iter().map(|(d, _)| d.clone()).collect();
+                dims.sort();
+                (dimension_filter.is_empty() || dims == dimension_filter) && codes.iter().all(|c| pairs.contains(c))
+            })
+            .map(|(v, s)| observation(&spec.code, version.version, v, now, s))
+            .collect();
+        let offset: usize = if request.page_token.is_empty() {
+            0
+        } else {
+            request.page_token.parse().map_err(|_| {
+                ServiceError::invalid_field(
+                    "page_token",
+                    "INVALID_PAGE_TOKEN",
+                    "page token was not issued by this service",
+                )
+            })?
+        };
+        let total = observations.len();
+        observations = observations.into_iter().skip(offset).collect();
+        let mut next_page_token = String::new();
+        if request.page_size > 0 && observations.len() > request.page_size as usize {
+            observations.truncate(request.page_size as usize);
+            next_page_token = (offset + request.page_size as usize).to_string();
+        }
+        let _ = total;
+        let data_version = Some(timestamp(as_of));
+        let mut batches: Vec<QueryObservationsResponse> = observations
+            .chunks(BATCH)
+            .map(|chunk| QueryObservationsResponse {
+                observations: chunk.to_vec(),
+                data_version,
+                next_page_token: String::new(),
+            })
+            .collect();
+        match batches.last_mut() {
+            Some(last) => last.next_page_token = next_page_token,
+            None => batches.push(QueryObservationsResponse { observations: Vec::new(), data_version, next_page_token }),
+        }
+        Ok(futures::stream::iter(batches.into_iter().map(Ok)).boxed())
+    }
+
+    async fn get_observation_history(
+        &self,
+        principal: &Principal,
+        request: GetObservationHistoryRequest,
+    ) -> ServiceResult<GetObservationHistoryResponse> {
+        let version = self.metric_version(principal, &request.metric_code, request.metric_version).await?;
+        let pairs = parse_codes(&request.breakdown_codes, "breakdown_codes")?;
+        let breakdown =
+            Breakdown { codes: pairs.into_iter().map(|(dimension, code)| BreakdownCode { dimension, code }).collect() };
+        let key = crate::validate::breakdown_key(Some(&breakdown))
+            .map_err(|(field, reason, message)| ServiceError::invalid_field(field, reason, message))?;
+        let period = Period::parse(&request.period_code)
+            .map_err(|e| ServiceError::invalid_field("period_code", "INVALID_PERIOD", e.to_string()))?;
+        let now = now_us();
+        let insider = Self::insider(principal, &version);
+        let versions = store::history(
+            &self.db,
+            &request.metric_code,
+            version.version as i32,
+            &request.area_code,
+            &period.to_string(),
+            &key,
+        )
+        .await
+        .map_err(db_error("reading observation history"))?;
+        let visible: Vec<VisibleRow> = versions
+            .into_iter()
+            .filter(|v| {
+                insider
+                    || principal.belongs_to(&v.row.organisation_code)
+                    || v.visible_from_us.is_some_and(|at| at <= now)
+            })
+            .collect();
+        // A cell hidden today by secondary suppression stays hidden in its history too, so the
+        // history cannot undo disclosure control: check the cell against its current siblings.
+        let siblings = store::latest_visible(
+            &self.db,
+            &Read {
+                metric: request.metric_code.clone(),
+                version: version.version as i32,
+                as_of_us: now,
+                viewer: Viewer { insider, organisation: principal.organisation.clone() },
+                areas: Some(vec![request.area_code.clone()]),
+                period_start_from: Some(period.start_date().to_string()),
+                period_start_to: Some(period.start_date().to_string()),
+            },
+        )
+        .await
+        .map_err(db_error("reading observations"))?;
+        let current = suppressions(&siblings, principal, version.effective_disclosure_threshold);
+        let hidden_now = siblings
+            .iter()
+            .zip(&current)
+            .find(|(v, _)| v.row.breakdown_key == key && v.row.period_code == period.to_string())
+            .and_then(|(_, s)| *s);
+        let threshold = version.effective_disclosure_threshold;
+        let versions = visible
+            .iter()
+            .map(|v| {
+                let outside = !principal.belongs_to(&v.row.organisation_code);
+                let small = v.row.numerator.is_some_and(|n| threshold > 0 && n >= 1.0 && n <= f64::from(threshold));
+                let suppression = if !outside {
+                    None
+                } else if small {
+                    Some(SuppressionReason::SmallCount)
+                } else {
+                    hidden_now
+                };
+                let mut message = observation(&request.metric_code, version.version, v, now, suppression);
+                message.submitter = String::new();
+                message
+            })
+            .collect();
+        Ok(GetObservationHistoryResponse { versions })
+    }
+
+    async fn publish_submission(
+        &self,
+        principal: &Principal,
+        request: PublishSubmissionRequest,
+    ) -> ServiceResult<PublishSubmissionResponse> {
+        let (mut row, version) = self.load_submission(principal, &request.submission_id).await?;
+        Self::check_manage(principal, &row, &version, "publishing a submission")?;
+        if row.state != "draft" {
+            return Err(ServiceError::failed_precondition(format!(
+                "submission {} is {}; only a draft can be published",
+                row.id, row.state
+            )));
+        }
+        let now = now_us();
+        let embargo = request.embargo_until.as_ref().map(micros);
+        row.state = "published".into();
+        row.published_at_us = Some(now);
+        row.published_by = Some(principal.id.clone());
+        row.visible_from_us = Some(embargo.map_or(now, |e| e.max(now)));
+        let row = store::update_submission(&self.db, row).await.map_err(db_error("publishing a submission"))?;
+        tracing::info!(submission = %row.id, principal = %principal.id, embargo_us = ?embargo, "submission published");
+        Ok(PublishSubmissionResponse { submission: Some(submission_message(&row).0) })
+    }
+
+    async fn retract_submission(
+        &self,
+        principal: &Principal,
+        request: RetractSubmissionRequest,
+    ) -> ServiceResult<RetractSubmissionResponse> {
+        let (mut row, version) = self.load_submission(principal, &request.submission_id).await?;
+        Self::check_manage(principal, &row, &version, "retracting a submission")?;
+        if request.reason.trim().is_empty() {
+            return Err(ServiceError::invalid_field("reason", "REQUIRED", "a retraction states its reason"));
+        }
+        if row.state == "retracted" {
+            return Err(ServiceError::failed_precondition(format!("submission {} is already retracted", row.id)));
+        }
+        let _guard = self.ingest_lock.lock().await;
+        let now = now_us();
+        let txn = self.db.begin().await.map_err(db_error("starting a transaction"))?;
+        let current =
+            store::current_rows_of_submission(&txn, &row.id).await.map_err(db_error("reading a submission's rows"))?;
+        let ids: Vec<i64> = current.iter().map(|r| r.id).collect();
+        let tombstones: Vec<NewRow> = current
+            .iter()
+            .map(|r| NewRow {
+                row: ValidRow {
+                    area_code: r.area_code.clone(),
+                    period_code: r.period_code.clone(),
+                    period_start: r.period_start.clone(),
+                    breakdown_key: r.breakdown_key.clone(),
+                    numerator: None,
+                    denominator: None,
+                    value: None,
+                    lower_ci_95: None,
+                    upper_ci_95: None,
+                    observation_status: "missing".into(),
+                    confidentiality_status: "free".into(),
+                    note: request.reason.clone(),
+                },
+                submission_id: row.id.clone(),
+                organisation_code: row.organisation_code.clone(),
+                deleted: true,
+                valid_from_us: now,
+            })
+            .collect();
+        store::close_rows(&txn, &ids, now).await.map_err(db_error("retracting observations"))?;
+        store::insert_rows(&txn, &row.metric_code, row.metric_version, &tombstones)
+            .await
+            .map_err(db_error("retracting observations"))?;
+        row.state = "retracted".into();
+        row.retracted_at_us = Some(now);
+        row.retracted_by = Some(principal.id.clone());
+        row.retraction_reason = Some(request.reason.clone());
+        let row = store::update_submission(&txn, row).await.map_err(db_error("retracting a submission"))?;
+        txn.commit().await.map_err(db_error("committing a retraction"))?;
+        tracing::info!(submission = %row.id, principal = %principal.id, rows = ids.len(), "submission retracted");
+        let _ = ingest::now_us;
+        Ok(RetractSubmissionResponse {
+            submission: Some(submission_message(&row).0),
+            retracted_count: ids.len() as u64,
+            data_version: Some(timestamp(now)),
+        })
+    }
+}

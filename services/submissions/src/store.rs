@@ -1,0 +1,387 @@
+//! Database access for the submissions service. Observations are append-only: a revision is a
+//! new row, and the row it supersedes only gets its `valid_to_us` set. The hot paths (bulk
+//! insert, current-version lookup, the per-reader latest-version query) are hand-written SQL
+//! behind these functions; submissions use the entity.
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QueryResult, Statement, Value,
+};
+
+use crate::entity::submission;
+use crate::validate::ValidRow;
+
+/// Columns of `observations` in the order the functions here read them.
+const COLUMNS: &str = "o.id, o.area_code, o.period_code, o.period_start, o.breakdown_key, o.numerator, o.denominator, \
+    o.value, o.lower_ci_95, o.upper_ci_95, o.observation_status, o.confidentiality_status, o.note, o.submission_id, \
+    o.organisation_code, o.deleted, o.valid_from_us, o.valid_to_us";
+
+/// Rows per multi-row INSERT: 18 values each stays under SQLite's 32,766 bound parameters.
+const INSERT_CHUNK: usize = 1_000;
+/// Values per IN list.
+const IN_CHUNK: usize = 5_000;
+
+/// One stored version of an observation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRow {
+    pub id: i64,
+    pub area_code: String,
+    pub period_code: String,
+    pub period_start: String,
+    pub breakdown_key: String,
+    pub numerator: Option<f64>,
+    pub denominator: Option<f64>,
+    pub value: Option<f64>,
+    pub lower_ci_95: Option<f64>,
+    pub upper_ci_95: Option<f64>,
+    pub observation_status: String,
+    pub confidentiality_status: String,
+    pub note: String,
+    pub submission_id: String,
+    pub organisation_code: String,
+    /// A retraction record: the key has no value from `valid_from_us`.
+    pub deleted: bool,
+    pub valid_from_us: i64,
+    pub valid_to_us: Option<i64>,
+}
+
+impl StoredRow {
+    /// Returns whether the stored values equal a validated row's (a resubmission that changes nothing).
+    pub fn same_values(&self, row: &ValidRow) -> bool {
+        !self.deleted
+            && self.numerator == row.numerator
+            && self.denominator == row.denominator
+            && self.value == row.value
+            && self.lower_ci_95 == row.lower_ci_95
+            && self.upper_ci_95 == row.upper_ci_95
+            && self.observation_status == row.observation_status
+            && self.confidentiality_status == row.confidentiality_status
+            && self.note == row.note
+    }
+
+    fn from_result(row: &QueryResult) -> Result<Self, DbErr> {
+        Ok(Self {
+            id: row.try_get("", "id")?,
+            area_code: row.try_get("", "area_code")?,
+            period_code: row.try_get("", "period_code")?,
+            period_start: row.try_get("", "period_start")?,
+            breakdown_key: row.try_get("", "breakdown_key")?,
+            numerator: row.try_get("", "numerator")?,
+            denominator: row.try_get("", "denominator")?,
+            value: row.try_get("", "value")?,
+            lower_ci_95: row.try_get("", "lower_ci_95")?,
+            upper_ci_95: row.try_get("", "upper_ci_95")?,
+            observation_status: row.try_get("", "observation_status")?,
+            confidentiality_status: row.try_get("", "confidentiality_status")?,
+            note: row.try_get("", "note")?,
+            submission_id: row.try_get("", "submission_id")?,
+            organisation_code: row.try_get("", "organisation_code")?,
+            deleted: row.try_get("", "deleted")?,
+            valid_from_us: row.try_get("", "valid_from_us")?,
+            valid_to_us: row.try_get("", "valid_to_us")?,
+        })
+    }
+}
+
+/// A row to append: values, and who wrote it when.
+#[derive(Debug, Clone)]
+pub struct NewRow {
+    pub row: ValidRow,
+    pub submission_id: String,
+    pub organisation_code: String,
+    pub deleted: bool,
+    pub valid_from_us: i64,
+}
+
+/// Returns `sql` with `$N` placeholders rewritten for the backend (SQLite numbers them `?N`).
+fn statement(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> Statement {
+    let backend = db.get_database_backend();
+    let sql = if backend == DbBackend::Sqlite { sql.replace('$', "?") } else { sql.to_owned() };
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// Returns `$from, $from+1, …` for `count` values.
+fn placeholders(from: usize, count: usize) -> String {
+    (from..from + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Returns the current (latest, not superseded) versions of a metric version's rows in the
+/// given periods and areas, retraction records included.
+pub async fn current_rows(
+    db: &impl ConnectionTrait,
+    metric: &str,
+    version: i32,
+    periods: &[String],
+    areas: Option<&[String]>,
+) -> Result<Vec<StoredRow>, DbErr> {
+    let mut out = Vec::new();
+    let area_chunks: Vec<&[String]> = match areas {
+        Some(areas) if areas.is_empty() => return Ok(out),
+        Some(areas) => areas.chunks(IN_CHUNK).collect(),
+        None => vec![&[]],
+    };
+    for periods in periods.chunks(1_000) {
+        for areas in &area_chunks {
+            let mut values: Vec<Value> = vec![metric.into(), version.into()];
+            let period_list = placeholders(3, periods.len());
+            values.extend(periods.iter().map(|p| Value::from(p.clone())));
+            let area_clause = if areas.is_empty() {
+                String::new()
+            } else {
+                let list = placeholders(values.len() + 1, areas.len());
+                values.extend(areas.iter().map(|a| Value::from(a.clone())));
+                format!(" AND o.area_code IN ({list})")
+            };
+            let sql = format!(
+                "SELECT {COLUMNS} FROM observations o WHERE o.metric_code = $1 AND o.metric_version = $2 \
+                 AND o.valid_to_us IS NULL AND o.period_code IN ({period_list}){area_clause}"
+            );
+            for row in db.query_all_raw(statement(db, &sql, values)).await? {
+                out.push(StoredRow::from_result(&row)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+const INSERT_COLUMNS: &str = "metric_code, metric_version, area_code, period_code, period_start, breakdown_key, \
+    numerator, denominator, value, lower_ci_95, upper_ci_95, observation_status, confidentiality_status, note, \
+    submission_id, organisation_code, deleted, valid_from_us, valid_to_us";
+
+fn insert_values(metric: &str, version: i32, new: &NewRow) -> [Value; 19] {
+    let r = &new.row;
+    [
+        Value::from(metric.to_owned()),
+        Value::from(version),
+        r.area_code.clone().into(),
+        r.period_code.clone().into(),
+        r.period_start.clone().into(),
+        r.breakdown_key.clone().into(),
+        r.numerator.into(),
+        r.denominator.into(),
+        r.value.into(),
+        r.lower_ci_95.into(),
+        r.upper_ci_95.into(),
+        r.observation_status.clone().into(),
+        r.confidentiality_status.clone().into(),
+        r.note.clone().into(),
+        new.submission_id.clone().into(),
+        new.organisation_code.clone().into(),
+        new.deleted.into(),
+        new.valid_from_us.into(),
+        Value::BigInt(None),
+    ]
+}
+
+/// Appends rows to a metric version. On SQLite one prepared statement runs per row inside the
+/// caller's transaction (statement reuse is SQLite's fast path; huge multi-row statements are
+/// slow to prepare there); on PostgreSQL rows go in multi-row statements of [`INSERT_CHUNK`].
+pub async fn insert_rows(db: &impl ConnectionTrait, metric: &str, version: i32, rows: &[NewRow]) -> Result<(), DbErr> {
+    if db.get_database_backend() == DbBackend::Sqlite {
+        let sql = format!("INSERT INTO observations ({INSERT_COLUMNS}) VALUES ({})", placeholders(1, 19));
+        for new in rows {
+            db.execute_raw(statement(db, &sql, insert_values(metric, version, new).to_vec())).await?;
+        }
+        return Ok(());
+    }
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 19);
+        let mut tuples = Vec::with_capacity(chunk.len());
+        for (i, new) in chunk.iter().enumerate() {
+            tuples.push(format!("({})", placeholders(i * 19 + 1, 19)));
+            values.extend(insert_values(metric, version, new));
+        }
+        let sql = format!("INSERT INTO observations ({INSERT_COLUMNS}) VALUES {}", tuples.join(", "));
+        db.execute_raw(statement(db, &sql, values)).await?;
+    }
+    Ok(())
+}
+
+/// Marks rows superseded at `at`.
+pub async fn close_rows(db: &impl ConnectionTrait, ids: &[i64], at: i64) -> Result<(), DbErr> {
+    for chunk in ids.chunks(IN_CHUNK) {
+        let mut values: Vec<Value> = vec![at.into()];
+        values.extend(chunk.iter().map(|id| Value::from(*id)));
+        let sql = format!("UPDATE observations SET valid_to_us = $1 WHERE id IN ({})", placeholders(2, chunk.len()));
+        db.execute_raw(statement(db, &sql, values)).await?;
+    }
+    Ok(())
+}
+
+/// Who is reading, for the latest-version query.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    /// Sees every version, published or not (metric owners and the national role).
+    pub insider: bool,
+    /// Also sees its own organisation's unpublished versions.
+    pub organisation: String,
+}
+
+/// The filters of a read.
+#[derive(Debug, Clone)]
+pub struct Read {
+    pub metric: String,
+    pub version: i32,
+    pub as_of_us: i64,
+    pub viewer: Viewer,
+    pub areas: Option<Vec<String>>,
+    /// Inclusive bounds on the period's first day.
+    pub period_start_from: Option<String>,
+    pub period_start_to: Option<String>,
+}
+
+/// A stored row with its submission's publication facts.
+#[derive(Debug, Clone)]
+pub struct VisibleRow {
+    pub row: StoredRow,
+    pub state: String,
+    pub visible_from_us: Option<i64>,
+}
+
+/// Returns, for each key, the latest version the viewer may see as of `as_of_us` (retraction
+/// records included): a version is visible to outsiders once its submission is published and
+/// past any embargo, so a draft revision never hides the published value from them.
+pub async fn latest_visible(db: &impl ConnectionTrait, read: &Read) -> Result<Vec<VisibleRow>, DbErr> {
+    let mut values: Vec<Value> = vec![
+        read.metric.clone().into(),
+        read.version.into(),
+        read.as_of_us.into(),
+        read.viewer.insider.into(),
+        read.viewer.organisation.clone().into(),
+    ];
+    let mut filters = String::new();
+    if let Some(from) = &read.period_start_from {
+        values.push(from.clone().into());
+        filters.push_str(&format!(" AND o.period_start >= ${}", values.len()));
+    }
+    if let Some(to) = &read.period_start_to {
+        values.push(to.clone().into());
+        filters.push_str(&format!(" AND o.period_start <= ${}", values.len()));
+    }
+    if let Some(areas) = &read.areas {
+        if areas.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = placeholders(values.len() + 1, areas.len());
+        values.extend(areas.iter().map(|a| Value::from(a.clone())));
+        filters.push_str(&format!(" AND o.area_code IN ({list})"));
+    }
+    let sql = format!(
+        "SELECT * FROM (
+            SELECT {COLUMNS}, s.state AS state, s.visible_from_us AS visible_from_us,
+                ROW_NUMBER() OVER (PARTITION BY o.area_code, o.period_code, o.breakdown_key
+                                   ORDER BY o.valid_from_us DESC, o.id DESC) AS latest
+            FROM observations o JOIN submissions s ON s.id = o.submission_id
+            WHERE o.metric_code = $1 AND o.metric_version = $2 AND o.valid_from_us <= $3
+              AND ($4 OR o.organisation_code = $5 OR (s.visible_from_us IS NOT NULL AND s.visible_from_us <= $3))
+              {filters}
+        ) t WHERE t.latest = 1 ORDER BY t.period_start, t.area_code, t.breakdown_key"
+    );
+    let rows = db.query_all_raw(statement(db, &sql, values)).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(VisibleRow {
+                row: StoredRow::from_result(r)?,
+                state: r.try_get("", "state")?,
+                visible_from_us: r.try_get("", "visible_from_us")?,
+            })
+        })
+        .collect()
+}
+
+/// Returns every version of one key, oldest first, with its submission's publication facts.
+pub async fn history(
+    db: &impl ConnectionTrait,
+    metric: &str,
+    version: i32,
+    area: &str,
+    period: &str,
+    breakdown_key: &str,
+) -> Result<Vec<VisibleRow>, DbErr> {
+    let sql = format!(
+        "SELECT {COLUMNS}, s.state AS state, s.visible_from_us AS visible_from_us
+         FROM observations o JOIN submissions s ON s.id = o.submission_id
+         WHERE o.metric_code = $1 AND o.metric_version = $2 AND o.area_code = $3 AND o.period_code = $4
+           AND o.breakdown_key = $5
+         ORDER BY o.valid_from_us, o.id"
+    );
+    let values: Vec<Value> = vec![metric.into(), version.into(), area.into(), period.into(), breakdown_key.into()];
+    let rows = db.query_all_raw(statement(db, &sql, values)).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(VisibleRow {
+                row: StoredRow::from_result(r)?,
+                state: r.try_get("", "state")?,
+                visible_from_us: r.try_get("", "visible_from_us")?,
+            })
+        })
+        .collect()
+}
+
+/// Returns the current rows written by a submission.
+pub async fn current_rows_of_submission(
+    db: &impl ConnectionTrait,
+    submission_id: &str,
+) -> Result<Vec<StoredRow>, DbErr> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM observations o WHERE o.submission_id = $1 AND o.valid_to_us IS NULL AND NOT o.deleted"
+    );
+    let rows = db.query_all_raw(statement(db, &sql, vec![submission_id.into()])).await?;
+    rows.iter().map(StoredRow::from_result).collect()
+}
+
+/// Inserts a submission.
+pub async fn insert_submission(db: &impl ConnectionTrait, row: submission::Model) -> Result<(), DbErr> {
+    row.into_active_model().insert(db).await.map(|_| ())
+}
+
+/// Returns a submission by id.
+pub async fn get_submission(db: &impl ConnectionTrait, id: &str) -> Result<Option<submission::Model>, DbErr> {
+    submission::Entity::find_by_id(id.to_owned()).one(db).await
+}
+
+/// Returns an organisation's submission with an idempotency key.
+pub async fn find_by_idempotency_key(
+    db: &impl ConnectionTrait,
+    organisation: &str,
+    key: &str,
+) -> Result<Option<submission::Model>, DbErr> {
+    submission::Entity::find()
+        .filter(submission::Column::OrganisationCode.eq(organisation))
+        .filter(submission::Column::IdempotencyKey.eq(key))
+        .one(db)
+        .await
+}
+
+/// Lists submissions, newest first, optionally of one metric and one organisation.
+pub async fn list_submissions(
+    db: &impl ConnectionTrait,
+    metric: Option<&str>,
+    organisation: Option<&str>,
+) -> Result<Vec<submission::Model>, DbErr> {
+    let mut query = submission::Entity::find();
+    if let Some(metric) = metric {
+        query = query.filter(submission::Column::MetricCode.eq(metric));
+    }
+    if let Some(organisation) = organisation {
+        query = query.filter(submission::Column::OrganisationCode.eq(organisation));
+    }
+    query.order_by_desc(submission::Column::SubmittedAtUs).all(db).await
+}
+
+/// Saves a changed submission.
+pub async fn update_submission(db: &impl ConnectionTrait, row: submission::Model) -> Result<submission::Model, DbErr> {
+    let mut active = row.into_active_model();
+    for column in [
+        submission::Column::State,
+        submission::Column::VisibleFromUs,
+        submission::Column::PublishedAtUs,
+        submission::Column::PublishedBy,
+        submission::Column::RetractedAtUs,
+        submission::Column::RetractedBy,
+        submission::Column::RetractionReason,
+    ] {
+        active.reset(column);
+    }
+    active.update(db).await
+}
