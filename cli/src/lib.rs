@@ -16,7 +16,9 @@ use sharedmetrics_access::{PrincipalCodec, Role};
 use sharedmetrics_config::{Config, Target};
 use sharedmetrics_definitions::{DefinitionsApi, DefinitionsGrpc, DefinitionsService, RemoteDefinitions};
 use sharedmetrics_gateway::access::{AccessService, ApiKeyAuthenticator};
-use sharedmetrics_gateway::{GatewayServices, UnbuiltBenchmarking, UnbuiltCommitments};
+use sharedmetrics_commitments::{CommitmentsApi, CommitmentsGrpc, CommitmentsService, RemoteCommitments};
+use sharedmetrics_gateway::{GatewayServices, UnbuiltBenchmarking};
+use sharedmetrics_proto::sharedmetrics::commitments::v1::commitments_service_server::CommitmentsServiceServer;
 use sharedmetrics_grpc::ForwardedIdentity;
 use sharedmetrics_proto::sharedmetrics::definitions::v1::definitions_service_server::DefinitionsServiceServer;
 use sharedmetrics_proto::sharedmetrics::submissions::v1::submissions_service_server::SubmissionsServiceServer;
@@ -96,6 +98,9 @@ pub async fn migrate(db: &DatabaseConnection, roles: &[Target]) -> anyhow::Resul
     if roles.contains(&Target::Submissions) {
         sharedmetrics_db::migrate::<sharedmetrics_submissions::Migrator>(db, "submissions").await?;
     }
+    if roles.contains(&Target::Commitments) {
+        sharedmetrics_db::migrate::<sharedmetrics_commitments::Migrator>(db, "commitments").await?;
+    }
     if roles.contains(&Target::Gateway) {
         sharedmetrics_db::migrate::<sharedmetrics_gateway::access::migration::Migrator>(db, "access").await?;
     }
@@ -137,6 +142,58 @@ pub async fn import_reference_data(
     Ok(())
 }
 
+/// Imports the versioned reference values (the real Living Wage) into an empty store.
+pub async fn import_reference_values(db: &DatabaseConnection, dir: &Path) -> anyhow::Result<()> {
+    let report = sharedmetrics_commitments::import::import_reference_values(db, dir)
+        .await
+        .with_context(|| format!("importing reference values from {}", dir.display()))?;
+    tracing::debug!(?report, "reference values checked");
+    Ok(())
+}
+
+/// Gives the commitments service the published observations of a metric, read through the
+/// submissions API with the caller's own rights (so disclosure control and visibility hold).
+struct PublishedObservations(Arc<dyn SubmissionsApi>);
+
+#[async_trait::async_trait]
+impl sharedmetrics_commitments::ObservationSource for PublishedObservations {
+    async fn figure(
+        &self,
+        principal: &sharedmetrics_access::Principal,
+        metric_code: &str,
+        organisation_code: &str,
+        period: &sharedmetrics_periods::Period,
+    ) -> sharedmetrics_error::ServiceResult<Option<sharedmetrics_commitments::ObservedFigure>> {
+        use futures::StreamExt;
+        use sharedmetrics_proto::sharedmetrics::submissions::v1::QueryObservationsRequest;
+        let request = QueryObservationsRequest {
+            metric_code: metric_code.to_owned(),
+            area_codes: vec![organisation_code.to_owned()],
+            period_from: period.to_string(),
+            period_to: period.to_string(),
+            ..Default::default()
+        };
+        let mut batches = self.0.query_observations(principal, request).await?;
+        while let Some(batch) = batches.next().await {
+            for observation in batch?.observations {
+                let total = observation.breakdown.as_ref().is_none_or(|b| b.codes.is_empty());
+                if total && observation.period_code == period.to_string() && !observation.suppressed {
+                    let Some(numerator) = observation.numerator.or(observation.value) else { continue };
+                    let data_version = observation
+                        .valid_from
+                        .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32));
+                    return Ok(Some(sharedmetrics_commitments::ObservedFigure {
+                        numerator,
+                        denominator: observation.denominator,
+                        data_version,
+                    }));
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
 async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<(TcpListener, SocketAddr)> {
     let listener = TcpListener::bind(addr).await.with_context(|| format!("binding {what} on {addr}"))?;
     let local = listener.local_addr()?;
@@ -175,7 +232,7 @@ pub async fn start(config: Config, targets: &[Target]) -> anyhow::Result<Platfor
     let names: Vec<&str> = roles.iter().map(|r| r.name()).collect();
     tracing::info!(roles = ?names, "starting");
 
-    let db = if has(Target::Gateway) || has(Target::Definitions) || has(Target::Submissions) {
+    let db = if [Target::Gateway, Target::Definitions, Target::Submissions, Target::Commitments].into_iter().any(has) {
         Some(sharedmetrics_db::connect(&config.database).await.context("connecting to the database")?)
     } else {
         None
@@ -186,6 +243,9 @@ pub async fn start(config: Config, targets: &[Target]) -> anyhow::Result<Platfor
         }
         if has(Target::Definitions) && config.reference_data.import_on_start {
             import_reference_data(db, &config.reference_data.dir, &config.reference_data.catalogue_dir).await?;
+        }
+        if has(Target::Commitments) && config.reference_data.import_on_start {
+            import_reference_values(db, &config.reference_data.values_dir).await?;
         }
     }
 
@@ -207,6 +267,19 @@ pub async fn start(config: Config, targets: &[Target]) -> anyhow::Result<Platfor
                 .context("services.submissions.url")?
                 .connect_lazy();
             Arc::new(RemoteSubmissions::new(channel, codec.clone()))
+        }
+    };
+
+    let commitments: Arc<dyn CommitmentsApi> = match &db {
+        Some(db) if has(Target::Commitments) => {
+            let observations = Arc::new(PublishedObservations(submissions.clone()));
+            Arc::new(CommitmentsService::new(db.clone(), definitions.clone(), Some(observations)))
+        }
+        _ => {
+            let channel = tonic::transport::Channel::from_shared(config.services.commitments.url.clone())
+                .context("services.commitments.url")?
+                .connect_lazy();
+            Arc::new(RemoteCommitments::new(channel, codec.clone()))
         }
     };
 
@@ -242,8 +315,8 @@ pub async fn start(config: Config, targets: &[Target]) -> anyhow::Result<Platfor
                         (&config.services.benchmarking, routes, vec![])
                     }
                     _ => {
-                        routes.add_service(UnbuiltCommitments);
-                        (&config.services.commitments, routes, vec![])
+                        routes.add_service(CommitmentsServiceServer::new(CommitmentsGrpc(commitments.clone())));
+                        (&config.services.commitments, routes, vec!["sharedmetrics.commitments.v1.CommitmentsService"])
                     }
                 }
             };
@@ -272,6 +345,7 @@ pub async fn start(config: Config, targets: &[Target]) -> anyhow::Result<Platfor
         let services = GatewayServices {
             definitions: definitions.clone(),
             submissions: submissions.clone(),
+            commitments: commitments.clone(),
             access: Arc::new(access.clone()),
         };
         let (listener, addr) = bind(config.gateway.grpc_addr, "the gateway's gRPC").await?;

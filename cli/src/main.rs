@@ -74,6 +74,7 @@ async fn main() -> anyhow::Result<()> {
             let dir = dir.unwrap_or(config.reference_data.dir.clone());
             let catalogue = catalogue.unwrap_or(config.reference_data.catalogue_dir.clone());
             sharedmetrics::import_reference_data(&db, &dir, &catalogue).await?;
+            sharedmetrics::import_reference_values(&db, &config.reference_data.values_dir).await?;
             println!("reference data and catalogue are loaded");
             Ok(())
         }

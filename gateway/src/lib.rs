@@ -18,12 +18,14 @@ use sharedmetrics_grpc::{Authenticator, IdentityLayer};
 use sharedmetrics_proto::sharedmetrics::access::v1::access_service_server::AccessServiceServer;
 use sharedmetrics_proto::sharedmetrics::definitions::v1::definitions_service_server::DefinitionsServiceServer;
 use sharedmetrics_proto::sharedmetrics::submissions::v1::submissions_service_server::SubmissionsServiceServer;
+use sharedmetrics_commitments::{CommitmentsApi, CommitmentsGrpc};
+use sharedmetrics_proto::sharedmetrics::commitments::v1::commitments_service_server::CommitmentsServiceServer;
 use sharedmetrics_submissions::{SubmissionsApi, SubmissionsGrpc};
 use tokio::net::TcpListener;
 use tonic::service::RoutesBuilder;
 use tonic_health::ServingStatus;
 
-pub use unbuilt::{UnbuiltBenchmarking, UnbuiltCommitments};
+pub use unbuilt::UnbuiltBenchmarking;
 
 use crate::access::{AccessApi, AccessGrpc};
 
@@ -38,6 +40,8 @@ pub struct GatewayServices {
     pub definitions: Arc<dyn DefinitionsApi>,
     /// The submissions service.
     pub submissions: Arc<dyn SubmissionsApi>,
+    /// The commitments service.
+    pub commitments: Arc<dyn CommitmentsApi>,
     /// The access service (always in the gateway's process).
     pub access: Arc<dyn AccessApi>,
 }
@@ -49,8 +53,8 @@ pub fn gateway_routes(services: &GatewayServices) -> RoutesBuilder {
         .add_service(DefinitionsServiceServer::new(DefinitionsGrpc(services.definitions.clone())))
         .add_service(AccessServiceServer::new(AccessGrpc(services.access.clone())))
         .add_service(SubmissionsServiceServer::new(SubmissionsGrpc(services.submissions.clone())))
-        .add_service(UnbuiltBenchmarking)
-        .add_service(UnbuiltCommitments);
+        .add_service(CommitmentsServiceServer::new(CommitmentsGrpc(services.commitments.clone())))
+        .add_service(UnbuiltBenchmarking);
     routes
 }
 

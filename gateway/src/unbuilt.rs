@@ -40,4 +40,3 @@ macro_rules! unbuilt_service {
 }
 
 unbuilt_service!(UnbuiltBenchmarking, "sharedmetrics.benchmarking.v1.BenchmarkingService", "benchmarking");
-unbuilt_service!(UnbuiltCommitments, "sharedmetrics.commitments.v1.CommitmentsService", "commitments");

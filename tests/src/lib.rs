@@ -29,7 +29,8 @@ pub enum Backend {
 pub enum Topology {
     /// Everything in one server; the gateway calls the services in process.
     SingleBinary,
-    /// The definitions and submissions services in their own servers; the gateway calls them over gRPC.
+    /// The definitions, submissions and commitments services each in their own server; the gateway
+    /// calls them over gRPC, and they call one another over gRPC too.
     Split,
 }
 
@@ -94,9 +95,11 @@ impl Sandbox {
         config.gateway.http_addr = "127.0.0.1:0".parse()?;
         config.services.definitions.listen_addr = "127.0.0.1:0".parse()?;
         config.services.submissions.listen_addr = "127.0.0.1:0".parse()?;
+        config.services.commitments.listen_addr = "127.0.0.1:0".parse()?;
         config.services.internal_token = Secret::new(format!("token-{run}"));
         config.reference_data.dir = root.parent().expect("a parent").join("shared/data");
         config.reference_data.catalogue_dir = root.join("data/catalogue");
+        config.reference_data.values_dir = root.join("data/reference");
         config.bootstrap.admin_key_file = PathBuf::new();
 
         let mut platforms = Vec::new();
@@ -111,6 +114,9 @@ impl Sandbox {
                 let submissions = sharedmetrics::start(config.clone(), &[Target::Submissions]).await?;
                 config.services.submissions.url = format!("http://{}", submissions.service_addrs[&Target::Submissions]);
                 platforms.push(submissions);
+                let commitments = sharedmetrics::start(config.clone(), &[Target::Commitments]).await?;
+                config.services.commitments.url = format!("http://{}", commitments.service_addrs[&Target::Commitments]);
+                platforms.push(commitments);
                 sharedmetrics::start(config, &[Target::Gateway]).await?
             }
         };

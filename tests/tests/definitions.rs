@@ -8,8 +8,8 @@ use sharedmetrics_e2e::{AuthChannel, Backend, Sandbox, Topology};
 use sharedmetrics_error::{ErrorCode, ServiceError};
 use sharedmetrics_proto::sharedmetrics::access::v1 as access;
 use sharedmetrics_proto::sharedmetrics::access::v1::access_service_client::AccessServiceClient;
-use sharedmetrics_proto::sharedmetrics::commitments::v1::GetCommitmentRequest;
-use sharedmetrics_proto::sharedmetrics::commitments::v1::commitments_service_client::CommitmentsServiceClient;
+use sharedmetrics_proto::sharedmetrics::benchmarking::v1::GetTrendRequest;
+use sharedmetrics_proto::sharedmetrics::benchmarking::v1::benchmarking_service_client::BenchmarkingServiceClient;
 use sharedmetrics_proto::sharedmetrics::common::v1::{
     AreaType, CiMethod, OrganisationType, PeriodType, Polarity, ValueType,
 };
@@ -577,12 +577,9 @@ async fn credentials_are_required_and_revoked_keys_refused(sandbox: &Sandbox) {
 }
 
 async fn unbuilt_services_answer_unimplemented_naming_the_service(sandbox: &Sandbox) {
-    let status = CommitmentsServiceClient::new(sandbox.admin())
-        .get_commitment(GetCommitmentRequest::default())
-        .await
-        .unwrap_err();
+    let status = BenchmarkingServiceClient::new(sandbox.admin()).get_trend(GetTrendRequest::default()).await.unwrap_err();
     assert_eq!(status.code(), Code::Unimplemented);
-    assert!(status.message().contains("commitments service is not built yet"), "{}", status.message());
+    assert!(status.message().contains("benchmarking service is not built yet"), "{}", status.message());
     assert_eq!(error(status).code, ErrorCode::Unimplemented, "the stable reason travels too");
 }
 

@@ -186,6 +186,8 @@ pub struct ReferenceDataConfig {
     pub dir: PathBuf,
     /// Folder holding `dimensions.json` and `metrics.json`.
     pub catalogue_dir: PathBuf,
+    /// Folder holding versioned reference values (`real_living_wage.json`).
+    pub values_dir: PathBuf,
     /// Imports the reference data and catalogue on start when the store has none.
     pub import_on_start: bool,
 }
@@ -195,6 +197,7 @@ impl Default for ReferenceDataConfig {
         Self {
             dir: PathBuf::from("../shared/data"),
             catalogue_dir: PathBuf::from("data/catalogue"),
+            values_dir: PathBuf::from("data/reference"),
             import_on_start: true,
         }
     }

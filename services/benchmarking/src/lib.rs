@@ -1,0 +1,1 @@
+//! The benchmarking service (being built): statistics, comparisons, trends, inequality, profiles.
