@@ -249,6 +249,8 @@ pub async fn start(config: Config, targets: &[Target]) -> anyhow::Result<Platfor
         }
     }
 
+    let cache = sharedmetrics_cache::Cache::connect(&config.redis).await.context("connecting to Redis")?;
+    let data_versions = sharedmetrics_cache::DataVersions::new(&cache);
     let codec = PrincipalCodec::new(config.services.internal_token.expose());
     let definitions: Arc<dyn DefinitionsApi> = match &db {
         Some(db) if has(Target::Definitions) => Arc::new(DefinitionsService::new(db.clone())),
@@ -261,7 +263,7 @@ pub async fn start(config: Config, targets: &[Target]) -> anyhow::Result<Platfor
     };
 
     let submissions: Arc<dyn SubmissionsApi> = match &db {
-        Some(db) if has(Target::Submissions) => Arc::new(SubmissionsService::new(db.clone(), definitions.clone())),
+        Some(db) if has(Target::Submissions) => Arc::new(SubmissionsService::new(db.clone(), definitions.clone(), data_versions.clone())),
         _ => {
             let channel = tonic::transport::Channel::from_shared(config.services.submissions.url.clone())
                 .context("services.submissions.url")?

@@ -101,6 +101,13 @@ impl Sandbox {
         config.reference_data.catalogue_dir = root.join("data/catalogue");
         config.reference_data.values_dir = root.join("data/reference");
         config.bootstrap.admin_key_file = PathBuf::new();
+        if backend == Backend::Postgres {
+            // The PostgreSQL runs use the real Redis too (cache and data versions); the SQLite
+            // runs keep the in-process fallback, as the embedded default does.
+            let redis = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+            config.redis.url = Some(Secret::new(redis));
+            config.redis.key_prefix = format!("e2e:{run}:");
+        }
 
         let mut platforms = Vec::new();
         let gateway = match topology {

@@ -119,6 +119,68 @@ impl Cache {
     }
 }
 
+/// Per-metric data generations: a counter the submissions service bumps whenever a metric's
+/// readable data may have changed (a commit, a publication, a retraction), which cached results
+/// carry in their keys. Through Redis every replica sees a bump at once; in process it is
+/// shared by the services of this process (a split deployment without Redis would cache stale
+/// answers, so the Helm chart always sets Redis).
+#[derive(Clone)]
+pub struct DataVersions {
+    backend: VersionsBackend,
+    prefix: String,
+}
+
+#[derive(Clone)]
+enum VersionsBackend {
+    Redis(ConnectionManager),
+    Local(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, u64>>>),
+}
+
+impl DataVersions {
+    /// Returns the generations kept where `cache` keeps its values.
+    pub fn new(cache: &Cache) -> Self {
+        let backend = match &cache.backend {
+            Backend::Redis(manager) => VersionsBackend::Redis(manager.clone()),
+            Backend::Local(_) => VersionsBackend::Local(Default::default()),
+        };
+        Self { backend, prefix: format!("{}data-version:", cache.prefix) }
+    }
+
+    /// Returns the current generation of a metric's data (0 before any change).
+    pub async fn current(&self, metric: &str) -> u64 {
+        match &self.backend {
+            VersionsBackend::Redis(manager) => {
+                let mut conn = manager.clone();
+                conn.get::<_, Option<u64>>(format!("{}{metric}", self.prefix)).await.unwrap_or_else(|error| {
+                    tracing::warn!(%error, "data version read failed");
+                    None
+                })
+                .unwrap_or(0)
+            }
+            VersionsBackend::Local(map) => map.lock().expect("not poisoned").get(metric).copied().unwrap_or(0),
+        }
+    }
+
+    /// Moves a metric's data to a new generation and returns it.
+    pub async fn bump(&self, metric: &str) -> u64 {
+        match &self.backend {
+            VersionsBackend::Redis(manager) => {
+                let mut conn = manager.clone();
+                conn.incr::<_, _, u64>(format!("{}{metric}", self.prefix), 1).await.unwrap_or_else(|error| {
+                    tracing::warn!(%error, "data version bump failed");
+                    0
+                })
+            }
+            VersionsBackend::Local(map) => {
+                let mut map = map.lock().expect("not poisoned");
+                let entry = map.entry(metric.to_owned()).or_insert(0);
+                *entry += 1;
+                *entry
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,6 +195,29 @@ mod tests {
         assert_eq!(cache.get("short").await, None, "expired entries are gone");
         cache.delete("a").await;
         assert_eq!(cache.get("a").await, None);
+    }
+
+    async fn versions_move(versions: DataVersions) {
+        assert_eq!(versions.current("m").await, 0);
+        assert_eq!(versions.bump("m").await, 1);
+        assert_eq!(versions.bump("m").await, 2);
+        assert_eq!(versions.current("m").await, 2);
+        assert_eq!(versions.current("other").await, 0, "generations are per metric");
+    }
+
+    #[tokio::test]
+    async fn data_versions_move_per_metric_in_process() {
+        versions_move(DataVersions::new(&Cache::in_process("t:"))).await;
+    }
+
+    #[tokio::test]
+    async fn data_versions_move_per_metric_in_redis_and_are_shared() {
+        let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let config = RedisConfig { url: Some(Secret::new(url)), key_prefix: format!("test:{}:", uuid::Uuid::new_v4()) };
+        let a = Cache::connect(&config).await.expect("redis is running for the tests");
+        let b = Cache::connect(&config).await.expect("a second replica connects");
+        versions_move(DataVersions::new(&a)).await;
+        assert_eq!(DataVersions::new(&b).current("m").await, 2, "another replica sees the bump");
     }
 
     #[tokio::test]

@@ -19,7 +19,7 @@ use tokio::sync::Mutex;
 
 use crate::disclosure::{self, Cell, Suppression};
 use crate::entity::submission;
-use crate::ingest::{self, Ingest, now_us, timestamp};
+use crate::ingest::{Ingest, now_us, timestamp};
 use crate::reference::ReferenceCache;
 use crate::store::{self, NewRow, Read, Viewer, VisibleRow};
 use crate::validate::{ValidRow, breakdown_pairs};
@@ -36,6 +36,8 @@ pub struct SubmissionsService {
     /// Serialises ingests in this process (PostgreSQL also takes a per-metric lock): SQLite has
     /// one writer, and two ingests must never both treat the same version as current.
     ingest_lock: Mutex<()>,
+    /// Bumped whenever a metric's readable data may change, so cached results are invalidated.
+    data_versions: sharedmetrics_cache::DataVersions,
 }
 
 fn db_error(context: &'static str) -> impl FnOnce(sea_orm::DbErr) -> ServiceError {
@@ -47,9 +49,27 @@ fn micros(timestamp: &prost_types::Timestamp) -> i64 {
 }
 
 impl SubmissionsService {
-    /// Returns the service on `db` (migrated), reading definitions through `definitions`.
-    pub fn new(db: DatabaseConnection, definitions: Arc<dyn DefinitionsApi>) -> Self {
-        Self { reference: ReferenceCache::new(definitions.clone()), db, definitions, ingest_lock: Mutex::new(()) }
+    /// Returns the service on `db` (migrated), reading definitions through `definitions` and
+    /// announcing data changes through `data_versions`.
+    pub fn new(
+        db: DatabaseConnection,
+        definitions: Arc<dyn DefinitionsApi>,
+        data_versions: sharedmetrics_cache::DataVersions,
+    ) -> Self {
+        Self {
+            reference: ReferenceCache::new(definitions.clone()),
+            db,
+            definitions,
+            ingest_lock: Mutex::new(()),
+            data_versions,
+        }
+    }
+
+    /// Announces that a committed receipt changed its metric's data.
+    async fn announce(&self, receipt: &SubmissionReceipt) {
+        if receipt.committed && !receipt.idempotent_replay {
+            self.data_versions.bump(&receipt.metric_code).await;
+        }
     }
 
     /// Returns the metric version a request names (0: the current one), as the principal sees it.
@@ -287,7 +307,9 @@ impl SubmissionsApi for SubmissionsService {
         let _guard = self.ingest_lock.lock().await;
         let mut ingest = self.start(principal, request.header).await?;
         ingest.chunk(&request.rows).await?;
-        Ok(SubmitObservationsResponse { receipt: Some(ingest.finish().await?) })
+        let receipt = ingest.finish().await?;
+        self.announce(&receipt).await;
+        Ok(SubmitObservationsResponse { receipt: Some(receipt) })
     }
 
     async fn stream_observations(
@@ -351,7 +373,9 @@ impl SubmissionsApi for SubmissionsService {
         if frames.next().await.is_some() {
             return Err(ServiceError::invalid_field("frame", "END_LAST", "the end frame must be the last message"));
         }
-        Ok(StreamObservationsResponse { receipt: Some(ingest.finish().await?) })
+        let receipt = ingest.finish().await?;
+        self.announce(&receipt).await;
+        Ok(StreamObservationsResponse { receipt: Some(receipt) })
     }
 
     async fn get_submission(
@@ -607,6 +631,7 @@ impl SubmissionsApi for SubmissionsService {
         row.published_by = Some(principal.id.clone());
         row.visible_from_us = Some(embargo.map_or(now, |e| e.max(now)));
         let row = store::update_submission(&self.db, row).await.map_err(db_error("publishing a submission"))?;
+        self.data_versions.bump(&row.metric_code).await;
         tracing::info!(submission = %row.id, principal = %principal.id, embargo_us = ?embargo, "submission published");
         Ok(PublishSubmissionResponse { submission: Some(submission_message(&row).0) })
     }
@@ -663,8 +688,8 @@ impl SubmissionsApi for SubmissionsService {
         row.retraction_reason = Some(request.reason.clone());
         let row = store::update_submission(&txn, row).await.map_err(db_error("retracting a submission"))?;
         txn.commit().await.map_err(db_error("committing a retraction"))?;
+        self.data_versions.bump(&row.metric_code).await;
         tracing::info!(submission = %row.id, principal = %principal.id, rows = ids.len(), "submission retracted");
-        let _ = ingest::now_us;
         Ok(RetractSubmissionResponse {
             submission: Some(submission_message(&row).0),
             retracted_count: ids.len() as u64,
