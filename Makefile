@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help run test lint fmt proto-check services python-check build helm-lint
+.PHONY: help run test lint fmt proto-check services python-check build bench helm-lint
 
 help: ## Lists every target with a line each.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -22,6 +22,9 @@ test: services ## Runs every test: unit, service and end-to-end (PostgreSQL, SQL
 	$(CARGO) test --workspace --no-fail-fast
 	$(CARGO) build -p sharedmetrics
 	./scripts/python-first-call.sh target/debug/sharedmetrics
+
+bench: services ## Measures ingest through the gateway against a raw binary COPY on the same PostgreSQL (release build) and writes BENCHMARKS.md.
+	$(CARGO) run --release -p sharedmetrics-e2e --bin bench -- $(or $(ROWS),1000000)
 
 lint: ## Checks formatting and runs clippy with warnings as errors.
 	$(CARGO) fmt --all -- --check

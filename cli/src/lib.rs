@@ -13,13 +13,13 @@ use std::time::Instant;
 use anyhow::Context;
 use sea_orm::DatabaseConnection;
 use sharedmetrics_access::{PrincipalCodec, Role};
+use sharedmetrics_commitments::{CommitmentsApi, CommitmentsGrpc, CommitmentsService, RemoteCommitments};
 use sharedmetrics_config::{Config, Target};
 use sharedmetrics_definitions::{DefinitionsApi, DefinitionsGrpc, DefinitionsService, RemoteDefinitions};
 use sharedmetrics_gateway::access::{AccessService, ApiKeyAuthenticator};
-use sharedmetrics_commitments::{CommitmentsApi, CommitmentsGrpc, CommitmentsService, RemoteCommitments};
 use sharedmetrics_gateway::{GatewayServices, UnbuiltBenchmarking};
-use sharedmetrics_proto::sharedmetrics::commitments::v1::commitments_service_server::CommitmentsServiceServer;
 use sharedmetrics_grpc::ForwardedIdentity;
+use sharedmetrics_proto::sharedmetrics::commitments::v1::commitments_service_server::CommitmentsServiceServer;
 use sharedmetrics_proto::sharedmetrics::definitions::v1::definitions_service_server::DefinitionsServiceServer;
 use sharedmetrics_proto::sharedmetrics::submissions::v1::submissions_service_server::SubmissionsServiceServer;
 use sharedmetrics_submissions::{RemoteSubmissions, SubmissionsApi, SubmissionsGrpc, SubmissionsService};
@@ -263,7 +263,9 @@ pub async fn start(config: Config, targets: &[Target]) -> anyhow::Result<Platfor
     };
 
     let submissions: Arc<dyn SubmissionsApi> = match &db {
-        Some(db) if has(Target::Submissions) => Arc::new(SubmissionsService::new(db.clone(), definitions.clone(), data_versions.clone())),
+        Some(db) if has(Target::Submissions) => {
+            Arc::new(SubmissionsService::new(db.clone(), definitions.clone(), data_versions.clone()))
+        }
         _ => {
             let channel = tonic::transport::Channel::from_shared(config.services.submissions.url.clone())
                 .context("services.submissions.url")?

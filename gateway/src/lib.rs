@@ -12,14 +12,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sharedmetrics_commitments::{CommitmentsApi, CommitmentsGrpc};
 use sharedmetrics_config::GatewayConfig;
 use sharedmetrics_definitions::{DefinitionsApi, DefinitionsGrpc};
 use sharedmetrics_grpc::{Authenticator, IdentityLayer};
 use sharedmetrics_proto::sharedmetrics::access::v1::access_service_server::AccessServiceServer;
+use sharedmetrics_proto::sharedmetrics::commitments::v1::commitments_service_server::CommitmentsServiceServer;
 use sharedmetrics_proto::sharedmetrics::definitions::v1::definitions_service_server::DefinitionsServiceServer;
 use sharedmetrics_proto::sharedmetrics::submissions::v1::submissions_service_server::SubmissionsServiceServer;
-use sharedmetrics_commitments::{CommitmentsApi, CommitmentsGrpc};
-use sharedmetrics_proto::sharedmetrics::commitments::v1::commitments_service_server::CommitmentsServiceServer;
 use sharedmetrics_submissions::{SubmissionsApi, SubmissionsGrpc};
 use tokio::net::TcpListener;
 use tonic::service::RoutesBuilder;

@@ -45,6 +45,7 @@ pub struct Sandbox {
     platforms: Vec<Platform>,
     scratch: PathBuf,
     postgres_database: Option<String>,
+    database_url: String,
 }
 
 /// A client interceptor adding `authorization: Bearer <key>`.
@@ -89,6 +90,7 @@ impl Sandbox {
             }
         };
         let root = workspace_root();
+        let database_url_copy = database_url.clone();
         let mut config = Config::default();
         config.database.url = Secret::new(database_url);
         config.gateway.grpc_addr = "127.0.0.1:0".parse()?;
@@ -133,7 +135,20 @@ impl Sandbox {
         platforms.push(gateway);
         let channel =
             Channel::from_shared(format!("http://{grpc_addr}"))?.timeout(Duration::from_secs(30)).connect().await?;
-        Ok(Self { channel, http_addr, admin_key, platforms, scratch, postgres_database })
+        Ok(Self {
+            channel,
+            http_addr,
+            admin_key,
+            platforms,
+            scratch,
+            postgres_database,
+            database_url: database_url_copy,
+        })
+    }
+
+    /// Returns the PostgreSQL URL of the sandbox's database, for measurements beside the platform.
+    pub fn database_url(&self) -> Option<&str> {
+        self.postgres_database.as_ref().map(|_| self.database_url.as_str())
     }
 
     /// Returns a channel authenticating with `key` (or anonymous with none).

@@ -577,7 +577,8 @@ async fn credentials_are_required_and_revoked_keys_refused(sandbox: &Sandbox) {
 }
 
 async fn unbuilt_services_answer_unimplemented_naming_the_service(sandbox: &Sandbox) {
-    let status = BenchmarkingServiceClient::new(sandbox.admin()).get_trend(GetTrendRequest::default()).await.unwrap_err();
+    let status =
+        BenchmarkingServiceClient::new(sandbox.admin()).get_trend(GetTrendRequest::default()).await.unwrap_err();
     assert_eq!(status.code(), Code::Unimplemented);
     assert!(status.message().contains("benchmarking service is not built yet"), "{}", status.message());
     assert_eq!(error(status).code, ErrorCode::Unimplemented, "the stable reason travels too");

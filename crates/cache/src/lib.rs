@@ -151,11 +151,13 @@ impl DataVersions {
         match &self.backend {
             VersionsBackend::Redis(manager) => {
                 let mut conn = manager.clone();
-                conn.get::<_, Option<u64>>(format!("{}{metric}", self.prefix)).await.unwrap_or_else(|error| {
-                    tracing::warn!(%error, "data version read failed");
-                    None
-                })
-                .unwrap_or(0)
+                conn.get::<_, Option<u64>>(format!("{}{metric}", self.prefix))
+                    .await
+                    .unwrap_or_else(|error| {
+                        tracing::warn!(%error, "data version read failed");
+                        None
+                    })
+                    .unwrap_or(0)
             }
             VersionsBackend::Local(map) => map.lock().expect("not poisoned").get(metric).copied().unwrap_or(0),
         }

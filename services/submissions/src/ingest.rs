@@ -138,6 +138,12 @@ impl Ingest {
             ))
             .await
             .map_err(db_error("locking the metric"))?;
+            // A table being loaded has no statistics yet, and a cached generic plan ignores the
+            // parameters: either way the planner would scan the metric's rows once per key.
+            // Per-execution plans without sequential scans keep the key lookups index-driven.
+            txn.execute_unprepared("SET LOCAL enable_seqscan = off; SET LOCAL plan_cache_mode = force_custom_plan")
+                .await
+                .map_err(db_error("configuring the ingest"))?;
         }
         let mut hasher = Sha256::new();
         let mut canonical = header.clone();
@@ -258,14 +264,9 @@ impl Ingest {
         if valid.is_empty() {
             return Ok(());
         }
-        let mut periods: Vec<String> = valid.iter().map(|(_, r)| r.period_code.clone()).collect();
-        periods.sort();
-        periods.dedup();
-        let mut areas: Vec<String> = valid.iter().map(|(_, r)| r.area_code.clone()).collect();
-        areas.sort();
-        areas.dedup();
+        let keys: Vec<Key> = valid.iter().map(|(_, r)| r.key()).collect();
         let current: HashMap<Key, StoredRow> =
-            store::current_rows(&self.txn, &self.spec.code, self.version, &periods, Some(&areas))
+            store::current_rows_for_keys(&self.txn, &self.spec.code, self.version, &keys)
                 .await
                 .map_err(db_error("reading current observations"))?
                 .into_iter()

@@ -3,6 +3,7 @@
 //! insert, current-version lookup, the per-reader latest-version query) are hand-written SQL
 //! behind these functions; submissions use the entity.
 
+use sea_orm::sea_query::ArrayType;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, QueryResult, Statement, Value,
@@ -16,8 +17,6 @@ const COLUMNS: &str = "o.id, o.area_code, o.period_code, o.period_start, o.break
     o.value, o.lower_ci_95, o.upper_ci_95, o.observation_status, o.confidentiality_status, o.note, o.submission_id, \
     o.organisation_code, o.deleted, o.valid_from_us, o.valid_to_us";
 
-/// Rows per multi-row INSERT: 18 values each stays under SQLite's 32,766 bound parameters.
-const INSERT_CHUNK: usize = 1_000;
 /// Values per IN list.
 const IN_CHUNK: usize = 5_000;
 
@@ -105,6 +104,46 @@ fn placeholders(from: usize, count: usize) -> String {
     (from..from + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
+/// Returns the current versions (retraction records included) of exactly the given keys
+/// (area, period, breakdown). On PostgreSQL each key is one index probe driven from an
+/// `UNNEST` of the keys, a plan that stays fast whatever the table's statistics say (a freshly
+/// loaded table has none, and the planner then scans); SQLite uses the period/area lookup.
+pub async fn current_rows_for_keys(
+    db: &impl ConnectionTrait,
+    metric: &str,
+    version: i32,
+    keys: &[(String, String, String)],
+) -> Result<Vec<StoredRow>, DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        let mut periods: Vec<String> = keys.iter().map(|k| k.1.clone()).collect();
+        periods.sort();
+        periods.dedup();
+        let mut areas: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
+        areas.sort();
+        areas.dedup();
+        return current_rows(db, metric, version, &periods, Some(&areas)).await;
+    }
+    let mut out = Vec::new();
+    for chunk in keys.chunks(UNNEST_CHUNK) {
+        let values: Vec<Value> = vec![
+            metric.into(),
+            version.into(),
+            text_array(chunk.iter().map(|k| k.0.clone())),
+            text_array(chunk.iter().map(|k| k.1.clone())),
+            text_array(chunk.iter().map(|k| k.2.clone())),
+        ];
+        let sql = format!(
+            "SELECT {COLUMNS} FROM UNNEST($3::text[], $4::text[], $5::text[]) AS k(a, p, b) \
+             CROSS JOIN LATERAL (SELECT * FROM observations i WHERE i.metric_code = $1 AND i.metric_version = $2 \
+             AND i.valid_to_us IS NULL AND i.period_code = k.p AND i.area_code = k.a AND i.breakdown_key = k.b) o"
+        );
+        for row in db.query_all_raw(statement(db, &sql, values)).await? {
+            out.push(StoredRow::from_result(&row)?);
+        }
+    }
+    Ok(out)
+}
+
 /// Returns the current (latest, not superseded) versions of a metric version's rows in the
 /// given periods and areas, retraction records included.
 pub async fn current_rows(
@@ -115,6 +154,26 @@ pub async fn current_rows(
     areas: Option<&[String]>,
 ) -> Result<Vec<StoredRow>, DbErr> {
     let mut out = Vec::new();
+    if db.get_database_backend() == DbBackend::Postgres {
+        // One array parameter each: planning a query with thousands of IN-list values is what
+        // costs, not running it.
+        let mut values: Vec<Value> = vec![metric.into(), version.into(), text_array(periods.iter().cloned())];
+        let area_clause = match areas {
+            Some(areas) => {
+                values.push(text_array(areas.iter().cloned()));
+                " AND o.area_code = ANY($4)"
+            }
+            None => "",
+        };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM observations o WHERE o.metric_code = $1 AND o.metric_version = $2 \
+             AND o.valid_to_us IS NULL AND o.period_code = ANY($3){area_clause}"
+        );
+        for row in db.query_all_raw(statement(db, &sql, values)).await? {
+            out.push(StoredRow::from_result(&row)?);
+        }
+        return Ok(out);
+    }
     let area_chunks: Vec<&[String]> = match areas {
         Some(areas) if areas.is_empty() => return Ok(out),
         Some(areas) => areas.chunks(IN_CHUNK).collect(),
@@ -175,7 +234,7 @@ fn insert_values(metric: &str, version: i32, new: &NewRow) -> [Value; 19] {
 
 /// Appends rows to a metric version. On SQLite one prepared statement runs per row inside the
 /// caller's transaction (statement reuse is SQLite's fast path; huge multi-row statements are
-/// slow to prepare there); on PostgreSQL rows go in multi-row statements of [`INSERT_CHUNK`].
+/// slow to prepare there); on PostgreSQL rows go in as column arrays through `UNNEST`.
 pub async fn insert_rows(db: &impl ConnectionTrait, metric: &str, version: i32, rows: &[NewRow]) -> Result<(), DbErr> {
     if db.get_database_backend() == DbBackend::Sqlite {
         let sql = format!("INSERT INTO observations ({INSERT_COLUMNS}) VALUES ({})", placeholders(1, 19));
@@ -184,21 +243,74 @@ pub async fn insert_rows(db: &impl ConnectionTrait, metric: &str, version: i32, 
         }
         return Ok(());
     }
-    for chunk in rows.chunks(INSERT_CHUNK) {
-        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 19);
-        let mut tuples = Vec::with_capacity(chunk.len());
-        for (i, new) in chunk.iter().enumerate() {
-            tuples.push(format!("({})", placeholders(i * 19 + 1, 19)));
-            values.extend(insert_values(metric, version, new));
-        }
-        let sql = format!("INSERT INTO observations ({INSERT_COLUMNS}) VALUES {}", tuples.join(", "));
+    // PostgreSQL: one INSERT … SELECT FROM UNNEST of column arrays per chunk, so a chunk is one
+    // statement with 16 parameters however many rows it holds.
+    for chunk in rows.chunks(UNNEST_CHUNK) {
+        let text = |f: &dyn Fn(&NewRow) -> String| text_array(chunk.iter().map(f));
+        // Array elements cannot be NULL through the driver, so a missing number travels as NaN
+        // (validation refuses non-finite numbers, so NaN means only "missing") and becomes NULL.
+        let double = |f: &dyn Fn(&NewRow) -> Option<f64>| {
+            Value::Array(
+                ArrayType::Double,
+                Some(Box::new(chunk.iter().map(|r| Value::Double(Some(f(r).unwrap_or(f64::NAN)))).collect())),
+            )
+        };
+        let values: Vec<Value> = vec![
+            metric.into(),
+            version.into(),
+            text(&|r| r.row.area_code.clone()),
+            text(&|r| r.row.period_code.clone()),
+            text(&|r| r.row.period_start.clone()),
+            text(&|r| r.row.breakdown_key.clone()),
+            double(&|r| r.row.numerator),
+            double(&|r| r.row.denominator),
+            double(&|r| r.row.value),
+            double(&|r| r.row.lower_ci_95),
+            double(&|r| r.row.upper_ci_95),
+            text(&|r| r.row.observation_status.clone()),
+            text(&|r| r.row.confidentiality_status.clone()),
+            text(&|r| r.row.note.clone()),
+            text(&|r| r.submission_id.clone()),
+            text(&|r| r.organisation_code.clone()),
+            Value::Array(ArrayType::Bool, Some(Box::new(chunk.iter().map(|r| Value::Bool(Some(r.deleted))).collect()))),
+            Value::Array(
+                ArrayType::BigInt,
+                Some(Box::new(chunk.iter().map(|r| Value::BigInt(Some(r.valid_from_us))).collect())),
+            ),
+        ];
+        let sql = format!(
+            "INSERT INTO observations ({INSERT_COLUMNS}) \
+             SELECT $1, $2, t.a, t.p, t.ps, t.b, NULLIF(t.n, 'NaN'), NULLIF(t.d, 'NaN'), NULLIF(t.v, 'NaN'), \
+             NULLIF(t.l, 'NaN'), NULLIF(t.u, 'NaN'), t.os, t.cs, t.note, t.s, t.o, t.del, t.vf, NULL \
+             FROM UNNEST($3::text[], $4::text[], $5::text[], $6::text[], $7::float8[], $8::float8[], $9::float8[], \
+             $10::float8[], $11::float8[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], \
+             $17::bool[], $18::int8[]) AS t(a, p, ps, b, n, d, v, l, u, os, cs, note, s, o, del, vf)"
+        );
         db.execute_raw(statement(db, &sql, values)).await?;
     }
     Ok(())
 }
 
+/// Rows per UNNEST insert on PostgreSQL.
+const UNNEST_CHUNK: usize = 10_000;
+
+/// Returns a PostgreSQL text[] parameter.
+fn text_array(items: impl Iterator<Item = String>) -> Value {
+    Value::Array(ArrayType::String, Some(Box::new(items.map(|s| Value::String(Some(s))).collect())))
+}
+
 /// Marks rows superseded at `at`.
 pub async fn close_rows(db: &impl ConnectionTrait, ids: &[i64], at: i64) -> Result<(), DbErr> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    if db.get_database_backend() == DbBackend::Postgres {
+        let ids =
+            Value::Array(ArrayType::BigInt, Some(Box::new(ids.iter().map(|id| Value::BigInt(Some(*id))).collect())));
+        let sql = "UPDATE observations SET valid_to_us = $1 WHERE id = ANY($2)";
+        db.execute_raw(statement(db, sql, vec![at.into(), ids])).await?;
+        return Ok(());
+    }
     for chunk in ids.chunks(IN_CHUNK) {
         let mut values: Vec<Value> = vec![at.into()];
         values.extend(chunk.iter().map(|id| Value::from(*id)));

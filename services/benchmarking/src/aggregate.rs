@@ -1,0 +1,327 @@
+//! Aggregation up the hierarchies: an area's figures are its own observation when one was
+//! submitted, and otherwise the sums of the numerators and denominators of the areas below it
+//! at the finest level that has data (LSOAs first). For a deprivation breakdown (an IMD decile,
+//! quintile or Core20 code) an LSOA's total counts towards the group its own IMD decile falls in.
+//!
+//! Disclosure control: an aggregate any of whose inputs is suppressed for the caller is itself
+//! suppressed, because publishing it would let the caller subtract the visible parts and
+//! recover the hidden one. Inputs that are missing (or were suppressed by their submitter, so
+//! nobody holds their figures) are left out. docs/benchmarking.md states the rule.
+
+use sharedmetrics_proto::sharedmetrics::common::v1::AreaType;
+
+use crate::areas::AreaIndex;
+use crate::observations::{AreaCells, Cell, CellState, Pairs};
+
+/// The deprivation an LSOA must have for its total to count towards a deprivation breakdown.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Deprivation {
+    decile: Option<u32>,
+    quintile: Option<u32>,
+    core20: Option<bool>,
+}
+
+impl Deprivation {
+    /// Splits the deprivation pairs off a breakdown: returns the filter they make (none when
+    /// there are none, or a code is not a deprivation code) and the other pairs.
+    pub fn split(pairs: &Pairs) -> (Option<Self>, Pairs) {
+        let mut filter = Self::default();
+        let mut rest = Pairs::new();
+        let mut any = false;
+        for (dimension, code) in pairs {
+            let parsed = match dimension.as_str() {
+                "imd_decile" => {
+                    filter.decile = code.parse().ok().filter(|d| (1..=10).contains(d));
+                    filter.decile.is_some()
+                }
+                "imd_quintile" => {
+                    filter.quintile = code.parse().ok().filter(|q| (1..=5).contains(q));
+                    filter.quintile.is_some()
+                }
+                "core20" => {
+                    filter.core20 = match code.as_str() {
+                        "core20" => Some(true),
+                        "other" => Some(false),
+                        _ => None,
+                    };
+                    filter.core20.is_some()
+                }
+                _ => {
+                    rest.push((dimension.clone(), code.clone()));
+                    continue;
+                }
+            };
+            if !parsed {
+                return (None, pairs.clone());
+            }
+            any = true;
+        }
+        (any.then_some(filter), rest)
+    }
+
+    /// Returns whether an LSOA of this IMD decile belongs to the group.
+    pub fn matches(&self, decile: Option<u32>) -> bool {
+        let Some(decile) = decile else { return false };
+        self.decile.is_none_or(|d| d == decile)
+            && self.quintile.is_none_or(|q| q == decile.div_ceil(2))
+            && self.core20.is_none_or(|c| c == (decile <= 2))
+    }
+}
+
+/// Where an area's cells come from for one period and breakdown.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Source<'a> {
+    /// The cells of exactly this breakdown.
+    pub exact: Option<&'a AreaCells>,
+    /// For a deprivation breakdown, the cells without the deprivation pairs, and the group an
+    /// LSOA must be in for its cell to count.
+    pub derived: Option<(&'a AreaCells, &'a Deprivation)>,
+}
+
+/// An area's figures, as submitted or summed.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Figure {
+    pub numerator: Option<f64>,
+    pub denominator: Option<f64>,
+    pub value: Option<f64>,
+    pub lower95: Option<f64>,
+    pub upper95: Option<f64>,
+    /// Set when summed: the type and number of the areas that contributed.
+    pub aggregation: Option<(AreaType, u32)>,
+}
+
+impl Figure {
+    fn of(cell: &Cell) -> Self {
+        Self {
+            numerator: cell.numerator,
+            denominator: cell.denominator,
+            value: cell.value,
+            lower95: cell.lower95,
+            upper95: cell.upper95,
+            aggregation: None,
+        }
+    }
+}
+
+/// An area's figures, or why it has none.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Resolved {
+    Figure(Figure),
+    /// Disclosure control hid the area's figures, or one of the figures an aggregate needs.
+    Suppressed,
+    NoData,
+}
+
+fn resolved(cell: &Cell) -> Resolved {
+    match cell.state {
+        CellState::Available => Resolved::Figure(Figure::of(cell)),
+        CellState::Missing => Resolved::NoData,
+        CellState::Suppressed => Resolved::Suppressed,
+    }
+}
+
+/// Returns the cell an area has of its own in `source`.
+fn own<'a>(index: &AreaIndex, source: &Source<'a>, code: &str) -> Option<&'a Cell> {
+    if let Some(cell) = source.exact.and_then(|cells| cells.get(code)) {
+        return Some(cell);
+    }
+    let (cells, deprivation) = source.derived?;
+    let area = index.get(code)?;
+    // Only an LSOA has a single IMD decile, so only its total can stand for a deprivation group.
+    (area.area_type == AreaType::Lsoa && deprivation.matches(area.imd_decile)).then(|| cells.get(code)).flatten()
+}
+
+/// Returns the figures of `target`: its own observation, or, when `additive`, the sum over the
+/// finest level of areas below it that has any data.
+pub(crate) fn resolve(index: &AreaIndex, source: &Source<'_>, target: &str, additive: bool) -> Resolved {
+    if let Some(cell) = own(index, source, target) {
+        return resolved(cell);
+    }
+    if let Some((_, deprivation)) = source.derived
+        && index.get(target).is_some_and(|a| a.area_type == AreaType::Lsoa)
+        && !deprivation.matches(index.get(target).and_then(|a| a.imd_decile))
+    {
+        // An LSOA outside the group has no people in it.
+        return Resolved::NoData;
+    }
+    if !additive {
+        return Resolved::NoData;
+    }
+    for area_type in index.finer_types(target) {
+        let parts: Vec<&Cell> = index
+            .descendants_of_type(target, area_type)
+            .into_iter()
+            .filter_map(|area| own(index, source, &area.code))
+            .collect();
+        if parts.is_empty() {
+            continue;
+        }
+        return match sum(parts.iter().map(|cell| resolved(cell))) {
+            Resolved::Figure(figure) => {
+                Resolved::Figure(Figure { aggregation: figure.aggregation.map(|(_, n)| (area_type, n)), ..figure })
+            }
+            other => other,
+        };
+    }
+    Resolved::NoData
+}
+
+/// Returns the sum of several areas' figures (a peer group pooled, or an aggregate's parts):
+/// suppressed if any part is, no data if no part has figures, and otherwise the sums of the
+/// numerators (and of the denominators when every summed part has one).
+pub(crate) fn sum(parts: impl Iterator<Item = Resolved>) -> Resolved {
+    let (mut numerator, mut denominator, mut count) = (0.0, Some(0.0), 0u32);
+    for part in parts {
+        match part {
+            Resolved::Suppressed => return Resolved::Suppressed,
+            Resolved::NoData => {}
+            Resolved::Figure(figure) => {
+                // A part without a numerator cannot be added in (a value-only row).
+                let Some(x) = figure.numerator else { continue };
+                numerator += x;
+                denominator = denominator.zip(figure.denominator).map(|(a, b)| a + b);
+                count += 1;
+            }
+        }
+    }
+    if count == 0 {
+        return Resolved::NoData;
+    }
+    Resolved::Figure(Figure {
+        numerator: Some(numerator),
+        denominator,
+        value: None,
+        lower95: None,
+        upper95: None,
+        aggregation: Some((AreaType::Unspecified, count)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::areas::ENGLAND;
+    use crate::areas::tests::small_country;
+
+    fn cell(numerator: f64, denominator: f64) -> Cell {
+        Cell {
+            numerator: Some(numerator),
+            denominator: Some(denominator),
+            value: Some(numerator / denominator * 100.0),
+            lower95: None,
+            upper95: None,
+            state: CellState::Available,
+        }
+    }
+
+    fn suppressed() -> Cell {
+        Cell {
+            numerator: None,
+            denominator: None,
+            value: None,
+            lower95: None,
+            upper95: None,
+            state: CellState::Suppressed,
+        }
+    }
+
+    fn cells(entries: &[(&str, Cell)]) -> AreaCells {
+        entries.iter().map(|(code, cell)| ((*code).to_owned(), cell.clone())).collect()
+    }
+
+    fn counts(resolved: &Resolved) -> (Option<f64>, Option<f64>, Option<(AreaType, u32)>) {
+        match resolved {
+            Resolved::Figure(f) => (f.numerator, f.denominator, f.aggregation),
+            other => panic!("no figure: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn districts_and_england_sum_their_lsoas() {
+        let index = small_country();
+        let lsoas = cells(&[("L1", cell(10.0, 40.0)), ("L2", cell(5.0, 50.0)), ("L3", cell(7.0, 70.0))]);
+        let source = Source { exact: Some(&lsoas), derived: None };
+        assert_eq!(counts(&resolve(&index, &source, "D1", true)), (Some(15.0), Some(90.0), Some((AreaType::Lsoa, 2))));
+        assert_eq!(counts(&resolve(&index, &source, "D2", true)), (Some(7.0), Some(70.0), Some((AreaType::Lsoa, 1))));
+        assert_eq!(
+            counts(&resolve(&index, &source, ENGLAND, true)),
+            (Some(22.0), Some(160.0), Some((AreaType::Lsoa, 3)))
+        );
+        assert_eq!(resolve(&index, &source, "D1", false), Resolved::NoData, "a mean or DSR value is not summed");
+    }
+
+    #[test]
+    fn an_areas_own_observation_wins_over_the_sum_below_it() {
+        let index = small_country();
+        let mixed = cells(&[("L1", cell(10.0, 40.0)), ("D1", cell(99.0, 100.0))]);
+        let source = Source { exact: Some(&mixed), derived: None };
+        assert_eq!(counts(&resolve(&index, &source, "D1", true)), (Some(99.0), Some(100.0), None));
+        // The region takes the finest level with data (LSOAs), never mixing levels.
+        assert_eq!(counts(&resolve(&index, &source, "R1", true)).2, Some((AreaType::Lsoa, 1)));
+        let districts = cells(&[("D1", cell(3.0, 10.0)), ("D2", cell(4.0, 10.0))]);
+        let source = Source { exact: Some(&districts), derived: None };
+        assert_eq!(
+            counts(&resolve(&index, &source, "R1", true)),
+            (Some(7.0), Some(20.0), Some((AreaType::LocalAuthorityDistrict, 2)))
+        );
+    }
+
+    #[test]
+    fn an_aggregate_with_a_suppressed_input_is_suppressed() {
+        let index = small_country();
+        let lsoas = cells(&[("L1", cell(10.0, 40.0)), ("L2", suppressed()), ("L3", cell(7.0, 70.0))]);
+        let source = Source { exact: Some(&lsoas), derived: None };
+        assert_eq!(resolve(&index, &source, "D1", true), Resolved::Suppressed);
+        assert_eq!(resolve(&index, &source, ENGLAND, true), Resolved::Suppressed);
+        assert!(matches!(resolve(&index, &source, "D2", true), Resolved::Figure(_)), "D2's inputs are all visible");
+        let missing = Cell { state: CellState::Missing, ..suppressed() };
+        let lsoas = cells(&[("L1", cell(10.0, 40.0)), ("L2", missing)]);
+        let source = Source { exact: Some(&lsoas), derived: None };
+        assert_eq!(counts(&resolve(&index, &source, "D1", true)).0, Some(10.0), "a missing input is left out");
+    }
+
+    #[test]
+    fn lsoa_totals_make_deprivation_groups_by_their_own_decile() {
+        let index = small_country();
+        let totals = cells(&[
+            ("L1", cell(10.0, 40.0)),
+            ("L2", cell(5.0, 50.0)),
+            ("L3", cell(7.0, 70.0)),
+            ("L4", cell(1.0, 9.0)),
+        ]);
+        let group = |pairs: &[(&str, &str)]| {
+            let pairs: Pairs = pairs.iter().map(|(d, c)| ((*d).to_owned(), (*c).to_owned())).collect();
+            Deprivation::split(&pairs)
+        };
+        let (decile1, rest) = group(&[("imd_decile", "1")]);
+        assert!(rest.is_empty());
+        let decile1 = decile1.unwrap();
+        let source = Source { exact: None, derived: Some((&totals, &decile1)) };
+        assert_eq!(counts(&resolve(&index, &source, "D1", true)), (Some(10.0), Some(40.0), Some((AreaType::Lsoa, 1))));
+        assert_eq!(resolve(&index, &source, "D2", true), Resolved::NoData, "no LSOA of D2 is in decile 1");
+        assert_eq!(resolve(&index, &source, "L2", true), Resolved::NoData, "L2 is in decile 2");
+        let (core20, _) = group(&[("core20", "core20")]);
+        let core20 = core20.unwrap();
+        let source = Source { exact: None, derived: Some((&totals, &core20)) };
+        assert_eq!(counts(&resolve(&index, &source, "R1", true)).0, Some(15.0));
+        let (quintile3, _) = group(&[("imd_quintile", "3")]);
+        let quintile3 = quintile3.unwrap();
+        let source = Source { exact: None, derived: Some((&totals, &quintile3)) };
+        assert_eq!(counts(&resolve(&index, &source, ENGLAND, true)).0, Some(7.0));
+        let (none, kept) = group(&[("sex", "F"), ("imd_decile", "11")]);
+        assert!(none.is_none() && kept.len() == 2, "an unknown decile is not a deprivation group");
+    }
+
+    #[test]
+    fn pooling_members_sums_only_what_is_there() {
+        let parts = vec![
+            Resolved::Figure(Figure::of(&cell(1.0, 10.0))),
+            Resolved::NoData,
+            Resolved::Figure(Figure::of(&cell(2.0, 20.0))),
+        ];
+        assert_eq!(counts(&sum(parts.into_iter())), (Some(3.0), Some(30.0), Some((AreaType::Unspecified, 2))));
+        assert_eq!(sum([Resolved::NoData].into_iter()), Resolved::NoData);
+        let with_hidden = vec![Resolved::Figure(Figure::of(&cell(1.0, 10.0))), Resolved::Suppressed];
+        assert_eq!(sum(with_hidden.into_iter()), Resolved::Suppressed);
+    }
+}

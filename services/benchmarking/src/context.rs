@@ -1,0 +1,434 @@
+//! What every answer over stored data starts from: the metric version read (with the value type,
+//! multiplier and polarity that decide its statistics), the request's validated parts (period,
+//! breakdown, benchmark, comparison level), and [`Figures`], which turns the observations of any
+//! area, period and breakdown into a [`Statistic`], aggregating and pooling where needed.
+
+use std::sync::Arc;
+
+use sharedmetrics_access::Principal;
+use sharedmetrics_definitions::DefinitionsApi;
+use sharedmetrics_error::{ServiceError, ServiceResult};
+use sharedmetrics_periods::Period;
+use sharedmetrics_proto::sharedmetrics::benchmarking::v1::{
+    Benchmark, ComparisonLevel, ComparisonResult, StatisticSuppressionReason, benchmark,
+};
+use sharedmetrics_proto::sharedmetrics::common::v1::{AreaType, CiMethod, PeriodType, Polarity, ValueType};
+use sharedmetrics_proto::sharedmetrics::definitions::v1::{
+    GetMetricRequest, ListPeerGroupsRequest, MetricVersionSpec, PeerGroup,
+};
+use sharedmetrics_statistics::{self as stats, Count, Judgement};
+
+use crate::aggregate::{self, Deprivation, Resolved, Source};
+use crate::areas::AreaIndex;
+use crate::observations::{Observations, Pairs, breakdown_key, key_without, with_pair};
+use crate::statistic::{self, Input, Levels, Statistic};
+
+/// The 19 bands of the European Standard Population 2013, in the order of its weights.
+const ESP_2013_BANDS: [&str; 19] = [
+    "0-4", "5-9", "10-14", "15-19", "20-24", "25-29", "30-34", "35-39", "40-44", "45-49", "50-54", "55-59", "60-64",
+    "65-69", "70-74", "75-79", "80-84", "85-89", "90+",
+];
+
+/// The metric version an answer reads, with what decides its statistics.
+#[derive(Clone, Debug)]
+pub(crate) struct MetricContext {
+    pub code: String,
+    pub version: u32,
+    pub spec: MetricVersionSpec,
+    pub value_type: ValueType,
+    pub multiplier: f64,
+    pub polarity: Polarity,
+    /// False when the metric's CI method is "none".
+    pub intervals: bool,
+    /// Whether the caller owns the metric (or is national) and so reads its drafts.
+    pub insider: bool,
+}
+
+impl MetricContext {
+    /// Returns the metric of a spec and version as `principal` reads it.
+    pub fn new(spec: MetricVersionSpec, version: u32, principal: &Principal) -> Self {
+        let value_type = ValueType::try_from(spec.value_type).unwrap_or(ValueType::Unspecified);
+        let multiplier =
+            if spec.multiplier == 0 { statistic::default_multiplier(value_type) } else { f64::from(spec.multiplier) };
+        let polarity = Polarity::try_from(spec.polarity).unwrap_or(Polarity::NoJudgement);
+        let intervals = CiMethod::try_from(spec.ci_method).unwrap_or(CiMethod::Unspecified) != CiMethod::None;
+        let insider = principal.is_national() || spec.owners.iter().any(|o| principal.belongs_to(o));
+        Self { code: spec.code.clone(), version, value_type, multiplier, polarity, intervals, insider, spec }
+    }
+
+    /// Returns the polarity as the statistics crate takes it.
+    pub fn stats_polarity(&self) -> stats::Polarity {
+        match self.polarity {
+            Polarity::HighIsGood => stats::Polarity::HighIsGood,
+            Polarity::LowIsGood => stats::Polarity::LowIsGood,
+            Polarity::NoJudgement | Polarity::Unspecified => stats::Polarity::NoJudgement,
+        }
+    }
+
+    /// Returns whether the proto polarity has a judgement (for the response).
+    pub fn proto_polarity(&self) -> i32 {
+        match self.polarity {
+            Polarity::Unspecified => Polarity::NoJudgement as i32,
+            p => p as i32,
+        }
+    }
+
+    /// Returns whether figures of several areas may be summed: counts and counts-based values.
+    pub fn additive(&self) -> bool {
+        matches!(
+            self.value_type,
+            ValueType::Count | ValueType::Proportion | ValueType::CrudeRate | ValueType::IndirectlyStandardisedRatio
+        )
+    }
+
+    /// Returns whether the metric's values are directly standardised from age-band rows.
+    pub fn standardised_by_age(&self) -> bool {
+        self.value_type == ValueType::DirectlyStandardisedRate && self.spec.dimensions.iter().any(|d| d == "age_band")
+    }
+
+    /// Returns whether the metric is published at an area type.
+    pub fn published_at(&self, area_type: AreaType) -> bool {
+        self.spec.area_types.contains(&(area_type as i32))
+    }
+
+    /// Checks a request's breakdown uses only the metric's dimensions.
+    pub fn check_breakdown(&self, pairs: &Pairs, field: &str) -> ServiceResult<()> {
+        for (dimension, _) in pairs {
+            if !self.spec.dimensions.contains(dimension) {
+                return Err(ServiceError::invalid_field(
+                    field,
+                    "UNKNOWN_DIMENSION",
+                    format!("metric {} is not broken down by {dimension:?}", self.code),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Parses a request's period (empty: none), checking it is of the metric's period type.
+    pub fn period(&self, code: &str, field: &str) -> ServiceResult<Option<Period>> {
+        if code.is_empty() {
+            return Ok(None);
+        }
+        let period_type = PeriodType::try_from(self.spec.period_type).unwrap_or(PeriodType::Unspecified);
+        let parsed = if period_type == PeriodType::Unspecified {
+            Period::parse(code)
+        } else {
+            Period::parse_as(code, period_type)
+        };
+        parsed.map(Some).map_err(|e| {
+            let reason = if matches!(e, sharedmetrics_periods::PeriodError::WrongType { .. }) {
+                "WRONG_PERIOD_TYPE"
+            } else {
+                "INVALID_PERIOD"
+            };
+            ServiceError::invalid_field(field, reason, e.to_string())
+        })
+    }
+}
+
+/// Returns the metric version a request names (0: the current one), as `principal` reads it.
+pub(crate) async fn metric(
+    definitions: &Arc<dyn DefinitionsApi>,
+    principal: &Principal,
+    code: &str,
+    version: u32,
+) -> ServiceResult<MetricContext> {
+    if code.is_empty() {
+        return Err(ServiceError::invalid_field("metric_code", "REQUIRED", "metric_code is required"));
+    }
+    let metric = definitions.get_metric(principal, GetMetricRequest { code: code.to_owned(), version }).await?;
+    let current = metric.metric.and_then(|m| m.current).ok_or_else(|| ServiceError::not_found("metric", code))?;
+    let spec = current.spec.ok_or_else(|| ServiceError::internal("reading a metric", "no spec"))?;
+    Ok(MetricContext::new(spec, current.version, principal))
+}
+
+/// The level a comparison is made at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Level {
+    Single95,
+    Single998,
+    /// 95% and 99.8% together (much better, better, similar, worse, much worse).
+    Both,
+}
+
+impl Level {
+    /// Returns the level a request asks for (unset: 95%).
+    pub fn parse(value: i32, field: &str) -> ServiceResult<Self> {
+        match ComparisonLevel::try_from(value) {
+            Ok(ComparisonLevel::Unspecified | ComparisonLevel::Single95) => Ok(Self::Single95),
+            Ok(ComparisonLevel::Single998) => Ok(Self::Single998),
+            Ok(ComparisonLevel::TwoLevel) => Ok(Self::Both),
+            Err(_) => {
+                Err(ServiceError::invalid_field(field, "INVALID_ENUM", format!("{value} is not a comparison level")))
+            }
+        }
+    }
+}
+
+/// Returns the proto result of a judgement.
+pub(crate) fn comparison_result(judgement: Judgement) -> ComparisonResult {
+    match judgement {
+        Judgement::Similar => ComparisonResult::Similar,
+        Judgement::Better => ComparisonResult::Better,
+        Judgement::Worse => ComparisonResult::Worse,
+        Judgement::MuchBetter => ComparisonResult::MuchBetter,
+        Judgement::MuchWorse => ComparisonResult::MuchWorse,
+        Judgement::Higher => ComparisonResult::Higher,
+        Judgement::Lower => ComparisonResult::Lower,
+        Judgement::MuchHigher => ComparisonResult::MuchHigher,
+        Judgement::MuchLower => ComparisonResult::MuchLower,
+    }
+}
+
+/// What a request compares with.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum BenchmarkSpec {
+    England,
+    Parent(AreaType),
+    PeerGroup(PeerGroup),
+    Target(f64),
+}
+
+/// Returns the latest version of a peer group, or a violation of `field`.
+pub(crate) async fn peer_group(
+    definitions: &Arc<dyn DefinitionsApi>,
+    principal: &Principal,
+    code: &str,
+    field: &str,
+) -> ServiceResult<PeerGroup> {
+    let mut page_token = String::new();
+    let mut latest: Option<PeerGroup> = None;
+    loop {
+        let page = definitions
+            .list_peer_groups(principal, ListPeerGroupsRequest { page_size: 1_000, page_token, ..Default::default() })
+            .await?;
+        for group in page.peer_groups.into_iter().filter(|g| g.code == code) {
+            if latest.as_ref().is_none_or(|l| l.version < group.version) {
+                latest = Some(group);
+            }
+        }
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    latest.ok_or_else(|| {
+        ServiceError::invalid_field(field, "UNKNOWN_PEER_GROUP", format!("peer group {code:?} does not exist"))
+    })
+}
+
+/// Returns what a request's benchmark asks for (unset: England), validated.
+pub(crate) async fn benchmark_spec(
+    definitions: &Arc<dyn DefinitionsApi>,
+    principal: &Principal,
+    benchmark: Option<&Benchmark>,
+    field: &str,
+) -> ServiceResult<BenchmarkSpec> {
+    match benchmark.and_then(|b| b.kind.as_ref()) {
+        None => Ok(BenchmarkSpec::England),
+        Some(benchmark::Kind::England(true)) => Ok(BenchmarkSpec::England),
+        Some(benchmark::Kind::England(false)) => Err(ServiceError::invalid_field(
+            format!("{field}.england"),
+            "MUST_BE_TRUE",
+            "england is a flag that must be true when set",
+        )),
+        Some(benchmark::Kind::ParentAreaType(t)) => match AreaType::try_from(*t) {
+            Ok(
+                t @ (AreaType::Ward
+                | AreaType::LocalAuthorityDistrict
+                | AreaType::UpperTierLocalAuthority
+                | AreaType::Icb
+                | AreaType::NhsRegion
+                | AreaType::Region
+                | AreaType::England),
+            ) => Ok(BenchmarkSpec::Parent(t)),
+            _ => Err(ServiceError::invalid_field(
+                format!("{field}.parent_area_type"),
+                "INVALID_PARENT_TYPE",
+                "parent_area_type must be an area type that contains others (ward up to England)",
+            )),
+        },
+        Some(benchmark::Kind::PeerGroupCode(code)) => {
+            peer_group(definitions, principal, code, &format!("{field}.peer_group_code"))
+                .await
+                .map(BenchmarkSpec::PeerGroup)
+        }
+        Some(benchmark::Kind::Target(target)) if target.is_finite() => Ok(BenchmarkSpec::Target(*target)),
+        Some(benchmark::Kind::Target(_)) => {
+            Err(ServiceError::invalid_field(format!("{field}.target"), "NOT_FINITE", "target must be a finite number"))
+        }
+    }
+}
+
+/// A statistic over stored data, with where its figures came from.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Computed {
+    pub statistic: Statistic,
+    /// Set when the figures were summed from lower-level areas.
+    pub aggregation: Option<(AreaType, u32)>,
+}
+
+impl Computed {
+    fn without(reason: StatisticSuppressionReason) -> Self {
+        Self { statistic: Statistic::suppressed(reason), aggregation: None }
+    }
+}
+
+/// Statistics of any area, period and breakdown of one metric's observations.
+pub(crate) struct Figures<'a> {
+    pub metric: &'a MetricContext,
+    pub observations: &'a Observations,
+    pub areas: &'a AreaIndex,
+}
+
+/// Age-band counts of one area, or why they cannot be used.
+enum Bands {
+    Counts(Vec<Count>, Vec<f64>, Option<(AreaType, u32)>),
+    Suppressed,
+    Unavailable,
+}
+
+impl Figures<'_> {
+    /// Returns the figures of an area: its own or summed from below (docs/benchmarking.md).
+    pub fn resolve(&self, area: &str, period: &str, pairs: &Pairs, additive: bool) -> Resolved {
+        let exact = self.observations.cells(period, pairs);
+        let (deprivation, rest) = Deprivation::split(pairs);
+        let derived = match &deprivation {
+            Some(d) => self.observations.cells(period, &rest).map(|cells| (cells, d)),
+            None => None,
+        };
+        aggregate::resolve(self.areas, &Source { exact, derived }, area, additive)
+    }
+
+    /// Returns the periods with data for a breakdown, oldest first: periods with cells of the
+    /// breakdown itself, of its non-deprivation part (LSOA totals make deprivation groups), or
+    /// of its age bands (for a DSR standardised by age).
+    pub fn periods(&self, pairs: &Pairs) -> Vec<Period> {
+        let exact = breakdown_key(pairs);
+        let (deprivation, rest) = Deprivation::split(pairs);
+        let base = deprivation.map(|_| breakdown_key(&rest));
+        let by_age = self.metric.standardised_by_age();
+        self.observations.periods_where(|key| {
+            key == exact
+                || base.as_deref() == Some(key)
+                || (by_age && key_without(key, "age_band").is_some_and(|k| k == exact))
+        })
+    }
+
+    /// Returns the statistic of one area.
+    pub fn statistic(&self, area: &str, period: &str, pairs: &Pairs) -> Computed {
+        match self.bands(std::slice::from_ref(&area.to_owned()), period, pairs) {
+            Bands::Counts(counts, weights, aggregation) => return self.dsr(counts, weights, aggregation),
+            Bands::Suppressed => return Computed::without(StatisticSuppressionReason::DisclosureControl),
+            Bands::Unavailable => {}
+        }
+        self.statistic_of(self.resolve(area, period, pairs, self.metric.additive()))
+    }
+
+    /// Returns the statistic of several areas pooled (a peer group, or organisations as England).
+    pub fn pooled(&self, members: &[String], period: &str, pairs: &Pairs) -> Computed {
+        match self.bands(members, period, pairs) {
+            Bands::Counts(counts, weights, aggregation) => return self.dsr(counts, weights, aggregation),
+            Bands::Suppressed => return Computed::without(StatisticSuppressionReason::DisclosureControl),
+            Bands::Unavailable => {}
+        }
+        if !self.metric.additive() {
+            return Computed::without(StatisticSuppressionReason::NoData);
+        }
+        let parts = members.iter().map(|m| self.resolve(m, period, pairs, true));
+        self.statistic_of(aggregate::sum(parts))
+    }
+
+    /// Returns the age-band counts of the areas pooled, for a DSR standardised by age band.
+    fn bands(&self, members: &[String], period: &str, pairs: &Pairs) -> Bands {
+        if !self.metric.standardised_by_age() || pairs.iter().any(|(d, _)| d == "age_band") {
+            return Bands::Unavailable;
+        }
+        // The bands the metric reports for this period (an under-75 indicator has fewer than 19);
+        // every area must have every one of them.
+        let codes = self.observations.codes_of(period, "age_band");
+        let bands: Vec<(usize, &String)> =
+            codes.iter().filter_map(|c| ESP_2013_BANDS.iter().position(|b| b == c).map(|i| (i, c))).collect();
+        if bands.is_empty() {
+            return Bands::Unavailable;
+        }
+        let mut counts = vec![Count::new(0.0, 0.0); bands.len()];
+        let mut aggregation = None;
+        for (slot, (_, code)) in counts.iter_mut().zip(&bands) {
+            let band_pairs = with_pair(pairs, "age_band", code);
+            let mut parts = members.iter().map(|m| self.resolve(m, period, &band_pairs, true));
+            // One area keeps its resolution (and where it came from); several are pooled.
+            let resolved =
+                if members.len() == 1 { parts.next().unwrap_or(Resolved::NoData) } else { aggregate::sum(parts) };
+            match resolved {
+                Resolved::Suppressed => return Bands::Suppressed,
+                Resolved::NoData => return Bands::Unavailable,
+                Resolved::Figure(f) => match (f.numerator, f.denominator) {
+                    (Some(x), Some(n)) if n > 0.0 => {
+                        *slot = Count::new(x, n);
+                        aggregation = aggregation.or(f.aggregation.filter(|(t, _)| *t != AreaType::Unspecified));
+                    }
+                    _ => return Bands::Unavailable,
+                },
+            }
+        }
+        let weights = bands.iter().map(|(i, _)| stats::EUROPEAN_STANDARD_POPULATION_2013[*i]).collect();
+        Bands::Counts(counts, weights, aggregation)
+    }
+
+    fn dsr(&self, counts: Vec<Count>, weights: Vec<f64>, aggregation: Option<(AreaType, u32)>) -> Computed {
+        let Ok(standard) = stats::StandardPopulation::new(weights) else {
+            return Computed::without(StatisticSuppressionReason::NotComputable);
+        };
+        let input = Input::Dsr { bands: counts, standard };
+        let statistic = statistic::compute(
+            self.metric.value_type,
+            self.metric.multiplier,
+            &input,
+            Levels::BOTH,
+            self.metric.intervals,
+        )
+        .unwrap_or_else(|_| Statistic::suppressed(StatisticSuppressionReason::NotComputable));
+        Computed { statistic, aggregation }
+    }
+
+    /// Returns the statistic of resolved figures.
+    fn statistic_of(&self, resolved: Resolved) -> Computed {
+        let figure = match resolved {
+            Resolved::Suppressed => return Computed::without(StatisticSuppressionReason::DisclosureControl),
+            Resolved::NoData => return Computed::without(StatisticSuppressionReason::NoData),
+            Resolved::Figure(figure) => figure,
+        };
+        let counts = match self.metric.value_type {
+            ValueType::Count => {
+                figure.numerator.map(|x| Input::Counts { numerator: x, denominator: figure.denominator })
+            }
+            ValueType::Proportion | ValueType::CrudeRate => figure
+                .numerator
+                .zip(figure.denominator)
+                .map(|(x, n)| Input::Counts { numerator: x, denominator: Some(n) }),
+            // For an indirectly standardised ratio the stored denominator is the expected count.
+            ValueType::IndirectlyStandardisedRatio => figure
+                .numerator
+                .zip(figure.denominator)
+                .map(|(o, e)| Input::Isr { observed: o, expected: e, reference_rate: None }),
+            _ => None,
+        };
+        let input = counts.or_else(|| {
+            figure.value.map(|value| Input::Supplied { value, lower95: figure.lower95, upper95: figure.upper95 })
+        });
+        let Some(input) = input else { return Computed::without(StatisticSuppressionReason::NoData) };
+        let statistic = statistic::compute(
+            self.metric.value_type,
+            self.metric.multiplier,
+            &input,
+            Levels::BOTH,
+            self.metric.intervals,
+        )
+        .unwrap_or_else(|_| Statistic::suppressed(StatisticSuppressionReason::NotComputable));
+        // An aggregate's "source" type is set by the resolver; a pool of members has none.
+        let aggregation = figure.aggregation.filter(|(t, _)| *t != AreaType::Unspecified);
+        Computed { statistic, aggregation }
+    }
+}

@@ -1,0 +1,229 @@
+//! Observations as benchmarking reads them: through the submissions API with the caller's
+//! principal (so disclosure control has already been applied), indexed by period and breakdown,
+//! with each cell's state reduced to available, missing or suppressed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use sharedmetrics_access::Principal;
+use sharedmetrics_error::{ServiceError, ServiceResult};
+use sharedmetrics_periods::Period;
+use sharedmetrics_proto::sharedmetrics::common::v1::Breakdown;
+use sharedmetrics_proto::sharedmetrics::submissions::v1::{
+    Observation, ObservationStatus, PublicationState, QueryObservationsRequest,
+};
+use sharedmetrics_submissions::SubmissionsApi;
+
+/// A breakdown as sorted `(dimension, code)` pairs; empty for the total.
+pub(crate) type Pairs = Vec<(String, String)>;
+
+/// Whether a cell has figures the caller may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CellState {
+    /// Figures present and visible.
+    Available,
+    /// No figures: status missing, or suppressed by its submitter before submission.
+    Missing,
+    /// Disclosure control hid the figures from this caller.
+    Suppressed,
+}
+
+/// One observation's figures as the caller sees them.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Cell {
+    pub numerator: Option<f64>,
+    pub denominator: Option<f64>,
+    pub value: Option<f64>,
+    pub lower95: Option<f64>,
+    pub upper95: Option<f64>,
+    pub state: CellState,
+}
+
+impl Cell {
+    /// Returns the cell an observation message gives the caller.
+    pub fn from_observation(o: &Observation) -> Self {
+        let status = ObservationStatus::try_from(o.observation_status).unwrap_or(ObservationStatus::Normal);
+        let state = if o.suppressed {
+            CellState::Suppressed
+        } else if matches!(status, ObservationStatus::Missing | ObservationStatus::Suppressed)
+            || (o.numerator.is_none() && o.value.is_none())
+        {
+            CellState::Missing
+        } else {
+            CellState::Available
+        };
+        // Nothing of a suppressed cell is kept, not even the denominator the submissions service
+        // leaves visible, so no later step can use it by mistake.
+        let keep = state == CellState::Available;
+        Self {
+            numerator: o.numerator.filter(|_| keep),
+            denominator: o.denominator.filter(|_| keep),
+            value: o.value.filter(|_| keep),
+            lower95: o.lower_ci_95.filter(|_| keep),
+            upper95: o.upper_ci_95.filter(|_| keep),
+            state,
+        }
+    }
+}
+
+/// The cells of one (period, breakdown), by area code.
+pub(crate) type AreaCells = HashMap<String, Cell>;
+
+/// Every observation read for one metric, by period and breakdown.
+#[derive(Debug, Default)]
+pub(crate) struct Observations {
+    cells: HashMap<(String, String), AreaCells>,
+    /// The snapshot the submissions service read at.
+    pub snapshot: Option<prost_types::Timestamp>,
+}
+
+impl Observations {
+    /// Adds one cell.
+    pub fn insert(&mut self, period: &str, pairs: &Pairs, area: &str, cell: Cell) {
+        self.cells.entry((period.to_owned(), breakdown_key(pairs))).or_default().insert(area.to_owned(), cell);
+    }
+
+    /// Returns the cells of one period and breakdown.
+    pub fn cells(&self, period: &str, pairs: &Pairs) -> Option<&AreaCells> {
+        self.cells.get(&(period.to_owned(), breakdown_key(pairs)))
+    }
+
+    /// Returns the periods with any cell whose breakdown key `accept`s, oldest first.
+    pub fn periods_where(&self, accept: impl Fn(&str) -> bool) -> Vec<Period> {
+        let mut periods: Vec<Period> = self
+            .cells
+            .keys()
+            .filter(|(_, key)| accept(key))
+            .filter_map(|(period, _)| Period::parse(period).ok())
+            .collect();
+        periods.sort();
+        periods.dedup();
+        periods
+    }
+
+    /// Returns the codes of every value seen for `dimension` in the period, as they sort.
+    pub fn codes_of(&self, period: &str, dimension: &str) -> Vec<String> {
+        let prefix = format!("{dimension}:");
+        let mut codes: Vec<String> = self
+            .cells
+            .keys()
+            .filter(|(p, _)| p == period)
+            .flat_map(|(_, key)| key.split(',').filter_map(|pair| pair.strip_prefix(&prefix)).map(str::to_owned))
+            .collect();
+        codes.sort();
+        codes.dedup();
+        codes
+    }
+}
+
+/// Returns the canonical key of a breakdown: `dimension:code` pairs sorted and comma-joined.
+pub(crate) fn breakdown_key(pairs: &Pairs) -> String {
+    let mut sorted: Vec<String> = pairs.iter().map(|(d, c)| format!("{d}:{c}")).collect();
+    sorted.sort();
+    sorted.join(",")
+}
+
+/// Returns a breakdown key without its pair of `dimension`, if it has one.
+pub(crate) fn key_without(key: &str, dimension: &str) -> Option<String> {
+    let prefix = format!("{dimension}:");
+    let parts: Vec<&str> = key.split(',').filter(|p| !p.is_empty()).collect();
+    let kept: Vec<&str> = parts.iter().copied().filter(|p| !p.starts_with(&prefix)).collect();
+    (kept.len() < parts.len()).then(|| kept.join(","))
+}
+
+/// Returns the pairs of a breakdown message, sorted.
+pub(crate) fn pairs_of(breakdown: Option<&Breakdown>) -> Pairs {
+    let mut pairs: Pairs =
+        breakdown.map(|b| b.codes.iter().map(|c| (c.dimension.clone(), c.code.clone())).collect()).unwrap_or_default();
+    pairs.sort();
+    pairs
+}
+
+/// Returns `pairs` with one more pair, sorted.
+pub(crate) fn with_pair(pairs: &Pairs, dimension: &str, code: &str) -> Pairs {
+    let mut out = pairs.clone();
+    out.push((dimension.to_owned(), code.to_owned()));
+    out.sort();
+    out
+}
+
+/// Parses `dimension:code` strings of a request, naming the field of any that is malformed or
+/// repeats a dimension.
+pub(crate) fn parse_pairs(codes: &[String], field: &str) -> ServiceResult<Pairs> {
+    let mut pairs = Pairs::new();
+    for (i, text) in codes.iter().enumerate() {
+        let Some((dimension, code)) = text.split_once(':').filter(|(d, c)| !d.is_empty() && !c.is_empty()) else {
+            return Err(ServiceError::invalid_field(
+                format!("{field}[{i}]"),
+                "INVALID_BREAKDOWN",
+                format!("{text:?} is not dimension:code"),
+            ));
+        };
+        if pairs.iter().any(|(d, _)| d == dimension) {
+            return Err(ServiceError::invalid_field(
+                format!("{field}[{i}]"),
+                "DUPLICATE_DIMENSION",
+                format!("dimension {dimension:?} is given twice"),
+            ));
+        }
+        pairs.push((dimension.to_owned(), code.to_owned()));
+    }
+    pairs.sort();
+    Ok(pairs)
+}
+
+/// Reads every observation matching `request` as `principal` sees it.
+pub(crate) async fn read(
+    submissions: &Arc<dyn SubmissionsApi>,
+    principal: &Principal,
+    request: QueryObservationsRequest,
+) -> ServiceResult<Observations> {
+    let mut stream = submissions.query_observations(principal, request).await?;
+    let mut out = Observations::default();
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        out.snapshot = batch.data_version.or(out.snapshot);
+        for o in &batch.observations {
+            if o.publication_state == PublicationState::Retracted as i32 {
+                continue;
+            }
+            out.insert(&o.period_code, &pairs_of(o.breakdown.as_ref()), &o.area_code, Cell::from_observation(o));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_suppressed_observation_keeps_no_figures() {
+        let o = Observation {
+            numerator: None,
+            denominator: Some(120.0),
+            suppressed: true,
+            observation_status: ObservationStatus::Suppressed as i32,
+            ..Default::default()
+        };
+        let cell = Cell::from_observation(&o);
+        assert_eq!((cell.state, cell.denominator), (CellState::Suppressed, None));
+        let missing = Cell::from_observation(&Observation {
+            observation_status: ObservationStatus::Missing as i32,
+            ..Default::default()
+        });
+        assert_eq!(missing.state, CellState::Missing);
+    }
+
+    #[test]
+    fn breakdowns_parse_and_key_in_one_canonical_order() {
+        let pairs = parse_pairs(&["sex:F".into(), "imd_decile:1".into()], "breakdown_codes").unwrap();
+        assert_eq!(breakdown_key(&pairs), "imd_decile:1,sex:F");
+        assert_eq!(breakdown_key(&with_pair(&Pairs::new(), "age_band", "0-4")), "age_band:0-4");
+        let bad = parse_pairs(&["sex".into()], "breakdown_codes").unwrap_err();
+        assert_eq!(bad.violations[0].field, "breakdown_codes[0]");
+        let twice = parse_pairs(&["sex:F".into(), "sex:M".into()], "breakdown_codes").unwrap_err();
+        assert_eq!(twice.violations[0].reason, "DUPLICATE_DIMENSION");
+    }
+}

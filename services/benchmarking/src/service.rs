@@ -1,0 +1,189 @@
+//! [`BenchmarkingService`]: the benchmarking API over the definitions and submissions APIs, with
+//! answers cached by data generation. Each RPC's computation lives in its own module
+//! (`calculator`, `compare`, `trend`, `inequality`, `profile`); this one holds the shared state,
+//! the caching wrapper and the trait implementation.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use prost::Message;
+use sharedmetrics_access::Principal;
+use sharedmetrics_cache::{Cache, DataVersions};
+use sharedmetrics_definitions::DefinitionsApi;
+use sharedmetrics_error::{ServiceError, ServiceResult};
+use sharedmetrics_proto::sharedmetrics::benchmarking::v1::*;
+use sharedmetrics_proto::sharedmetrics::definitions::v1::ListOrganisationsRequest;
+use sharedmetrics_submissions::SubmissionsApi;
+use tokio::sync::OnceCell;
+
+use crate::BenchmarkingApi;
+use crate::areas::{self, AreaIndex};
+use crate::cache::{Answers, MetricGeneration, cache_key};
+
+/// Page size when a request gives none.
+pub(crate) const DEFAULT_PAGE_SIZE: u32 = 100;
+/// Largest page a request may ask for.
+pub(crate) const MAX_PAGE_SIZE: u32 = 1_000;
+
+/// The benchmarking service, reading through the definitions and submissions APIs.
+pub struct BenchmarkingService {
+    pub(crate) definitions: Arc<dyn DefinitionsApi>,
+    pub(crate) submissions: Arc<dyn SubmissionsApi>,
+    pub(crate) answers: Answers,
+    areas: OnceCell<Arc<AreaIndex>>,
+    organisations: OnceCell<Arc<HashMap<String, String>>>,
+}
+
+impl BenchmarkingService {
+    /// Returns the service reading metrics and areas from `definitions` and observations from
+    /// `submissions`, caching answers in `cache` keyed on the generations in `data_versions`
+    /// (which must be the same generations the submissions service moves).
+    pub fn new(
+        definitions: Arc<dyn DefinitionsApi>,
+        submissions: Arc<dyn SubmissionsApi>,
+        cache: Cache,
+        data_versions: DataVersions,
+    ) -> Self {
+        Self {
+            definitions,
+            submissions,
+            answers: Answers::new(cache, data_versions),
+            areas: OnceCell::new(),
+            organisations: OnceCell::new(),
+        }
+    }
+
+    /// Returns the area hierarchies, loading them on first use.
+    pub(crate) async fn areas(&self, principal: &Principal) -> ServiceResult<Arc<AreaIndex>> {
+        self.areas
+            .get_or_try_init(|| async { areas::load(&self.definitions, principal).await.map(Arc::new) })
+            .await
+            .cloned()
+    }
+
+    /// Returns organisation names by ODS code, loading them on first use.
+    pub(crate) async fn organisation_names(
+        &self,
+        principal: &Principal,
+    ) -> ServiceResult<Arc<HashMap<String, String>>> {
+        self.organisations
+            .get_or_try_init(|| async {
+                let mut names = HashMap::new();
+                let mut page_token = String::new();
+                loop {
+                    let page = self
+                        .definitions
+                        .list_organisations(
+                            principal,
+                            ListOrganisationsRequest { page_size: 1_000, page_token, ..Default::default() },
+                        )
+                        .await?;
+                    names.extend(page.organisations.into_iter().map(|o| (o.code, o.name)));
+                    if page.next_page_token.is_empty() {
+                        break;
+                    }
+                    page_token = page.next_page_token;
+                }
+                Ok(Arc::new(names))
+            })
+            .await
+            .cloned()
+    }
+
+    /// Returns the cached answer for a request, or computes, stores and returns it. The flag is
+    /// true for a cache hit. `metrics` are (code, version, insider) of every metric the answer
+    /// reads; `extra` is anything else the answer depends on that the request does not carry
+    /// (a peer group's version).
+    pub(crate) async fn cached<T, F, Fut>(
+        &self,
+        rpc: &str,
+        principal: &Principal,
+        request: &impl Message,
+        extra: &[u8],
+        metrics: &[(String, u32, bool)],
+        compute: F,
+    ) -> ServiceResult<(T, Vec<MetricGeneration>, bool)>
+    where
+        T: Message + Default,
+        F: FnOnce(Vec<MetricGeneration>) -> Fut,
+        Fut: std::future::Future<Output = ServiceResult<T>>,
+    {
+        let generations = self.answers.generations(metrics).await;
+        let mut bytes = request.encode_to_vec();
+        bytes.extend_from_slice(extra);
+        let key = cache_key(rpc, &bytes, &generations, principal);
+        if let Some(answer) = self.answers.get::<T>(&key).await {
+            return Ok((answer, generations, true));
+        }
+        let answer = compute(generations.clone()).await?;
+        self.answers.put(&key, &answer, &generations).await;
+        Ok((answer, generations, false))
+    }
+}
+
+/// Returns the offset and size of a page, from a request's page size and token.
+pub(crate) fn page_window(page_size: u32, page_token: &str) -> ServiceResult<(usize, usize)> {
+    let size = match page_size {
+        0 => DEFAULT_PAGE_SIZE,
+        n => n.min(MAX_PAGE_SIZE),
+    } as usize;
+    let offset = if page_token.is_empty() {
+        0
+    } else {
+        page_token.parse::<usize>().map_err(|_| {
+            ServiceError::invalid_field(
+                "page_token",
+                "INVALID_PAGE_TOKEN",
+                format!("page token {page_token:?} was not issued by this service"),
+            )
+        })?
+    };
+    Ok((offset, size))
+}
+
+/// Returns the token of the page after one, or empty when it was the last.
+pub(crate) fn next_page_token(offset: usize, size: usize, total: usize) -> String {
+    if offset + size < total { (offset + size).to_string() } else { String::new() }
+}
+
+#[async_trait::async_trait]
+impl BenchmarkingApi for BenchmarkingService {
+    async fn compute_statistics(
+        &self,
+        _principal: &Principal,
+        request: ComputeStatisticsRequest,
+    ) -> ServiceResult<ComputeStatisticsResponse> {
+        // A pure calculation over the request: nothing to read, nothing worth caching.
+        crate::calculator::compute_statistics(&request)
+    }
+
+    async fn compare_areas(
+        &self,
+        principal: &Principal,
+        request: CompareAreasRequest,
+    ) -> ServiceResult<CompareAreasResponse> {
+        let (offset, size) = page_window(request.page_size, &request.page_token)?;
+        let full = self.compare_all(principal, request).await?;
+        Ok(crate::compare::page(full, offset, size))
+    }
+
+    async fn get_trend(&self, principal: &Principal, request: GetTrendRequest) -> ServiceResult<GetTrendResponse> {
+        self.trend(principal, request).await
+    }
+
+    async fn get_inequality(
+        &self,
+        principal: &Principal,
+        request: GetInequalityRequest,
+    ) -> ServiceResult<GetInequalityResponse> {
+        self.inequality(principal, request).await
+    }
+
+    async fn get_area_profile(
+        &self,
+        principal: &Principal,
+        request: GetAreaProfileRequest,
+    ) -> ServiceResult<GetAreaProfileResponse> {
+        self.profile(principal, request).await
+    }
+}
