@@ -125,17 +125,24 @@ pub async fn current_rows_for_keys(
     }
     let mut out = Vec::new();
     for chunk in keys.chunks(UNNEST_CHUNK) {
+        // The period's first day is the partition key: matching it lets each probe prune to
+        // one partition at run time.
+        let starts = chunk.iter().map(|k| {
+            sharedmetrics_periods::Period::parse(&k.1).map(|p| p.start_date().to_string()).unwrap_or_default()
+        });
         let values: Vec<Value> = vec![
             metric.into(),
             version.into(),
             text_array(chunk.iter().map(|k| k.0.clone())),
             text_array(chunk.iter().map(|k| k.1.clone())),
             text_array(chunk.iter().map(|k| k.2.clone())),
+            text_array(starts),
         ];
         let sql = format!(
-            "SELECT {COLUMNS} FROM UNNEST($3::text[], $4::text[], $5::text[]) AS k(a, p, b) \
+            "SELECT {COLUMNS} FROM UNNEST($3::text[], $4::text[], $5::text[], $6::text[]) AS k(a, p, b, ps) \
              CROSS JOIN LATERAL (SELECT * FROM observations i WHERE i.metric_code = $1 AND i.metric_version = $2 \
-             AND i.valid_to_us IS NULL AND i.period_code = k.p AND i.area_code = k.a AND i.breakdown_key = k.b) o"
+             AND i.valid_to_us IS NULL AND i.period_start = k.ps AND i.period_code = k.p AND i.area_code = k.a \
+             AND i.breakdown_key = k.b) o"
         );
         for row in db.query_all_raw(statement(db, &sql, values)).await? {
             out.push(StoredRow::from_result(&row)?);

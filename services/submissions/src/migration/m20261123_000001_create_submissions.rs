@@ -7,6 +7,10 @@ use sea_orm_migration::schema::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
+/// The first and last years with their own partition; periods outside go to the default one.
+const FIRST_PARTITION_YEAR: i32 = 1990;
+const LAST_PARTITION_YEAR: i32 = 2040;
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -62,9 +66,19 @@ impl MigrationTrait for Migration {
         // so the table is declared in SQL too. Timestamps are microseconds since the epoch in
         // BIGINT columns: the same comparisons and indexes work on both backends.
         let db = manager.get_connection();
-        let (id, double) = match db.get_database_backend() {
-            DbBackend::Sqlite => ("id INTEGER PRIMARY KEY AUTOINCREMENT", "REAL"),
-            _ => ("id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "DOUBLE PRECISION"),
+        let postgres = db.get_database_backend() == DbBackend::Postgres;
+        let (id, double, key, partitioning) = if postgres {
+            // On PostgreSQL the table is range-partitioned by the period's first day, one
+            // partition a year (and a default one), so reads of a period range touch only their
+            // years' indexes and old years can be detached and archived whole.
+            (
+                "id BIGINT GENERATED ALWAYS AS IDENTITY",
+                "DOUBLE PRECISION",
+                ", PRIMARY KEY (id, period_start)",
+                " PARTITION BY RANGE (period_start)",
+            )
+        } else {
+            ("id INTEGER PRIMARY KEY AUTOINCREMENT", "REAL", "", "")
         };
         db.execute_unprepared(&format!(
             "CREATE TABLE observations (
@@ -87,10 +101,21 @@ impl MigrationTrait for Migration {
                 organisation_code TEXT NOT NULL,
                 deleted BOOLEAN NOT NULL,
                 valid_from_us BIGINT NOT NULL,
-                valid_to_us BIGINT
-            )"
+                valid_to_us BIGINT{key}
+            ){partitioning}"
         ))
         .await?;
+        if postgres {
+            db.execute_unprepared("CREATE TABLE observations_default PARTITION OF observations DEFAULT").await?;
+            for year in FIRST_PARTITION_YEAR..=LAST_PARTITION_YEAR {
+                db.execute_unprepared(&format!(
+                    "CREATE TABLE observations_y{year} PARTITION OF observations \
+                     FOR VALUES FROM ('{year}-01-01') TO ('{}-01-01')",
+                    year + 1
+                ))
+                .await?;
+            }
+        }
         // The write path's lookup: the current version of given keys.
         db.execute_unprepared(
             "CREATE INDEX observations_current_idx ON observations
