@@ -15,7 +15,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection};
 use sharedmetrics_commitments::{CommitmentsApi, CommitmentsGrpc};
 use sharedmetrics_config::GatewayConfig;
 use sharedmetrics_definitions::{DefinitionsApi, DefinitionsGrpc};
-use sharedmetrics_grpc::{Authenticator, IdentityLayer};
+use sharedmetrics_grpc::{Authenticator, DefaultDeadlineLayer, IdentityLayer};
 use sharedmetrics_proto::sharedmetrics::access::v1::access_service_server::AccessServiceServer;
 use sharedmetrics_proto::sharedmetrics::commitments::v1::commitments_service_server::CommitmentsServiceServer;
 use sharedmetrics_proto::sharedmetrics::definitions::v1::definitions_service_server::DefinitionsServiceServer;
@@ -87,12 +87,17 @@ pub async fn serve_grpc(
     routes.add_service(health).add_service(reflection_v1).add_service(reflection_v1alpha);
 
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let deadline = DefaultDeadlineLayer::new(
+        Duration::from_millis(config.default_timeout_ms),
+        sharedmetrics_grpc::streaming_methods(sharedmetrics_proto::FILE_DESCRIPTOR_SET),
+    );
     tonic::transport::Server::builder()
-        // A request without its own deadline gets this one, so no call holds resources forever.
-        .timeout(Duration::from_millis(config.default_timeout_ms))
         // Past the concurrency limit, refuse at once rather than queue without bound.
         .concurrency_limit_per_connection(config.max_concurrent_requests)
         .load_shed(true)
+        // A unary call without its own deadline gets the default one; bulk streams run as long
+        // as their data takes (a client's grpc-timeout still applies to them).
+        .layer(deadline)
         // Who is calling: every handler below sees the principal (or its absence).
         .layer(IdentityLayer::new(authenticator))
         .add_routes(routes.routes())

@@ -79,7 +79,7 @@ pub struct GatewayConfig {
     pub grpc_addr: SocketAddr,
     /// HTTP listen address (health, REST/JSON, telemetry).
     pub http_addr: SocketAddr,
-    /// Deadline applied to a request that carries none, in milliseconds.
+    /// Deadline applied to a unary request that carries none, in milliseconds (streams get none).
     pub default_timeout_ms: u64,
     /// Requests served at once before new ones are refused with RESOURCE_EXHAUSTED.
     pub max_concurrent_requests: usize,

@@ -201,3 +201,87 @@ macro_rules! service_adapters {
         }
     };
 }
+
+/// Returns the paths (`/package.Service/Method`) of every streaming RPC in an encoded
+/// descriptor set: they run as long as their data takes and get no default deadline.
+pub fn streaming_methods(descriptor_set: &[u8]) -> std::collections::HashSet<String> {
+    use prost::Message;
+    let Ok(set) = prost_types::FileDescriptorSet::decode(descriptor_set) else { return Default::default() };
+    let mut paths = std::collections::HashSet::new();
+    for file in set.file {
+        for service in &file.service {
+            for method in &service.method {
+                if method.client_streaming() || method.server_streaming() {
+                    paths.insert(format!("/{}.{}/{}", file.package(), service.name(), method.name()));
+                }
+            }
+        }
+    }
+    paths
+}
+
+/// Tower layer giving unary calls that carry no `grpc-timeout` a default deadline, so no call
+/// holds resources forever; streaming calls (bulk ingest, exports) and calls with their own
+/// deadline are left to that deadline.
+#[derive(Clone)]
+pub struct DefaultDeadlineLayer {
+    deadline: std::time::Duration,
+    streaming: Arc<std::collections::HashSet<String>>,
+}
+
+impl DefaultDeadlineLayer {
+    /// Returns a layer applying `deadline` to unary calls not in `streaming`.
+    pub fn new(deadline: std::time::Duration, streaming: std::collections::HashSet<String>) -> Self {
+        Self { deadline, streaming: Arc::new(streaming) }
+    }
+}
+
+impl<S> tower::Layer<S> for DefaultDeadlineLayer {
+    type Service = DefaultDeadline<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        DefaultDeadline { inner, deadline: self.deadline, streaming: self.streaming.clone() }
+    }
+}
+
+/// The service [`DefaultDeadlineLayer`] produces.
+#[derive(Clone)]
+pub struct DefaultDeadline<S> {
+    inner: S,
+    deadline: std::time::Duration,
+    streaming: Arc<std::collections::HashSet<String>>,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for DefaultDeadline<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let applies = !request.headers().contains_key("grpc-timeout") && !self.streaming.contains(request.uri().path());
+        let future = self.inner.call(request);
+        let deadline = self.deadline;
+        Box::pin(async move {
+            if !applies {
+                return future.await;
+            }
+            match tokio::time::timeout(deadline, future).await {
+                Ok(result) => result,
+                Err(_) => Ok(tonic::Status::deadline_exceeded(format!(
+                    "the call took longer than the default deadline of {} ms; send a grpc-timeout to allow more",
+                    deadline.as_millis()
+                ))
+                .into_http()),
+            }
+        })
+    }
+}

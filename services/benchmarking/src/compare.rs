@@ -337,11 +337,7 @@ impl BenchmarkingService {
         // The comparison set: areas of the type (or organisations with data), narrowed.
         let members: Vec<(String, String)> = if area_type == AreaType::Organisation {
             let names = self.organisation_names(principal).await?;
-            let mut codes: Vec<String> = set
-                .observations
-                .cells(&period, pairs)
-                .map(|cells| cells.keys().filter(|c| set.areas.get(c).is_none()).cloned().collect())
-                .unwrap_or_default();
+            let mut codes = organisations_with_data(set.observations, set.areas, &period, pairs);
             if let Some(group) = peers {
                 codes.extend(group.members.iter().cloned());
             }
@@ -386,6 +382,22 @@ impl BenchmarkingService {
             cache_hit: false,
         })
     }
+}
+
+/// Returns the organisations (codes that are not areas) with a cell for a period and breakdown,
+/// by code: the comparison set of an organisation-level metric, and what England pools for it.
+pub(crate) fn organisations_with_data(
+    observations: &Observations,
+    areas: &AreaIndex,
+    period: &str,
+    pairs: &Pairs,
+) -> Vec<String> {
+    let mut codes: Vec<String> = observations
+        .cells(period, pairs)
+        .map(|cells| cells.keys().filter(|c| areas.get(c).is_none()).cloned().collect())
+        .unwrap_or_default();
+    codes.sort();
+    codes
 }
 
 /// What one comparison reads.

@@ -10,7 +10,7 @@ use sharedmetrics_proto::sharedmetrics::common::v1::{AreaType, ValueType};
 use sharedmetrics_proto::sharedmetrics::submissions::v1::QueryObservationsRequest;
 use sharedmetrics_statistics::{self as stats, Count, Trend};
 
-use crate::compare::{benchmark_figures, compare_interval};
+use crate::compare::{benchmark_figures, compare_interval, organisations_with_data};
 use crate::context::{self, Computed, Figures, Level, MetricContext};
 use crate::observations;
 use crate::service::BenchmarkingService;
@@ -156,7 +156,13 @@ impl BenchmarkingService {
                     if computed.statistic.suppression == Some(StatisticSuppressionReason::NoData) {
                         continue;
                     }
-                    let bench = benchmark_figures(&figures, &benchmark, &[area.to_owned()], &code, &pairs, area_type)
+                    // An organisation's England is every organisation with data that period.
+                    let members = if area_type == AreaType::Organisation {
+                        organisations_with_data(&observations, &areas, &code, &pairs)
+                    } else {
+                        vec![area.to_owned()]
+                    };
+                    let bench = benchmark_figures(&figures, &benchmark, &members, &code, &pairs, area_type)
                         .for_area(&areas, area);
                     let benchmark_value = bench.as_ref().and_then(|b| b.value);
                     let s = &computed.statistic;

@@ -348,7 +348,7 @@ impl Ingest {
             self.retract_unsent(&scope).await?;
         }
         self.counts.rejected = self.rejections.len() as u64;
-        let committed = !self.header.dry_run && !(self.header.atomic && !self.rejections.is_empty());
+        let committed = !self.header.dry_run && (!self.header.atomic || self.rejections.is_empty());
         let mut receipt = SubmissionReceipt {
             submission_id: if committed { self.id.clone() } else { String::new() },
             state: PublicationState::Draft as i32,

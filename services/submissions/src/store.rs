@@ -182,7 +182,7 @@ pub async fn current_rows(
         return Ok(out);
     }
     let area_chunks: Vec<&[String]> = match areas {
-        Some(areas) if areas.is_empty() => return Ok(out),
+        Some([]) => return Ok(out),
         Some(areas) => areas.chunks(IN_CHUNK).collect(),
         None => vec![&[]],
     };

@@ -261,15 +261,15 @@ pub fn row(
             format!("a proportion lies between 0 and {multiplier}"),
         ));
     }
-    if let Some(v) = value {
-        if row.lower_ci_95.is_some_and(|l| l > v) || row.upper_ci_95.is_some_and(|u| u < v) {
-            return Err(reject(
-                index,
-                "lower_ci_95",
-                "VALUE_OUT_OF_RANGE",
-                format!("the supplied interval does not contain the value {v}"),
-            ));
-        }
+    if let Some(v) = value
+        && (row.lower_ci_95.is_some_and(|l| l > v) || row.upper_ci_95.is_some_and(|u| u < v))
+    {
+        return Err(reject(
+            index,
+            "lower_ci_95",
+            "VALUE_OUT_OF_RANGE",
+            format!("the supplied interval does not contain the value {v}"),
+        ));
     }
     if value.is_none() && row.numerator.is_none() && status != ObservationStatus::Missing {
         return Err(reject(
