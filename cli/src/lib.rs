@@ -13,12 +13,14 @@ use std::time::Instant;
 use anyhow::Context;
 use sea_orm::DatabaseConnection;
 use sharedmetrics_access::{PrincipalCodec, Role};
+use sharedmetrics_benchmarking::{BenchmarkingApi, BenchmarkingGrpc, BenchmarkingService, RemoteBenchmarking};
 use sharedmetrics_commitments::{CommitmentsApi, CommitmentsGrpc, CommitmentsService, RemoteCommitments};
 use sharedmetrics_config::{Config, Target};
 use sharedmetrics_definitions::{DefinitionsApi, DefinitionsGrpc, DefinitionsService, RemoteDefinitions};
+use sharedmetrics_gateway::GatewayServices;
 use sharedmetrics_gateway::access::{AccessService, ApiKeyAuthenticator};
-use sharedmetrics_gateway::{GatewayServices, UnbuiltBenchmarking};
 use sharedmetrics_grpc::ForwardedIdentity;
+use sharedmetrics_proto::sharedmetrics::benchmarking::v1::benchmarking_service_server::BenchmarkingServiceServer;
 use sharedmetrics_proto::sharedmetrics::commitments::v1::commitments_service_server::CommitmentsServiceServer;
 use sharedmetrics_proto::sharedmetrics::definitions::v1::definitions_service_server::DefinitionsServiceServer;
 use sharedmetrics_proto::sharedmetrics::submissions::v1::submissions_service_server::SubmissionsServiceServer;
@@ -29,6 +31,8 @@ use tokio::task::JoinSet;
 use tonic::service::RoutesBuilder;
 
 pub use sharedmetrics_config as config;
+
+pub mod submit;
 
 /// A running platform: where it listens, the admin key it created (if any), and its tasks.
 pub struct Platform {
@@ -287,6 +291,22 @@ pub async fn start(config: Config, targets: &[Target]) -> anyhow::Result<Platfor
         }
     };
 
+    let benchmarking: Arc<dyn BenchmarkingApi> = if has(Target::Benchmarking) {
+        // One DataVersions shared with the submissions service in this process, so a publication
+        // invalidates cached results at once (across processes this takes Redis).
+        Arc::new(BenchmarkingService::new(
+            definitions.clone(),
+            submissions.clone(),
+            cache.clone(),
+            data_versions.clone(),
+        ))
+    } else {
+        let channel = tonic::transport::Channel::from_shared(config.services.benchmarking.url.clone())
+            .context("services.benchmarking.url")?
+            .connect_lazy();
+        Arc::new(RemoteBenchmarking::new(channel, codec.clone()))
+    };
+
     let (shutdown, shutdown_rx) = watch::channel(false);
     let signal = move || {
         let mut rx = shutdown_rx.clone();
@@ -315,8 +335,12 @@ pub async fn start(config: Config, targets: &[Target]) -> anyhow::Result<Platfor
                         (&config.services.submissions, routes, vec!["sharedmetrics.submissions.v1.SubmissionsService"])
                     }
                     Target::Benchmarking => {
-                        routes.add_service(UnbuiltBenchmarking);
-                        (&config.services.benchmarking, routes, vec![])
+                        routes.add_service(BenchmarkingServiceServer::new(BenchmarkingGrpc(benchmarking.clone())));
+                        (
+                            &config.services.benchmarking,
+                            routes,
+                            vec!["sharedmetrics.benchmarking.v1.BenchmarkingService"],
+                        )
                     }
                     _ => {
                         routes.add_service(CommitmentsServiceServer::new(CommitmentsGrpc(commitments.clone())));
@@ -350,6 +374,7 @@ pub async fn start(config: Config, targets: &[Target]) -> anyhow::Result<Platfor
             definitions: definitions.clone(),
             submissions: submissions.clone(),
             commitments: commitments.clone(),
+            benchmarking: benchmarking.clone(),
             access: Arc::new(access.clone()),
         };
         let (listener, addr) = bind(config.gateway.grpc_addr, "the gateway's gRPC").await?;
@@ -357,8 +382,7 @@ pub async fn start(config: Config, targets: &[Target]) -> anyhow::Result<Platfor
         let authenticator = Arc::new(ApiKeyAuthenticator::new(access));
         let gateway_config = config.gateway.clone();
         let signal_grpc = signal();
-        let serving: Vec<&str> =
-            vec!["sharedmetrics.definitions.v1.DefinitionsService", "sharedmetrics.access.v1.AccessService"];
+        let serving: Vec<&str> = sharedmetrics_proto::SERVICE_NAMES.to_vec();
         tasks.spawn(async move {
             sharedmetrics_gateway::serve_grpc(
                 listener,

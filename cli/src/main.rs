@@ -1,9 +1,11 @@
-//! The `sharedmetrics` command: `serve`, `migrate`, `import-reference-data`.
+//! The `sharedmetrics` command: `serve`, `migrate`, `import-reference-data`, `submit`.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use sharedmetrics::config::{Config, Target};
+use sharedmetrics::submit::{self, SubmitArgs};
 
 /// The sharedmetrics platform: shared health-inequality indicators, benchmarking and anchor commitments.
 #[derive(Parser)]
@@ -35,14 +37,34 @@ enum Command {
         #[arg(long)]
         catalogue: Option<PathBuf>,
     },
+    /// Streams a CSV of observations to the gateway as one submission and prints the receipt.
+    ///
+    /// Rows are sent in chunks over SubmissionsService/StreamObservations; the submission is applied
+    /// only when the whole file has been sent. Rejected rows, with their reasons, are written to
+    /// <input stem>.rejects.csv next to the input.
+    #[command(after_help = "Run with --help for the CSV columns and exit statuses.", after_long_help = submit::CSV_HELP)]
+    Submit(SubmitArgs),
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+async fn main() -> anyhow::Result<ExitCode> {
+    // Usage errors exit with 1, not clap's 2: `submit` keeps 2 for "committed with rejected rows".
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return Ok(ExitCode::from(if error.use_stderr() { 1 } else { 0 }));
+        }
+    };
+    let command = match cli.command {
+        // A client of the gateway: it needs none of the server's configuration, and keeps stdout
+        // for the receipt (so no log subscriber either).
+        Command::Submit(args) => return Ok(submit_command(args).await),
+        command => command,
+    };
     let config = Config::load(cli.config.as_deref())?;
     let _telemetry = sharedmetrics_telemetry::init(&config.telemetry)?;
-    match cli.command {
+    match command {
         Command::Serve { targets } => {
             let platform = sharedmetrics::start(config, &targets).await?;
             if let Some(key) = &platform.admin_key {
@@ -60,13 +82,14 @@ async fn main() -> anyhow::Result<()> {
             for (role, addr) in &platform.service_addrs {
                 println!("{} service serving gRPC on {addr}", role.name());
             }
-            platform.run_until_signal().await
+            platform.run_until_signal().await?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {
             let db = sharedmetrics_db::connect(&config.database).await?;
             sharedmetrics::migrate(&db, &Target::ROLES).await?;
             println!("migrations applied");
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::ImportReferenceData { dir, catalogue } => {
             let db = sharedmetrics_db::connect(&config.database).await?;
@@ -76,7 +99,19 @@ async fn main() -> anyhow::Result<()> {
             sharedmetrics::import_reference_data(&db, &dir, &catalogue).await?;
             sharedmetrics::import_reference_values(&db, &config.reference_data.values_dir).await?;
             println!("reference data and catalogue are loaded");
-            Ok(())
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Submit(args) => Ok(submit_command(args).await),
+    }
+}
+
+/// Runs `submit`; an error is printed (with the service's stable reason) and exits with 1.
+async fn submit_command(args: SubmitArgs) -> ExitCode {
+    match submit::run(args).await {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(error) => {
+            eprintln!("error: {}", submit::describe_error(&error));
+            ExitCode::from(1)
         }
     }
 }

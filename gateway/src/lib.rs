@@ -5,18 +5,19 @@
 //! the forwarded-identity check instead of API keys.
 
 pub mod access;
-mod unbuilt;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sharedmetrics_benchmarking::{BenchmarkingApi, BenchmarkingGrpc};
 use sharedmetrics_commitments::{CommitmentsApi, CommitmentsGrpc};
 use sharedmetrics_config::GatewayConfig;
 use sharedmetrics_definitions::{DefinitionsApi, DefinitionsGrpc};
 use sharedmetrics_grpc::{Authenticator, DefaultDeadlineLayer, IdentityLayer};
 use sharedmetrics_proto::sharedmetrics::access::v1::access_service_server::AccessServiceServer;
+use sharedmetrics_proto::sharedmetrics::benchmarking::v1::benchmarking_service_server::BenchmarkingServiceServer;
 use sharedmetrics_proto::sharedmetrics::commitments::v1::commitments_service_server::CommitmentsServiceServer;
 use sharedmetrics_proto::sharedmetrics::definitions::v1::definitions_service_server::DefinitionsServiceServer;
 use sharedmetrics_proto::sharedmetrics::submissions::v1::submissions_service_server::SubmissionsServiceServer;
@@ -25,13 +26,7 @@ use tokio::net::TcpListener;
 use tonic::service::RoutesBuilder;
 use tonic_health::ServingStatus;
 
-pub use unbuilt::UnbuiltBenchmarking;
-
 use crate::access::{AccessApi, AccessGrpc};
-
-/// The fully qualified names of the services not built in this release.
-pub const UNBUILT_SERVICES: &[&str] =
-    &["sharedmetrics.benchmarking.v1.BenchmarkingService", "sharedmetrics.commitments.v1.CommitmentsService"];
 
 /// What the gateway routes to: each service's API, local or remote.
 #[derive(Clone)]
@@ -42,6 +37,8 @@ pub struct GatewayServices {
     pub submissions: Arc<dyn SubmissionsApi>,
     /// The commitments service.
     pub commitments: Arc<dyn CommitmentsApi>,
+    /// The benchmarking service.
+    pub benchmarking: Arc<dyn BenchmarkingApi>,
     /// The access service (always in the gateway's process).
     pub access: Arc<dyn AccessApi>,
 }
@@ -54,13 +51,12 @@ pub fn gateway_routes(services: &GatewayServices) -> RoutesBuilder {
         .add_service(AccessServiceServer::new(AccessGrpc(services.access.clone())))
         .add_service(SubmissionsServiceServer::new(SubmissionsGrpc(services.submissions.clone())))
         .add_service(CommitmentsServiceServer::new(CommitmentsGrpc(services.commitments.clone())))
-        .add_service(UnbuiltBenchmarking);
+        .add_service(BenchmarkingServiceServer::new(BenchmarkingGrpc(services.benchmarking.clone())));
     routes
 }
 
 /// Serves `routes` on `listener` with health, reflection and the identity layer, until
-/// `shutdown` completes. `serving` lists the services health reports as SERVING; the unbuilt
-/// ones are reported NOT_SERVING.
+/// `shutdown` completes. `serving` lists the services health reports as SERVING.
 pub async fn serve_grpc(
     listener: TcpListener,
     mut routes: RoutesBuilder,
@@ -72,9 +68,6 @@ pub async fn serve_grpc(
     let (reporter, health) = tonic_health::server::health_reporter();
     for name in serving {
         reporter.set_service_status(name, ServingStatus::Serving).await;
-    }
-    for name in UNBUILT_SERVICES {
-        reporter.set_service_status(name, ServingStatus::NotServing).await;
     }
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(sharedmetrics_proto::FILE_DESCRIPTOR_SET)

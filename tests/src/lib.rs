@@ -29,7 +29,7 @@ pub enum Backend {
 pub enum Topology {
     /// Everything in one server; the gateway calls the services in process.
     SingleBinary,
-    /// The definitions, submissions and commitments services each in their own server; the gateway
+    /// Every service in its own server; the gateway
     /// calls them over gRPC, and they call one another over gRPC too.
     Split,
 }
@@ -42,6 +42,7 @@ pub struct Sandbox {
     pub http_addr: std::net::SocketAddr,
     /// The bootstrap admin key (organisation X24, every role).
     pub admin_key: String,
+    grpc_addr: std::net::SocketAddr,
     platforms: Vec<Platform>,
     scratch: PathBuf,
     postgres_database: Option<String>,
@@ -98,14 +99,16 @@ impl Sandbox {
         config.services.definitions.listen_addr = "127.0.0.1:0".parse()?;
         config.services.submissions.listen_addr = "127.0.0.1:0".parse()?;
         config.services.commitments.listen_addr = "127.0.0.1:0".parse()?;
+        config.services.benchmarking.listen_addr = "127.0.0.1:0".parse()?;
         config.services.internal_token = Secret::new(format!("token-{run}"));
         config.reference_data.dir = root.parent().expect("a parent").join("shared/data");
         config.reference_data.catalogue_dir = root.join("data/catalogue");
         config.reference_data.values_dir = root.join("data/reference");
         config.bootstrap.admin_key_file = PathBuf::new();
-        if backend == Backend::Postgres {
-            // The PostgreSQL runs use the real Redis too (cache and data versions); the SQLite
-            // runs keep the in-process fallback, as the embedded default does.
+        if backend == Backend::Postgres || topology == Topology::Split {
+            // The PostgreSQL runs and every split run use the real Redis (cache and data
+            // versions shared between processes, as the Helm chart deploys them); the SQLite
+            // single-binary runs keep the in-process fallback, as the embedded default does.
             let redis = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
             config.redis.url = Some(Secret::new(redis));
             config.redis.key_prefix = format!("e2e:{run}:");
@@ -126,6 +129,10 @@ impl Sandbox {
                 let commitments = sharedmetrics::start(config.clone(), &[Target::Commitments]).await?;
                 config.services.commitments.url = format!("http://{}", commitments.service_addrs[&Target::Commitments]);
                 platforms.push(commitments);
+                let benchmarking = sharedmetrics::start(config.clone(), &[Target::Benchmarking]).await?;
+                config.services.benchmarking.url =
+                    format!("http://{}", benchmarking.service_addrs[&Target::Benchmarking]);
+                platforms.push(benchmarking);
                 sharedmetrics::start(config, &[Target::Gateway]).await?
             }
         };
@@ -139,11 +146,17 @@ impl Sandbox {
             channel,
             http_addr,
             admin_key,
+            grpc_addr,
             platforms,
             scratch,
             postgres_database,
             database_url: database_url_copy,
         })
+    }
+
+    /// Returns the gateway's gRPC URL, for clients that connect on their own (the CLI).
+    pub fn grpc_url(&self) -> String {
+        format!("http://{}", self.grpc_addr)
     }
 
     /// Returns the PostgreSQL URL of the sandbox's database, for measurements beside the platform.

@@ -8,8 +8,6 @@ use sharedmetrics_e2e::{AuthChannel, Backend, Sandbox, Topology};
 use sharedmetrics_error::{ErrorCode, ServiceError};
 use sharedmetrics_proto::sharedmetrics::access::v1 as access;
 use sharedmetrics_proto::sharedmetrics::access::v1::access_service_client::AccessServiceClient;
-use sharedmetrics_proto::sharedmetrics::benchmarking::v1::GetTrendRequest;
-use sharedmetrics_proto::sharedmetrics::benchmarking::v1::benchmarking_service_client::BenchmarkingServiceClient;
 use sharedmetrics_proto::sharedmetrics::common::v1::{
     AreaType, CiMethod, OrganisationType, PeriodType, Polarity, ValueType,
 };
@@ -576,11 +574,13 @@ async fn credentials_are_required_and_revoked_keys_refused(sandbox: &Sandbox) {
     assert!(revoked.message().contains("revoked"), "{}", revoked.message());
 }
 
-async fn unbuilt_services_answer_unimplemented_naming_the_service(sandbox: &Sandbox) {
-    let status =
-        BenchmarkingServiceClient::new(sandbox.admin()).get_trend(GetTrendRequest::default()).await.unwrap_err();
+async fn unbuilt_rpcs_answer_unimplemented_naming_what_is_missing(sandbox: &Sandbox) {
+    let status = AccessServiceClient::new(sandbox.admin())
+        .explain_access(access::ExplainAccessRequest::default())
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::Unimplemented);
-    assert!(status.message().contains("benchmarking service is not built yet"), "{}", status.message());
+    assert!(status.message().contains("ExplainAccess is not built yet"), "{}", status.message());
     assert_eq!(error(status).code, ErrorCode::Unimplemented, "the stable reason travels too");
 }
 
@@ -701,18 +701,14 @@ async fn health_reports_serving_over_grpc_and_http(sandbox: &Sandbox) {
     use tonic_health::pb::HealthCheckRequest;
     use tonic_health::pb::health_client::HealthClient;
     let mut health = HealthClient::new(sandbox.channel.clone());
-    let serving = health
-        .check(HealthCheckRequest { service: "sharedmetrics.definitions.v1.DefinitionsService".into() })
-        .await
-        .expect("health answers")
-        .into_inner();
-    assert_eq!(serving.status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
-    let unbuilt = health
-        .check(HealthCheckRequest { service: "sharedmetrics.commitments.v1.CommitmentsService".into() })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(unbuilt.status, tonic_health::pb::health_check_response::ServingStatus::NotServing as i32);
+    for (service, _) in CONTRACT {
+        let serving = health.check(HealthCheckRequest { service: (*service).into() }).await.expect("health answers");
+        assert_eq!(
+            serving.into_inner().status,
+            tonic_health::pb::health_check_response::ServingStatus::Serving as i32,
+            "{service}"
+        );
+    }
 
     for path in ["/health/livez", "/health/readyz"] {
         let response = http_get(sandbox.http_addr, path).await;
@@ -744,7 +740,7 @@ async fn run_all(backend: Backend, topology: Topology) {
     stewards_define_only_for_their_organisation_and_private_metrics_stay_private(&sandbox).await;
     dimensions_and_peer_groups_are_validated_and_listed(&sandbox).await;
     credentials_are_required_and_revoked_keys_refused(&sandbox).await;
-    unbuilt_services_answer_unimplemented_naming_the_service(&sandbox).await;
+    unbuilt_rpcs_answer_unimplemented_naming_what_is_missing(&sandbox).await;
     reflection_lists_every_service_and_rpc_of_the_contract(&sandbox).await;
     health_reports_serving_over_grpc_and_http(&sandbox).await;
     sandbox.stop().await.expect("the platform stops");

@@ -432,3 +432,83 @@ impl Figures<'_> {
         Computed { statistic, aggregation }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::areas::tests::small_country;
+    use crate::observations::CellState;
+    use crate::test_support::{available, national};
+    use sharedmetrics_statistics::ConfidenceLevel;
+
+    fn dsr_metric() -> MetricContext {
+        let spec = MetricVersionSpec {
+            code: "dsr".into(),
+            value_type: ValueType::DirectlyStandardisedRate as i32,
+            multiplier: 100_000,
+            polarity: Polarity::LowIsGood as i32,
+            ci_method: CiMethod::Dobson as i32,
+            dimensions: vec!["age_band".into(), "sex".into()],
+            ..Default::default()
+        };
+        MetricContext::new(spec, 1, &national())
+    }
+
+    fn band(observations: &mut Observations, area: &str, code: &str, x: f64, n: f64) {
+        let pairs = with_pair(&Pairs::new(), "age_band", code);
+        observations.insert("2024", &pairs, area, available(x, n));
+    }
+
+    #[test]
+    fn a_dsr_pools_its_lsoas_band_by_band_with_esp_weights() {
+        let index = small_country();
+        let mut observations = Observations::default();
+        band(&mut observations, "L1", "0-4", 6.0, 1_000.0);
+        band(&mut observations, "L1", "5-9", 8.0, 2_000.0);
+        band(&mut observations, "L2", "0-4", 4.0, 1_000.0);
+        band(&mut observations, "L2", "5-9", 2.0, 1_000.0);
+        let metric = dsr_metric();
+        let figures = Figures { metric: &metric, observations: &observations, areas: &index };
+        let district = figures.statistic("D1", "2024", &Pairs::new());
+        let standard = stats::StandardPopulation::new(vec![5_000.0, 5_500.0]).unwrap();
+        let pooled = [Count::new(10.0, 2_000.0), Count::new(10.0, 3_000.0)];
+        let want = stats::directly_standardised_rate(&pooled, &standard, 1e5, ConfidenceLevel::NINETY_FIVE).unwrap();
+        let want = want.estimate().unwrap();
+        assert_eq!(district.statistic.value, Some(want.value));
+        assert_eq!(district.statistic.interval95, want.interval);
+        assert_eq!((district.statistic.numerator, district.statistic.denominator), (Some(20.0), Some(5_000.0)));
+        assert_eq!(district.aggregation, Some((AreaType::Lsoa, 2)));
+        assert_eq!(figures.periods(&Pairs::new()).len(), 1, "band rows give the total's periods");
+        let small = figures.statistic("L2", "2024", &Pairs::new());
+        assert_eq!(small.statistic.suppression, Some(StatisticSuppressionReason::SmallTotalCount));
+        let none = figures.statistic("D2", "2024", &Pairs::new());
+        assert_eq!(none.statistic.suppression, Some(StatisticSuppressionReason::NoData));
+
+        let hidden = crate::observations::Cell { state: CellState::Suppressed, ..available(0.0, 0.0) };
+        observations.insert("2024", &with_pair(&Pairs::new(), "age_band", "5-9"), "L2", hidden);
+        let figures = Figures { metric: &metric, observations: &observations, areas: &index };
+        let district = figures.statistic("D1", "2024", &Pairs::new());
+        assert_eq!(district.statistic.suppression, Some(StatisticSuppressionReason::DisclosureControl));
+    }
+
+    #[test]
+    fn an_isr_reads_its_denominator_as_the_expected_count() {
+        let index = small_country();
+        let mut observations = Observations::default();
+        observations.insert("2024", &Pairs::new(), "L1", available(25.0, 18.0));
+        let spec = MetricVersionSpec {
+            code: "isr".into(),
+            value_type: ValueType::IndirectlyStandardisedRatio as i32,
+            multiplier: 100,
+            ci_method: CiMethod::Byar as i32,
+            ..Default::default()
+        };
+        let metric = MetricContext::new(spec, 1, &national());
+        let figures = Figures { metric: &metric, observations: &observations, areas: &index };
+        let s = figures.statistic("D1", "2024", &Pairs::new()).statistic;
+        let want =
+            stats::indirectly_standardised_ratio(25.0, 18.0, stats::Scale::Hundred, ConfidenceLevel::NINETY_FIVE)
+                .unwrap();
+        assert_eq!((s.value, s.interval95), (Some(want.value), want.interval));
+    }
+}

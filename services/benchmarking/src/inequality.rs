@@ -149,7 +149,7 @@ impl BenchmarkingService {
     ) -> ServiceResult<GetInequalityResponse> {
         let metric =
             context::metric(&self.definitions, principal, &request.metric_code, request.metric_version).await?;
-        let (_, _) = self.area_named(principal, &request.area_code).await?;
+        self.area_named(principal, &request.area_code).await?;
         let period = metric.period(&request.period_code, "period_code")?;
         let dimension_code =
             if request.dimension.is_empty() { "imd_decile".to_owned() } else { request.dimension.clone() };

@@ -73,8 +73,12 @@ impl BenchmarkingService {
         let mut keyed = request.clone();
         keyed.page_size = 0;
         keyed.page_token.clear();
+        let extra = match &benchmark {
+            BenchmarkSpec::PeerGroup(g) => format!("{}@{}", g.code, g.version).into_bytes(),
+            _ => Vec::new(),
+        };
         let (mut answer, _, hit) = self
-            .cached("get_area_profile", principal, &keyed, &[], &keys, |_| async {
+            .cached("get_area_profile", principal, &keyed, &extra, &keys, |_| async {
                 let mut rows = Vec::new();
                 let mut methods: Vec<MethodVersion> = Vec::new();
                 let mut data_version: Option<prost_types::Timestamp> = None;
