@@ -4,7 +4,6 @@
 //! reference data, and hands out authenticated gRPC clients.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::Context;
 use sea_orm::{ConnectionTrait, Database};
@@ -141,7 +140,7 @@ impl Sandbox {
         let admin_key = gateway.admin_key.clone().context("a fresh store gets an admin key")?;
         platforms.push(gateway);
         let channel =
-            Channel::from_shared(format!("http://{grpc_addr}"))?.timeout(Duration::from_secs(30)).connect().await?;
+            Channel::from_shared(format!("http://{grpc_addr}"))?.connect().await?;
         Ok(Self {
             channel,
             http_addr,
