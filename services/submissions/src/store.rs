@@ -105,9 +105,10 @@ fn placeholders(from: usize, count: usize) -> String {
 }
 
 /// Returns the current versions (retraction records included) of exactly the given keys
-/// (area, period, breakdown). On PostgreSQL each key is one index probe driven from an
-/// `UNNEST` of the keys, a plan that stays fast whatever the table's statistics say (a freshly
-/// loaded table has none, and the planner then scans); SQLite uses the period/area lookup.
+/// (area, period, breakdown). On PostgreSQL the keys of each period are joined, as an `UNNEST`,
+/// to that period's partition (the ingest transaction forbids sequential scans, so the plan
+/// stays index-driven even on a freshly loaded table without statistics); SQLite uses the
+/// period/area lookup.
 pub async fn current_rows_for_keys(
     db: &impl ConnectionTrait,
     metric: &str,
@@ -123,29 +124,33 @@ pub async fn current_rows_for_keys(
         areas.dedup();
         return current_rows(db, metric, version, &periods, Some(&areas)).await;
     }
+    // One query per period: the period's first day (the partition key) is then a constant, so
+    // the query is planned against that one partition, and the keys join its partial index.
+    let mut by_period: std::collections::BTreeMap<&str, Vec<&(String, String, String)>> = Default::default();
+    for key in keys {
+        by_period.entry(key.1.as_str()).or_default().push(key);
+    }
     let mut out = Vec::new();
-    for chunk in keys.chunks(UNNEST_CHUNK) {
-        // The period's first day is the partition key: matching it lets each probe prune to
-        // one partition at run time.
-        let starts = chunk.iter().map(|k| {
-            sharedmetrics_periods::Period::parse(&k.1).map(|p| p.start_date().to_string()).unwrap_or_default()
-        });
-        let values: Vec<Value> = vec![
-            metric.into(),
-            version.into(),
-            text_array(chunk.iter().map(|k| k.0.clone())),
-            text_array(chunk.iter().map(|k| k.1.clone())),
-            text_array(chunk.iter().map(|k| k.2.clone())),
-            text_array(starts),
-        ];
-        let sql = format!(
-            "SELECT {COLUMNS} FROM UNNEST($3::text[], $4::text[], $5::text[], $6::text[]) AS k(a, p, b, ps) \
-             CROSS JOIN LATERAL (SELECT * FROM observations i WHERE i.metric_code = $1 AND i.metric_version = $2 \
-             AND i.valid_to_us IS NULL AND i.period_start = k.ps AND i.period_code = k.p AND i.area_code = k.a \
-             AND i.breakdown_key = k.b) o"
-        );
-        for row in db.query_all_raw(statement(db, &sql, values)).await? {
-            out.push(StoredRow::from_result(&row)?);
+    for (period, keys) in by_period {
+        let start = sharedmetrics_periods::Period::parse(period).map(|p| p.start_date().to_string()).unwrap_or_default();
+        for chunk in keys.chunks(UNNEST_CHUNK) {
+            let values: Vec<Value> = vec![
+                metric.into(),
+                version.into(),
+                start.clone().into(),
+                period.into(),
+                text_array(chunk.iter().map(|k| k.0.clone())),
+                text_array(chunk.iter().map(|k| k.2.clone())),
+            ];
+            let sql = format!(
+                "SELECT {COLUMNS} FROM observations o JOIN UNNEST($5::text[], $6::text[]) AS k(a, b) \
+                 ON o.area_code = k.a AND o.breakdown_key = k.b \
+                 WHERE o.metric_code = $1 AND o.metric_version = $2 AND o.period_start = $3 AND o.period_code = $4 \
+                 AND o.valid_to_us IS NULL"
+            );
+            for row in db.query_all_raw(statement(db, &sql, values)).await? {
+                out.push(StoredRow::from_result(&row)?);
+            }
         }
     }
     Ok(out)
