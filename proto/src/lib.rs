@@ -59,6 +59,13 @@ labelled! {
     sharedmetrics::submissions::v1::PublicationState => "PUBLICATION_STATE_",
     sharedmetrics::submissions::v1::ObservationStatus => "OBSERVATION_STATUS_",
     sharedmetrics::submissions::v1::ConfidentialityStatus => "CONFIDENTIALITY_STATUS_",
+    sharedmetrics::commitments::v1::CharterVisibility => "CHARTER_VISIBILITY_",
+    sharedmetrics::commitments::v1::CharterRole => "CHARTER_ROLE_",
+    sharedmetrics::commitments::v1::CommitmentType => "COMMITMENT_TYPE_",
+    sharedmetrics::commitments::v1::CommitmentStatus => "COMMITMENT_STATUS_",
+    sharedmetrics::commitments::v1::TrajectoryShape => "TRAJECTORY_SHAPE_",
+    sharedmetrics::commitments::v1::ProgressSource => "PROGRESS_SOURCE_",
+    sharedmetrics::commitments::v1::Measure => "MEASURE_",
 }
 
 #[cfg(test)]

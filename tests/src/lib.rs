@@ -139,8 +139,7 @@ impl Sandbox {
         let http_addr = gateway.http_addr.context("the gateway listens on HTTP")?;
         let admin_key = gateway.admin_key.clone().context("a fresh store gets an admin key")?;
         platforms.push(gateway);
-        let channel =
-            Channel::from_shared(format!("http://{grpc_addr}"))?.connect().await?;
+        let channel = Channel::from_shared(format!("http://{grpc_addr}"))?.connect().await?;
         Ok(Self {
             channel,
             http_addr,

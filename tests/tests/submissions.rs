@@ -560,23 +560,36 @@ async fn run_all(backend: Backend, topology: Topology, stream_rows: usize) {
 async fn a_million_row_stream_commits_with_exact_receipt_counts() {
     let sandbox = Sandbox::start(Backend::Postgres, Topology::SingleBinary).await.expect("the platform starts");
     let metric = "e2e-sub-million";
-    create_metric(&sandbox, MetricVersionSpec { area_types: vec![AreaType::Lsoa as i32], ..spec(metric, PeriodType::Month) }, true).await;
+    create_metric(
+        &sandbox,
+        MetricVersionSpec { area_types: vec![AreaType::Lsoa as i32], ..spec(metric, PeriodType::Month) },
+        true,
+    )
+    .await;
     let lsoas = all_lsoas(&sandbox).await;
     let count = 1_000_000usize;
     let (sender, receiver) = tokio::sync::mpsc::channel::<StreamObservationsRequest>(8);
     let producer = tokio::spawn(async move {
-        let header = StreamObservationsRequest { frame: Some(stream_observations_request::Frame::Header(header(metric, SubmissionMode::Merge))) };
+        let header = StreamObservationsRequest {
+            frame: Some(stream_observations_request::Frame::Header(header(metric, SubmissionMode::Merge))),
+        };
         sender.send(header).await.unwrap();
         let mut rows = Vec::with_capacity(10_000);
         for row in monthly_rows(&lsoas, count) {
             rows.push(row);
             if rows.len() == 10_000 {
                 let chunk = ObservationChunk { rows: std::mem::take(&mut rows) };
-                sender.send(StreamObservationsRequest { frame: Some(stream_observations_request::Frame::Chunk(chunk)) }).await.unwrap();
+                sender
+                    .send(StreamObservationsRequest { frame: Some(stream_observations_request::Frame::Chunk(chunk)) })
+                    .await
+                    .unwrap();
             }
         }
         let end = StreamEnd { row_count: count as u64 };
-        sender.send(StreamObservationsRequest { frame: Some(stream_observations_request::Frame::End(end)) }).await.unwrap();
+        sender
+            .send(StreamObservationsRequest { frame: Some(stream_observations_request::Frame::End(end)) })
+            .await
+            .unwrap();
     });
     let mut client = SubmissionsServiceClient::new(sandbox.admin());
     let mut request = tonic::Request::new(tokio_stream::wrappers::ReceiverStream::new(receiver));
@@ -587,7 +600,11 @@ async fn a_million_row_stream_commits_with_exact_receipt_counts() {
     producer.await.unwrap();
     assert!(receipt.committed);
     assert_eq!(counts(&receipt), (count as u64, 0, 0, 0, 0));
-    let listed = client.list_submissions(ListSubmissionsRequest { metric_code: metric.into(), ..Default::default() }).await.unwrap().into_inner();
+    let listed = client
+        .list_submissions(ListSubmissionsRequest { metric_code: metric.into(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(listed.submissions[0].counts.unwrap().created, count as u64, "the stored submission agrees");
     sandbox.stop().await.expect("the platform stops");
 }

@@ -285,3 +285,40 @@ where
         })
     }
 }
+
+/// Page tokens of list RPCs: every list pages with `page_size` and an opaque `page_token`,
+/// which here is the offset of the page in the filtered, ordered result.
+pub mod paging {
+    use sharedmetrics_error::{ServiceError, ServiceResult};
+
+    /// Page size when a request gives none.
+    pub const DEFAULT_PAGE_SIZE: u32 = 100;
+    /// Largest page a request may ask for.
+    pub const MAX_PAGE_SIZE: u32 = 1_000;
+
+    /// Returns the offset and size of the page a request asks for, or INVALID_ARGUMENT for a
+    /// token this service did not issue.
+    pub fn page_window(page_size: u32, page_token: &str) -> ServiceResult<(usize, usize)> {
+        let size = match page_size {
+            0 => DEFAULT_PAGE_SIZE,
+            n => n.min(MAX_PAGE_SIZE),
+        } as usize;
+        let offset = if page_token.is_empty() {
+            0
+        } else {
+            page_token.parse::<usize>().map_err(|_| {
+                ServiceError::invalid_field(
+                    "page_token",
+                    "INVALID_PAGE_TOKEN",
+                    format!("page token {page_token:?} was not issued by this service"),
+                )
+            })?
+        };
+        Ok((offset, size))
+    }
+
+    /// Returns the token of the page after one, or empty when it was the last.
+    pub fn next_page_token(offset: usize, size: usize, total: usize) -> String {
+        if offset + size < total { (offset + size).to_string() } else { String::new() }
+    }
+}

@@ -10,7 +10,7 @@ use prost::Message;
 use sharedmetrics_access::Principal;
 use sharedmetrics_cache::{Cache, DataVersions};
 use sharedmetrics_definitions::DefinitionsApi;
-use sharedmetrics_error::{ServiceError, ServiceResult};
+use sharedmetrics_error::ServiceResult;
 use sharedmetrics_proto::sharedmetrics::benchmarking::v1::*;
 use sharedmetrics_proto::sharedmetrics::definitions::v1::ListOrganisationsRequest;
 use sharedmetrics_submissions::SubmissionsApi;
@@ -19,11 +19,6 @@ use tokio::sync::OnceCell;
 use crate::BenchmarkingApi;
 use crate::areas::{self, AreaIndex};
 use crate::cache::{Answers, MetricGeneration, cache_key};
-
-/// Page size when a request gives none.
-pub(crate) const DEFAULT_PAGE_SIZE: u32 = 100;
-/// Largest page a request may ask for.
-pub(crate) const MAX_PAGE_SIZE: u32 = 1_000;
 
 /// The benchmarking service, reading through the definitions and submissions APIs.
 pub struct BenchmarkingService {
@@ -121,30 +116,7 @@ impl BenchmarkingService {
     }
 }
 
-/// Returns the offset and size of a page, from a request's page size and token.
-pub(crate) fn page_window(page_size: u32, page_token: &str) -> ServiceResult<(usize, usize)> {
-    let size = match page_size {
-        0 => DEFAULT_PAGE_SIZE,
-        n => n.min(MAX_PAGE_SIZE),
-    } as usize;
-    let offset = if page_token.is_empty() {
-        0
-    } else {
-        page_token.parse::<usize>().map_err(|_| {
-            ServiceError::invalid_field(
-                "page_token",
-                "INVALID_PAGE_TOKEN",
-                format!("page token {page_token:?} was not issued by this service"),
-            )
-        })?
-    };
-    Ok((offset, size))
-}
-
-/// Returns the token of the page after one, or empty when it was the last.
-pub(crate) fn next_page_token(offset: usize, size: usize, total: usize) -> String {
-    if offset + size < total { (offset + size).to_string() } else { String::new() }
-}
+pub(crate) use sharedmetrics_grpc::paging::{next_page_token, page_window};
 
 #[async_trait::async_trait]
 impl BenchmarkingApi for BenchmarkingService {

@@ -13,8 +13,8 @@ use sharedmetrics_access::{Principal, Role};
 use sharedmetrics_error::{ServiceError, ServiceResult};
 use sharedmetrics_proto::sharedmetrics::commitments::v1::{CharterRole, CharterVisibility};
 
-use crate::convert::Labelled;
 use crate::entity::{charter, charter_member};
+use sharedmetrics_proto::Label;
 
 /// Roles that may define commitments for their organisation.
 const DEFINING_ROLES: &[Role] = &[Role::Steward, Role::OrgAdmin];

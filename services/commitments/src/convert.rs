@@ -12,51 +12,8 @@ use sharedmetrics_proto::sharedmetrics::common::v1::{PeriodType, Polarity};
 
 use crate::entity::{charter, charter_member, charter_template, commitment, progress, reference_value};
 
-/// Lowercase labels for this service's enums, as [`Label`] gives for the shared ones (that trait
-/// lives in the proto crate, which this service does not edit).
-pub trait Labelled: Sized + Copy {
-    /// Returns the label, for example `local_spend`.
-    fn label(self) -> String;
-    /// Returns the value with this label; the `UNSPECIFIED` value has none.
-    fn from_label(label: &str) -> Option<Self>;
-}
-
-macro_rules! labelled {
-    ($($ty:ty => $prefix:literal),* $(,)?) => {$(
-        impl Labelled for $ty {
-            fn label(self) -> String {
-                let name = self.as_str_name();
-                name.strip_prefix($prefix).unwrap_or(name).to_ascii_lowercase()
-            }
-
-            fn from_label(label: &str) -> Option<Self> {
-                if label.is_empty() || label.bytes().any(|b| b.is_ascii_uppercase()) {
-                    return None;
-                }
-                Self::from_str_name(&format!("{}{}", $prefix, label.to_ascii_uppercase()))
-                    .filter(|value| *value as i32 != 0)
-            }
-        }
-    )*};
-}
-
-labelled! {
-    CharterVisibility => "CHARTER_VISIBILITY_",
-    CharterRole => "CHARTER_ROLE_",
-    CommitmentType => "COMMITMENT_TYPE_",
-    CommitmentStatus => "COMMITMENT_STATUS_",
-    TrajectoryShape => "TRAJECTORY_SHAPE_",
-    ProgressSource => "PROGRESS_SOURCE_",
-    Measure => "MEASURE_",
-}
-
 /// Returns the `i32` of the value with `label`, or 0 (unspecified) for an unknown label.
-fn value_of<E: Labelled + Into<i32>>(label: &str) -> i32 {
-    E::from_label(label).map(Into::into).unwrap_or(0)
-}
-
-/// Returns the `i32` of a shared enum's value with `label`, or 0.
-fn shared_value_of<E: Label + Into<i32>>(label: &str) -> i32 {
+fn value_of<E: Label + Into<i32>>(label: &str) -> i32 {
     E::from_label(label).map(Into::into).unwrap_or(0)
 }
 
@@ -273,7 +230,7 @@ pub fn commitment(row: &commitment::Model, assessment: StatusAssessment) -> Comm
         title: row.title.clone(),
         description: row.description.clone(),
         metric_code: row.metric_code.clone().unwrap_or_default(),
-        polarity: shared_value_of::<Polarity>(&row.polarity),
+        polarity: value_of::<Polarity>(&row.polarity),
         unit: row.unit.clone(),
         local_definition: local_message(row.local_definition.as_deref()),
         baseline: Some(Baseline { value: row.baseline_value, period_code: row.baseline_period.clone() }),
@@ -297,7 +254,7 @@ pub fn commitment(row: &commitment::Model, assessment: StatusAssessment) -> Comm
         created_by: row.created_by.clone(),
         updated_at: Some(timestamp(row.updated_at)),
         measure: value_of::<Measure>(&row.measure),
-        reporting_period_type: shared_value_of::<PeriodType>(&row.reporting_period_type),
+        reporting_period_type: value_of::<PeriodType>(&row.reporting_period_type),
     }
 }
 

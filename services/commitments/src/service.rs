@@ -23,16 +23,12 @@ use sharedmetrics_proto::sharedmetrics::definitions::v1::{
 };
 
 use crate::ObservationSource;
-use crate::convert::{self, Labelled};
+use crate::convert;
 use crate::entity::{charter, charter_member, charter_template, commitment, progress};
 use crate::rule::{self, Plan};
 use crate::store;
 use crate::validate::{self, MetricFacts};
 
-/// Page size when a request gives none.
-const DEFAULT_PAGE_SIZE: u32 = 100;
-/// Largest page a request may ask for.
-const MAX_PAGE_SIZE: u32 = 1_000;
 /// Most areas a definition of local may list (each is checked with the definitions service).
 const MAX_LOCAL_AREAS: usize = 2_000;
 /// Area look-ups in flight at once while checking a definition of local.
@@ -78,24 +74,10 @@ struct Window {
     limit: usize,
 }
 
-/// Returns the window a page request asks for; the token is the offset of the page.
+/// Returns the window a page request asks for.
 fn window(page_size: u32, page_token: &str) -> ServiceResult<Window> {
-    let limit = match page_size {
-        0 => DEFAULT_PAGE_SIZE,
-        n => n.min(MAX_PAGE_SIZE),
-    };
-    let offset = if page_token.is_empty() {
-        0
-    } else {
-        page_token.parse::<usize>().map_err(|_| {
-            ServiceError::invalid_field(
-                "page_token",
-                "INVALID_PAGE_TOKEN",
-                format!("page token {page_token:?} was not issued by this service"),
-            )
-        })?
-    };
-    Ok(Window { offset, limit: limit as usize })
+    let (offset, limit) = sharedmetrics_grpc::paging::page_window(page_size, page_token)?;
+    Ok(Window { offset, limit })
 }
 
 /// Returns one page of a list, with the next page token (empty after the last page).

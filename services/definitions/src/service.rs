@@ -16,11 +16,6 @@ use crate::entity::{dimension, dimension_code, metric, metric_version, peer_grou
 use crate::store::{self, AreaFilter, OrganisationFilter, Window};
 use crate::validate::{self, Known};
 
-/// Page size when a request gives none.
-const DEFAULT_PAGE_SIZE: u32 = 100;
-/// Largest page a request may ask for.
-const MAX_PAGE_SIZE: u32 = 1_000;
-
 /// The definitions service on a database.
 #[derive(Clone)]
 pub struct DefinitionsService {
@@ -38,24 +33,10 @@ fn db_error(context: &'static str) -> impl FnOnce(DbErr) -> ServiceError {
     move |error| ServiceError::internal(context, error)
 }
 
-/// Returns the window a page request asks for; the token is the offset of the page.
+/// Returns the window a page request asks for.
 fn window(page_size: u32, page_token: &str) -> ServiceResult<Window> {
-    let limit = match page_size {
-        0 => DEFAULT_PAGE_SIZE,
-        n => n.min(MAX_PAGE_SIZE),
-    };
-    let offset = if page_token.is_empty() {
-        0
-    } else {
-        page_token.parse::<u64>().map_err(|_| {
-            ServiceError::invalid_field(
-                "page_token",
-                "INVALID_PAGE_TOKEN",
-                format!("page token {page_token:?} was not issued by this service"),
-            )
-        })?
-    };
-    Ok(Window { offset, limit: u64::from(limit) })
+    let (offset, limit) = sharedmetrics_grpc::paging::page_window(page_size, page_token)?;
+    Ok(Window { offset: offset as u64, limit: limit as u64 })
 }
 
 /// Returns the token of the page after `window`, or empty when it was the last.

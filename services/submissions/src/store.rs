@@ -132,7 +132,8 @@ pub async fn current_rows_for_keys(
     }
     let mut out = Vec::new();
     for (period, keys) in by_period {
-        let start = sharedmetrics_periods::Period::parse(period).map(|p| p.start_date().to_string()).unwrap_or_default();
+        let start =
+            sharedmetrics_periods::Period::parse(period).map(|p| p.start_date().to_string()).unwrap_or_default();
         for chunk in keys.chunks(UNNEST_CHUNK) {
             let values: Vec<Value> = vec![
                 metric.into(),

@@ -294,7 +294,12 @@ async fn compare_areas_latency(sandbox: &Sandbox, database_url: &str) -> anyhow:
         .await?
         .into_inner();
     for submission in listed.submissions {
-        submissions.publish_submission(PublishSubmissionRequest { submission_id: submission.submission_id, embargo_until: None }).await?;
+        submissions
+            .publish_submission(PublishSubmissionRequest {
+                submission_id: submission.submission_id,
+                embargo_until: None,
+            })
+            .await?;
     }
     let mut benchmarking = BenchmarkingServiceClient::new(sandbox.admin());
     // Results are cached per request; a distinct `as_of` (a millisecond apart, after the data)
@@ -353,8 +358,20 @@ async fn compare_areas_latency(sandbox: &Sandbox, database_url: &str) -> anyhow:
     let mut out = String::new();
     writeln!(out, "| what | p50 ms | limit | limit p50 ms | ratio | aim |")?;
     writeln!(out, "| --- | ---: | --- | ---: | ---: | ---: |")?;
-    writeln!(out, "| CompareAreas, every district, uncached | {:.1} | hand-written SQL aggregation | {:.1} | {:.2} | ≤ 1.25 |", ms(uncached), ms(by_hand), ms(uncached) / ms(by_hand))?;
-    writeln!(out, "| CompareAreas, every district, cached | {:.2} | no-op RPC through the gateway | {:.2} | {:.2} | ≤ 1.5 |", ms(cached), ms(noop), ms(cached) / ms(noop))?;
+    writeln!(
+        out,
+        "| CompareAreas, every district, uncached | {:.1} | hand-written SQL aggregation | {:.1} | {:.2} | ≤ 1.25 |",
+        ms(uncached),
+        ms(by_hand),
+        ms(uncached) / ms(by_hand)
+    )?;
+    writeln!(
+        out,
+        "| CompareAreas, every district, cached | {:.2} | no-op RPC through the gateway | {:.2} | {:.2} | ≤ 1.5 |",
+        ms(cached),
+        ms(noop),
+        ms(cached) / ms(noop)
+    )?;
     Ok(out)
 }
 

@@ -7,10 +7,11 @@ use sharedmetrics_proto::sharedmetrics::commitments::v1::*;
 
 use super::{CommitmentsService, conflict_or_internal, db_error, page, window};
 use crate::access;
-use crate::convert::{self, Labelled};
+use crate::convert;
 use crate::entity::{charter, charter_member};
 use crate::store;
 use crate::validate;
+use sharedmetrics_proto::Label;
 
 impl CommitmentsService {
     pub(super) async fn create_charter_impl(

@@ -8,7 +8,7 @@ use sharedmetrics_proto::sharedmetrics::commitments::v1::*;
 
 use super::{CommitmentsService, assess, conflict_or_internal, db_error, page, window};
 use crate::access;
-use crate::convert::{self, Labelled};
+use crate::convert;
 use crate::entity::{charter_template, commitment};
 use crate::store::{self, CommitmentFilter};
 use crate::validate;

@@ -13,11 +13,12 @@ use super::{
     CommitmentsService, assess, by_period_desc, commitment_message, db_error, page, progress_message, tracked, window,
 };
 use crate::access;
-use crate::convert::{self, Labelled, StoredReference};
+use crate::convert::{self, StoredReference};
 use crate::entity::{commitment, progress};
 use crate::import::{self, REAL_LIVING_WAGE};
 use crate::store::{self, CommitmentFilter};
 use crate::validate;
+use sharedmetrics_proto::Label;
 
 /// The figures of one period, checked, with where they came from.
 struct Figures {
