@@ -168,6 +168,28 @@ impl Sandbox {
         InterceptedService::new(self.channel.clone(), Bearer(value))
     }
 
+    /// Creates, as the admin, an API key for `organisation` with `roles`; returns a channel
+    /// authenticating with it and the key's id.
+    pub async fn create_key(
+        &self,
+        organisation: &str,
+        roles: &[sharedmetrics_proto::sharedmetrics::access::v1::Role],
+    ) -> anyhow::Result<(AuthChannel, String)> {
+        use sharedmetrics_proto::sharedmetrics::access::v1::CreateApiKeyRequest;
+        use sharedmetrics_proto::sharedmetrics::access::v1::access_service_client::AccessServiceClient;
+        let response = AccessServiceClient::new(self.admin())
+            .create_api_key(CreateApiKeyRequest {
+                name: format!("{organisation} test key"),
+                roles: roles.iter().map(|r| *r as i32).collect(),
+                organisation_code: organisation.to_owned(),
+                expires_at: None,
+            })
+            .await?
+            .into_inner();
+        let key_id = response.api_key.context("the key is described")?.key_id;
+        Ok((self.with_key(Some(&response.secret)), key_id))
+    }
+
     /// Returns a channel authenticating as the bootstrap admin.
     pub fn admin(&self) -> AuthChannel {
         self.with_key(Some(&self.admin_key))

@@ -8,7 +8,6 @@
 use sharedmetrics_e2e::{AuthChannel, Backend, Sandbox, Topology};
 use sharedmetrics_error::{ErrorCode, ServiceError};
 use sharedmetrics_proto::sharedmetrics::access::v1 as access;
-use sharedmetrics_proto::sharedmetrics::access::v1::access_service_client::AccessServiceClient;
 use sharedmetrics_proto::sharedmetrics::commitments::v1::commitments_service_client::CommitmentsServiceClient;
 use sharedmetrics_proto::sharedmetrics::commitments::v1::*;
 use sharedmetrics_proto::sharedmetrics::common::v1::{AreaType, CiMethod, PeriodType, Polarity, ValueType};
@@ -61,17 +60,7 @@ const ALL_ORG_ROLES: &[access::Role] =
     &[access::Role::OrgAdmin, access::Role::Steward, access::Role::Submitter, access::Role::Reader];
 
 async fn key_for(sandbox: &Sandbox, organisation: &str, roles: &[access::Role]) -> AuthChannel {
-    let response = AccessServiceClient::new(sandbox.admin())
-        .create_api_key(access::CreateApiKeyRequest {
-            name: format!("{organisation} commitments test"),
-            roles: roles.iter().map(|r| *r as i32).collect(),
-            organisation_code: organisation.into(),
-            expires_at: None,
-        })
-        .await
-        .expect("keys are created")
-        .into_inner();
-    sandbox.with_key(Some(&response.secret))
+    sandbox.create_key(organisation, roles).await.expect("the admin creates keys").0
 }
 
 fn error(status: tonic::Status) -> ServiceError {

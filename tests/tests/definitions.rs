@@ -52,18 +52,7 @@ fn spec(code: &str, owner: &str) -> MetricVersionSpec {
 
 /// Creates a key for `organisation` with `roles` and returns a channel using it.
 async fn key_for(sandbox: &Sandbox, organisation: &str, roles: &[access::Role]) -> (AuthChannel, String) {
-    let response = AccessServiceClient::new(sandbox.admin())
-        .create_api_key(access::CreateApiKeyRequest {
-            name: format!("{organisation} test key"),
-            roles: roles.iter().map(|r| *r as i32).collect(),
-            organisation_code: organisation.to_owned(),
-            expires_at: None,
-        })
-        .await
-        .expect("the admin creates keys")
-        .into_inner();
-    let key_id = response.api_key.expect("the key is described").key_id;
-    (sandbox.with_key(Some(&response.secret)), key_id)
+    sandbox.create_key(organisation, roles).await.expect("the admin creates keys")
 }
 
 async fn every_district_is_listed_with_its_region(sandbox: &Sandbox) {

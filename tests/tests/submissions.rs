@@ -7,7 +7,6 @@ use std::time::Duration;
 use sharedmetrics_e2e::{AuthChannel, Backend, Sandbox, Topology};
 use sharedmetrics_error::{ErrorCode, ServiceError};
 use sharedmetrics_proto::sharedmetrics::access::v1 as access;
-use sharedmetrics_proto::sharedmetrics::access::v1::access_service_client::AccessServiceClient;
 use sharedmetrics_proto::sharedmetrics::common::v1::{
     AreaType, Breakdown, BreakdownCode, CiMethod, PeriodType, Polarity, ValueType,
 };
@@ -55,17 +54,7 @@ async fn create_metric(sandbox: &Sandbox, spec: MetricVersionSpec, publish: bool
 }
 
 async fn key_for(sandbox: &Sandbox, organisation: &str, roles: &[access::Role]) -> AuthChannel {
-    let response = AccessServiceClient::new(sandbox.admin())
-        .create_api_key(access::CreateApiKeyRequest {
-            name: format!("{organisation} submissions test"),
-            roles: roles.iter().map(|r| *r as i32).collect(),
-            organisation_code: organisation.into(),
-            expires_at: None,
-        })
-        .await
-        .expect("keys are created")
-        .into_inner();
-    sandbox.with_key(Some(&response.secret))
+    sandbox.create_key(organisation, roles).await.expect("the admin creates keys").0
 }
 
 fn breakdown(pairs: &[(&str, &str)]) -> Option<Breakdown> {
