@@ -1,9 +1,142 @@
-//! The authorization policy: one function per decision, each returning the rule that refused.
-//! The gateway and the services call the same functions (DESIGN.md §6).
+//! The authorization policy: one pure function per decision, over the facts of the resource,
+//! each returning a [`Decision`] that names the rule that allowed or refused (a stable id from
+//! [`rules`], listed with who and what in docs/access.md). The services enforce decisions with
+//! [`Decision::check`]; the gateway's ExplainAccess returns them as they are; both call the same
+//! functions, so an explanation cannot drift from what a call does (DESIGN.md §6).
 
-use sharedmetrics_error::{ServiceError, ServiceResult};
+use sharedmetrics_error::{RULE_METADATA_KEY, ServiceError, ServiceResult};
 
 use crate::{Principal, Role};
+
+/// The stable ids of the policy's rules. Clients may match on them; they never change meaning.
+pub mod rules {
+    /// National reads everything.
+    pub const READ_NATIONAL: &str = "read.national";
+    /// Everyone authenticated reads a public resource.
+    pub const READ_PUBLIC: &str = "read.public";
+    /// An owner organisation reads its resource.
+    pub const READ_OWNER: &str = "read.owner";
+    /// A member of a partner group reads a partners-visible metric.
+    pub const READ_PARTNER: &str = "read.partner";
+    /// A member organisation reads a members-only charter and the commitments under it.
+    pub const READ_MEMBER: &str = "read.member";
+    /// Refused: the principal's organisation is not in the resource's audience.
+    pub const READ_NOT_IN_AUDIENCE: &str = "read.not_in_audience";
+    /// National reads unpublished data.
+    pub const READ_UNPUBLISHED_NATIONAL: &str = "read_unpublished.national";
+    /// A metric's owners read its unpublished data.
+    pub const READ_UNPUBLISHED_OWNER: &str = "read_unpublished.owner";
+    /// The submitting organisation reads its own unpublished submission.
+    pub const READ_UNPUBLISHED_SUBMITTER: &str = "read_unpublished.submitting_organisation";
+    /// Refused: unpublished data of a metric the organisation does not own.
+    pub const READ_UNPUBLISHED_NOT_OWNER: &str = "read_unpublished.not_owner";
+    /// Refused: submitting needs the `submitter` role.
+    pub const SUBMIT_ROLE_MISSING: &str = "submit.role_missing";
+    /// National submits for any area.
+    pub const SUBMIT_NATIONAL: &str = "submit.national";
+    /// An organisation submits for itself (its own code).
+    pub const SUBMIT_OWN_ORGANISATION: &str = "submit.own_organisation";
+    /// An organisation submits for the area it governs and every area under it.
+    pub const SUBMIT_OWN_AREA: &str = "submit.own_area";
+    /// A trust submits for the areas of its catchment (the areas of the ICBs it is listed under).
+    pub const SUBMIT_OWN_CATCHMENT: &str = "submit.own_catchment";
+    /// Refused: the area is outside what the organisation is responsible for.
+    pub const SUBMIT_OUTSIDE_CATCHMENT: &str = "submit.outside_catchment";
+    /// National defines any metric.
+    pub const DEFINE_NATIONAL: &str = "define.national";
+    /// A steward of one of the owners defines a metric (new versions, publication, deprecation).
+    pub const DEFINE_STEWARD_OF_OWNER: &str = "define.steward_of_owner";
+    /// Refused: defining needs the `steward` role.
+    pub const DEFINE_ROLE_MISSING: &str = "define.role_missing";
+    /// Refused: the steward's organisation is not an owner.
+    pub const DEFINE_NOT_OWNER: &str = "define.not_owner";
+    /// National publishes or retracts any submission.
+    pub const MANAGE_SUBMISSION_NATIONAL: &str = "manage_submission.national";
+    /// The submitting organisation's `submitter` or `org_admin` publishes or retracts it.
+    pub const MANAGE_SUBMISSION_OWN: &str = "manage_submission.submitting_organisation";
+    /// A steward of one of the metric's owners publishes or retracts a submission.
+    pub const MANAGE_SUBMISSION_STEWARD_OF_OWNER: &str = "manage_submission.steward_of_owner";
+    /// Refused: of the submitting organisation but without `submitter` or `org_admin`.
+    pub const MANAGE_SUBMISSION_ROLE_MISSING: &str = "manage_submission.role_missing";
+    /// Refused: neither the submitting organisation nor a steward of an owner.
+    pub const MANAGE_SUBMISSION_NOT_OWNER: &str = "manage_submission.not_owner";
+    /// National manages every charter's membership.
+    pub const CHARTER_NATIONAL: &str = "charter.national";
+    /// An `org_admin` of an admin member organisation manages a charter's membership.
+    pub const CHARTER_ADMIN_MEMBER: &str = "charter.admin_member";
+    /// Refused: the organisation is not an admin member of the charter.
+    pub const CHARTER_NOT_ADMIN: &str = "charter.not_admin";
+    /// Refused: an admin member organisation's principal without `org_admin`.
+    pub const CHARTER_ROLE_MISSING: &str = "charter.role_missing";
+    /// National manages every organisation's commitments.
+    pub const COMMITMENT_NATIONAL: &str = "commitment.national";
+    /// An organisation manages its own commitments with the right role.
+    pub const COMMITMENT_OWN_ORGANISATION: &str = "commitment.own_organisation";
+    /// Refused: of the organisation but without the role the action needs.
+    pub const COMMITMENT_ROLE_MISSING: &str = "commitment.role_missing";
+    /// Refused: another organisation's commitment.
+    pub const COMMITMENT_OTHER_ORGANISATION: &str = "commitment.other_organisation";
+    /// National manages every organisation's API keys.
+    pub const MANAGE_KEYS_NATIONAL: &str = "manage_keys.national";
+    /// An `org_admin` manages its own organisation's API keys.
+    pub const MANAGE_KEYS_OWN_ORG_ADMIN: &str = "manage_keys.own_org_admin";
+    /// Refused: managing keys needs `org_admin`.
+    pub const MANAGE_KEYS_ROLE_MISSING: &str = "manage_keys.role_missing";
+    /// Refused: another organisation's keys.
+    pub const MANAGE_KEYS_OTHER_ORGANISATION: &str = "manage_keys.other_organisation";
+    /// Refused: only national grants the national role.
+    pub const MANAGE_KEYS_NATIONAL_ROLE: &str = "manage_keys.grant_national";
+    /// National holds every role.
+    pub const ROLE_NATIONAL: &str = "role.national";
+    /// The principal holds one of the roles the action needs.
+    pub const ROLE_HELD: &str = "role.held";
+    /// Refused: the principal holds none of the roles the action needs.
+    pub const ROLE_MISSING: &str = "role.missing";
+    /// Refused: no rule grants the action.
+    pub const DEFAULT_DENY: &str = "default.deny";
+}
+
+/// The policy's answer: whether an action is allowed, the rule that decided, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// Whether the action is allowed.
+    pub allowed: bool,
+    /// Stable id of the deciding rule (see [`rules`]).
+    pub rule: &'static str,
+    /// Why, for a person.
+    pub explanation: String,
+}
+
+impl Decision {
+    /// Returns an allowing decision.
+    pub fn allow(rule: &'static str, explanation: impl Into<String>) -> Self {
+        Self { allowed: true, rule, explanation: explanation.into() }
+    }
+
+    /// Returns a refusing decision.
+    pub fn deny(rule: &'static str, explanation: impl Into<String>) -> Self {
+        Self { allowed: false, rule, explanation: explanation.into() }
+    }
+
+    /// Returns `Ok` when allowed, or PERMISSION_DENIED carrying the rule in its metadata.
+    pub fn check(self) -> ServiceResult<()> {
+        if self.allowed {
+            return Ok(());
+        }
+        Err(ServiceError::permission_denied(self.explanation).with_metadata(RULE_METADATA_KEY, self.rule))
+    }
+
+    /// Returns `Ok` when allowed, or NOT_FOUND for `kind` `key` when refused: a hidden resource
+    /// must look like a missing one, so no rule travels with it.
+    pub fn check_visible(self, kind: &str, key: &str) -> ServiceResult<()> {
+        if self.allowed { Ok(()) } else { Err(ServiceError::not_found(kind, key)) }
+    }
+
+    /// Returns the first refusal, or `next` when this decision allows: for checks in sequence.
+    pub fn and_then(self, next: impl FnOnce() -> Decision) -> Decision {
+        if self.allowed { next() } else { self }
+    }
+}
 
 /// Who may read a resource with restricted visibility.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,54 +155,340 @@ pub enum Audience<'a> {
         /// Owning organisations.
         owners: &'a [String],
     },
+    /// The member organisations only (a members-only charter).
+    MembersOnly {
+        /// Member organisations.
+        members: &'a [String],
+    },
 }
 
-/// Allows reading a resource visible to `audience`; `national` reads everything.
-pub fn may_read(principal: &Principal, audience: Audience<'_>) -> bool {
+/// Decides reading a resource visible to `audience`; `national` reads everything.
+pub fn read(principal: &Principal, audience: Audience<'_>) -> Decision {
+    let org = &principal.organisation;
     if principal.is_national() {
-        return true;
+        return Decision::allow(
+            rules::READ_NATIONAL,
+            format!("{} holds the national role, which reads everything", principal.id),
+        );
     }
+    let owns = |owners: &[String]| owners.iter().any(|o| principal.belongs_to(o));
     match audience {
-        Audience::Public => true,
-        Audience::Partners { owners, partners } => owners.iter().chain(partners).any(|o| principal.belongs_to(o)),
-        Audience::OwnersOnly { owners } => owners.iter().any(|o| principal.belongs_to(o)),
+        Audience::Public => Decision::allow(rules::READ_PUBLIC, "the resource is public to every authenticated caller"),
+        Audience::Partners { owners, .. } | Audience::OwnersOnly { owners } if owns(owners) => {
+            Decision::allow(rules::READ_OWNER, format!("{org} is an owner ({})", owners.join(", ")))
+        }
+        Audience::Partners { partners, .. } if partners.iter().any(|p| principal.belongs_to(p)) => {
+            Decision::allow(rules::READ_PARTNER, format!("{org} is in one of the resource's partner groups"))
+        }
+        Audience::MembersOnly { members } if members.iter().any(|m| principal.belongs_to(m)) => {
+            Decision::allow(rules::READ_MEMBER, format!("{org} is a member"))
+        }
+        Audience::Partners { .. } => Decision::deny(
+            rules::READ_NOT_IN_AUDIENCE,
+            format!("{org} is neither an owner nor in a partner group of the resource"),
+        ),
+        Audience::OwnersOnly { .. } => Decision::deny(
+            rules::READ_NOT_IN_AUDIENCE,
+            format!("the resource is visible to its owners only; {org} is not one"),
+        ),
+        Audience::MembersOnly { .. } => Decision::deny(
+            rules::READ_NOT_IN_AUDIENCE,
+            format!("the resource is visible to its members only; {org} is not one"),
+        ),
     }
 }
 
-/// Allows defining a resource owned by `owners`: a steward of one of the owners, or `national`.
-pub fn check_steward_of(principal: &Principal, owners: &[String], what: &str) -> ServiceResult<()> {
+/// Returns whether `principal` may read a resource visible to `audience` (see [`read`]).
+pub fn may_read(principal: &Principal, audience: Audience<'_>) -> bool {
+    read(principal, audience).allowed
+}
+
+/// Decides reading a metric's unpublished (draft or embargoed) data: its owners and national.
+pub fn read_unpublished(principal: &Principal, owners: &[String]) -> Decision {
     if principal.is_national() {
-        return Ok(());
+        return Decision::allow(rules::READ_UNPUBLISHED_NATIONAL, "national reads unpublished data");
+    }
+    if owners.iter().any(|o| principal.belongs_to(o)) {
+        return Decision::allow(
+            rules::READ_UNPUBLISHED_OWNER,
+            format!(
+                "{} is an owner of the metric ({}) and sees its unpublished data",
+                principal.organisation,
+                owners.join(", ")
+            ),
+        );
+    }
+    Decision::deny(
+        rules::READ_UNPUBLISHED_NOT_OWNER,
+        format!(
+            "unpublished data is seen only by the metric's owners ({}) and its submitters; {} is not an owner",
+            owners.join(", "),
+            principal.organisation
+        ),
+    )
+}
+
+/// Decides reading a submission (and its unpublished rows): the submitting organisation, the
+/// metric's owners, national.
+pub fn read_submission(principal: &Principal, submitting_organisation: &str, owners: &[String]) -> Decision {
+    if !principal.is_national() && principal.belongs_to(submitting_organisation) {
+        return Decision::allow(
+            rules::READ_UNPUBLISHED_SUBMITTER,
+            format!("{submitting_organisation} made the submission and reads it"),
+        );
+    }
+    read_unpublished(principal, owners)
+}
+
+/// Decides defining a resource owned by `owners`: a steward of one of the owners, or `national`.
+pub fn define(principal: &Principal, owners: &[String], what: &str) -> Decision {
+    if principal.is_national() {
+        return Decision::allow(rules::DEFINE_NATIONAL, format!("{what}: national defines any metric"));
     }
     if !principal.has_role(Role::Steward) {
-        return Err(ServiceError::permission_denied(format!(
-            "{what} needs the steward role; {} holds {}",
-            principal.id,
-            role_list(principal)
-        )));
+        return Decision::deny(
+            rules::DEFINE_ROLE_MISSING,
+            format!("{what} needs the steward role; {} holds {}", principal.id, role_list(principal)),
+        );
     }
     if !owners.iter().any(|o| principal.belongs_to(o)) {
-        return Err(ServiceError::permission_denied(format!(
-            "{what}: a steward may only define resources its organisation {} owns (owners: {})",
-            principal.organisation,
-            owners.join(", ")
-        )));
+        return Decision::deny(
+            rules::DEFINE_NOT_OWNER,
+            format!(
+                "{what}: a steward may only define resources its organisation {} owns (owners: {})",
+                principal.organisation,
+                owners.join(", ")
+            ),
+        );
     }
-    Ok(())
+    Decision::allow(
+        rules::DEFINE_STEWARD_OF_OWNER,
+        format!("{what}: {} is a steward of {}, an owner", principal.id, principal.organisation),
+    )
+}
+
+/// Allows defining a resource owned by `owners` (see [`define`]).
+pub fn check_steward_of(principal: &Principal, owners: &[String], what: &str) -> ServiceResult<()> {
+    define(principal, owners, what).check()
+}
+
+/// Decides an action that needs any of `roles` (or `national`).
+pub fn any_role(principal: &Principal, roles: &[Role], what: &str) -> Decision {
+    let wanted: Vec<&str> = roles.iter().map(|r| r.name()).collect();
+    if principal.is_national() {
+        return Decision::allow(rules::ROLE_NATIONAL, format!("{what}: national holds every role"));
+    }
+    if let Some(role) = roles.iter().find(|r| principal.has_role(**r)) {
+        return Decision::allow(rules::ROLE_HELD, format!("{what}: {} holds the {} role", principal.id, role.name()));
+    }
+    Decision::deny(
+        rules::ROLE_MISSING,
+        format!("{what} needs one of the roles {}; {} holds {}", wanted.join(", "), principal.id, role_list(principal)),
+    )
 }
 
 /// Allows an action that needs any of `roles` (or `national`).
 pub fn check_any_role(principal: &Principal, roles: &[Role], what: &str) -> ServiceResult<()> {
-    if principal.is_national() || roles.iter().any(|r| principal.has_role(*r)) {
-        return Ok(());
+    any_role(principal, roles, what).check()
+}
+
+/// What an organisation is responsible for when it submits observations.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SubmitScope {
+    /// The areas the organisation governs (a council's own area; every area under them counts).
+    pub own_areas: Vec<String>,
+    /// The areas of its catchment (for a trust, the areas of the ICBs it is listed under).
+    pub catchment_areas: Vec<String>,
+}
+
+/// Decides whether `organisation` may submit rows for area (or organisation) `code`, whose
+/// ancestors on every hierarchy are `ancestors`. The role check is [`submit_role`]'s.
+pub fn submit_for(principal: &Principal, scope: &SubmitScope, code: &str, ancestors: &[String]) -> Decision {
+    let org = &principal.organisation;
+    if principal.is_national() {
+        return Decision::allow(rules::SUBMIT_NATIONAL, format!("national submits for any area, {code} included"));
     }
-    let wanted: Vec<&str> = roles.iter().map(|r| r.name()).collect();
-    Err(ServiceError::permission_denied(format!(
-        "{what} needs one of the roles {}; {} holds {}",
-        wanted.join(", "),
-        principal.id,
-        role_list(principal)
-    )))
+    submit_scope(org, scope, code, ancestors)
+}
+
+/// Decides the area part of submitting, for organisation `org` (national aside).
+pub fn submit_scope(org: &str, scope: &SubmitScope, code: &str, ancestors: &[String]) -> Decision {
+    if org == code {
+        return Decision::allow(rules::SUBMIT_OWN_ORGANISATION, format!("{org} submits for itself"));
+    }
+    let covers = |areas: &[String]| areas.iter().find(|a| *a == code || ancestors.contains(a)).cloned();
+    if let Some(area) = covers(&scope.own_areas) {
+        return Decision::allow(rules::SUBMIT_OWN_AREA, format!("{code} is (within) {area}, the area {org} governs"));
+    }
+    if let Some(area) = covers(&scope.catchment_areas) {
+        return Decision::allow(
+            rules::SUBMIT_OWN_CATCHMENT,
+            format!("{code} is (within) {area}, in the catchment of {org}"),
+        );
+    }
+    Decision::deny(
+        rules::SUBMIT_OUTSIDE_CATCHMENT,
+        format!("organisation {org} may not submit for {code}: it is not an area it is responsible for"),
+    )
+}
+
+/// Decides the role part of submitting: `submitter` (or national).
+pub fn submit_role(principal: &Principal) -> Decision {
+    if principal.is_national() || principal.has_role(Role::Submitter) {
+        return Decision::allow(
+            if principal.is_national() { rules::SUBMIT_NATIONAL } else { rules::ROLE_HELD },
+            format!("{} may submit observations", principal.id),
+        );
+    }
+    Decision::deny(
+        rules::SUBMIT_ROLE_MISSING,
+        format!("submitting observations needs the submitter role; {} holds {}", principal.id, role_list(principal)),
+    )
+}
+
+/// Decides publishing or retracting a submission: the submitting organisation's `submitter` or
+/// `org_admin`, a steward of one of the metric's owners, or national.
+pub fn manage_submission(
+    principal: &Principal,
+    submitting_organisation: &str,
+    owners: &[String],
+    what: &str,
+) -> Decision {
+    if principal.is_national() {
+        return Decision::allow(
+            rules::MANAGE_SUBMISSION_NATIONAL,
+            format!("{what}: national manages every submission"),
+        );
+    }
+    if principal.belongs_to(submitting_organisation) {
+        return match [Role::Submitter, Role::OrgAdmin].into_iter().find(|r| principal.has_role(*r)) {
+            Some(role) => Decision::allow(
+                rules::MANAGE_SUBMISSION_OWN,
+                format!(
+                    "{what}: {} is a {} of {submitting_organisation}, which made the submission",
+                    principal.id,
+                    role.name()
+                ),
+            ),
+            None => Decision::deny(
+                rules::MANAGE_SUBMISSION_ROLE_MISSING,
+                format!(
+                    "{what} needs one of the roles submitter, org_admin; {} holds {}",
+                    principal.id,
+                    role_list(principal)
+                ),
+            ),
+        };
+    }
+    let define = define(principal, owners, what);
+    let rule = match define.rule {
+        rules::DEFINE_STEWARD_OF_OWNER => rules::MANAGE_SUBMISSION_STEWARD_OF_OWNER,
+        _ => rules::MANAGE_SUBMISSION_NOT_OWNER,
+    };
+    Decision { rule, ..define }
+}
+
+/// Decides managing a charter's membership: an `org_admin` of an admin member organisation, or
+/// national.
+pub fn manage_charter(principal: &Principal, charter: &str, admins: &[String]) -> Decision {
+    if principal.is_national() {
+        return Decision::allow(rules::CHARTER_NATIONAL, "national manages every charter");
+    }
+    if !admins.iter().any(|a| principal.belongs_to(a)) {
+        return Decision::deny(
+            rules::CHARTER_NOT_ADMIN,
+            format!(
+                "only the admin organisations of charter {charter:?} ({}) manage its membership; {} belongs to {}",
+                admins.join(", "),
+                principal.id,
+                principal.organisation
+            ),
+        );
+    }
+    if !principal.has_role(Role::OrgAdmin) {
+        return Decision::deny(
+            rules::CHARTER_ROLE_MISSING,
+            format!(
+                "managing a charter's membership needs the org_admin role; {} holds {}",
+                principal.id,
+                role_list(principal)
+            ),
+        );
+    }
+    Decision::allow(
+        rules::CHARTER_ADMIN_MEMBER,
+        format!(
+            "{} is an org_admin of {}, an admin member of charter {charter:?}",
+            principal.id, principal.organisation
+        ),
+    )
+}
+
+/// Decides an action on a commitment of `organisation` that needs one of `roles`: an
+/// organisation manages only its own commitments.
+pub fn manage_commitment(principal: &Principal, organisation: &str, roles: &[Role], what: &str) -> Decision {
+    if principal.is_national() {
+        return Decision::allow(rules::COMMITMENT_NATIONAL, format!("{what}: national manages every commitment"));
+    }
+    if !principal.belongs_to(organisation) {
+        return Decision::deny(
+            rules::COMMITMENT_OTHER_ORGANISATION,
+            format!(
+                "{what}: an organisation manages only its own commitments; {} belongs to {}, the commitment to {organisation}",
+                principal.id, principal.organisation
+            ),
+        );
+    }
+    match roles.iter().find(|r| principal.has_role(**r)) {
+        Some(role) => Decision::allow(
+            rules::COMMITMENT_OWN_ORGANISATION,
+            format!("{what}: {} is a {} of {organisation}", principal.id, role.name()),
+        ),
+        None => {
+            let wanted: Vec<&str> = roles.iter().map(|r| r.name()).collect();
+            Decision::deny(
+                rules::COMMITMENT_ROLE_MISSING,
+                format!(
+                    "{what} needs one of the roles {}; {} holds {}",
+                    wanted.join(", "),
+                    principal.id,
+                    role_list(principal)
+                ),
+            )
+        }
+    }
+}
+
+/// Decides managing (creating, listing, revoking) the API keys of `organisation`: its
+/// `org_admin`s, or national.
+pub fn manage_keys(principal: &Principal, organisation: &str, what: &str) -> Decision {
+    if principal.is_national() {
+        return Decision::allow(
+            rules::MANAGE_KEYS_NATIONAL,
+            format!("{what}: national manages every organisation's keys"),
+        );
+    }
+    if !principal.has_role(Role::OrgAdmin) {
+        return Decision::deny(
+            rules::MANAGE_KEYS_ROLE_MISSING,
+            format!("{what} needs the org_admin role; {} holds {}", principal.id, role_list(principal)),
+        );
+    }
+    if !principal.belongs_to(organisation) {
+        return Decision::deny(
+            rules::MANAGE_KEYS_OTHER_ORGANISATION,
+            format!("{what}: an org admin manages only the keys of its own organisation {}", principal.organisation),
+        );
+    }
+    Decision::allow(
+        rules::MANAGE_KEYS_OWN_ORG_ADMIN,
+        format!("{what}: {} is an org_admin of {organisation}", principal.id),
+    )
+}
+
+/// Returns the refusal for an action no rule grants.
+pub fn default_deny(what: &str) -> Decision {
+    Decision::deny(rules::DEFAULT_DENY, format!("no rule grants {what}"))
 }
 
 fn role_list(principal: &Principal) -> String {
@@ -95,31 +514,104 @@ mod tests {
         }
     }
 
+    fn codes(list: &[&str]) -> Vec<String> {
+        list.iter().map(|c| (*c).to_owned()).collect()
+    }
+
     #[test]
     fn owners_only_resources_are_hidden_from_other_organisations() {
-        let owners = vec!["RBL".to_owned()];
+        let owners = codes(&["RBL"]);
         let audience = Audience::OwnersOnly { owners: &owners };
-        assert!(may_read(&principal("RBL", &[Role::Reader]), audience));
-        assert!(!may_read(&principal("RBN", &[Role::Reader]), audience));
-        assert!(may_read(&principal("X24", &[Role::National]), audience));
+        assert_eq!(read(&principal("RBL", &[Role::Reader]), audience).rule, rules::READ_OWNER);
+        let refused = read(&principal("RBN", &[Role::Reader]), audience);
+        assert!(!refused.allowed);
+        assert_eq!(refused.rule, rules::READ_NOT_IN_AUDIENCE);
+        assert_eq!(read(&principal("X24", &[Role::National]), audience).rule, rules::READ_NATIONAL);
     }
 
     #[test]
     fn partners_read_partner_resources() {
-        let owners = vec!["RBL".to_owned()];
-        let partners = vec!["316".to_owned()];
+        let owners = codes(&["RBL"]);
+        let partners = codes(&["316"]);
         let audience = Audience::Partners { owners: &owners, partners: &partners };
-        assert!(may_read(&principal("316", &[Role::Reader]), audience));
+        assert_eq!(read(&principal("316", &[Role::Reader]), audience).rule, rules::READ_PARTNER);
         assert!(!may_read(&principal("317", &[Role::Reader]), audience));
     }
 
     #[test]
     fn only_stewards_of_an_owner_define() {
-        let owners = vec!["RBL".to_owned(), "316".to_owned()];
-        assert!(check_steward_of(&principal("316", &[Role::Steward]), &owners, "x").is_ok());
+        let owners = codes(&["RBL", "316"]);
+        assert_eq!(define(&principal("316", &[Role::Steward]), &owners, "x").rule, rules::DEFINE_STEWARD_OF_OWNER);
         let err = check_steward_of(&principal("RBN", &[Role::Steward]), &owners, "x").unwrap_err();
         assert!(err.message.contains("owners: RBL, 316"), "{}", err.message);
-        assert!(check_steward_of(&principal("RBL", &[Role::Reader]), &owners, "x").is_err());
+        assert_eq!(err.rule(), Some(rules::DEFINE_NOT_OWNER));
+        assert_eq!(define(&principal("RBL", &[Role::Reader]), &owners, "x").rule, rules::DEFINE_ROLE_MISSING);
         assert!(check_steward_of(&principal("X24", &[Role::National]), &owners, "x").is_ok());
+    }
+
+    #[test]
+    fn a_council_submits_under_its_area_and_a_trust_in_its_catchment() {
+        let council = SubmitScope { own_areas: codes(&["E08000012"]), catchment_areas: vec![] };
+        let lsoa_ancestors = codes(&["E08000012", "E12000002", "E92000001"]);
+        let council_reader = principal("316", &[Role::Submitter]);
+        assert_eq!(submit_for(&council_reader, &council, "E01006512", &lsoa_ancestors).rule, rules::SUBMIT_OWN_AREA);
+        assert_eq!(submit_for(&council_reader, &council, "316", &[]).rule, rules::SUBMIT_OWN_ORGANISATION);
+        let elsewhere = submit_for(&council_reader, &council, "E08000013", &codes(&["E12000002"]));
+        assert_eq!((elsewhere.allowed, elsewhere.rule), (false, rules::SUBMIT_OUTSIDE_CATCHMENT));
+        let trust = SubmitScope { own_areas: vec![], catchment_areas: codes(&["E54000008"]) };
+        let under_icb = codes(&["E54000008", "E40000010"]);
+        let rbl = principal("RBL", &[Role::Submitter]);
+        assert_eq!(submit_for(&rbl, &trust, "E08000012", &under_icb).rule, rules::SUBMIT_OWN_CATCHMENT);
+        assert_eq!(submit_role(&principal("RBL", &[Role::Reader])).rule, rules::SUBMIT_ROLE_MISSING);
+    }
+
+    #[test]
+    fn a_submission_is_managed_by_its_organisation_or_a_steward_of_an_owner() {
+        let owners = codes(&["316"]);
+        let manage = |p: &Principal| manage_submission(p, "RBL", &owners, "publishing");
+        assert_eq!(manage(&principal("RBL", &[Role::Submitter])).rule, rules::MANAGE_SUBMISSION_OWN);
+        assert_eq!(manage(&principal("RBL", &[Role::Reader])).rule, rules::MANAGE_SUBMISSION_ROLE_MISSING);
+        assert_eq!(manage(&principal("316", &[Role::Steward])).rule, rules::MANAGE_SUBMISSION_STEWARD_OF_OWNER);
+        let other = manage(&principal("RBN", &[Role::Steward]));
+        assert_eq!((other.allowed, other.rule), (false, rules::MANAGE_SUBMISSION_NOT_OWNER));
+        assert_eq!(read_submission(&principal("RBL", &[]), "RBL", &owners).rule, rules::READ_UNPUBLISHED_SUBMITTER);
+        assert_eq!(read_submission(&principal("RBN", &[]), "RBL", &owners).rule, rules::READ_UNPUBLISHED_NOT_OWNER);
+    }
+
+    #[test]
+    fn keys_are_managed_by_their_organisations_admins() {
+        assert_eq!(
+            manage_keys(&principal("RBL", &[Role::OrgAdmin]), "RBL", "x").rule,
+            rules::MANAGE_KEYS_OWN_ORG_ADMIN
+        );
+        assert_eq!(
+            manage_keys(&principal("RBL", &[Role::OrgAdmin]), "RBN", "x").rule,
+            rules::MANAGE_KEYS_OTHER_ORGANISATION
+        );
+        assert_eq!(manage_keys(&principal("RBL", &[Role::Reader]), "RBL", "x").rule, rules::MANAGE_KEYS_ROLE_MISSING);
+    }
+
+    #[test]
+    fn a_refusal_carries_its_rule_and_a_hidden_resource_none() {
+        let err = default_deny("x").check().unwrap_err();
+        assert_eq!(err.rule(), Some(rules::DEFAULT_DENY));
+        let hidden = read(&principal("RBN", &[]), Audience::OwnersOnly { owners: &codes(&["RBL"]) });
+        let err = hidden.check_visible("metric", "m").unwrap_err();
+        assert_eq!((err.code, err.rule()), (sharedmetrics_error::ErrorCode::NotFound, None));
+    }
+
+    #[test]
+    fn charters_are_managed_by_admin_members_org_admins() {
+        let admins = codes(&["316"]);
+        assert_eq!(
+            manage_charter(&principal("316", &[Role::OrgAdmin]), "c", &admins).rule,
+            rules::CHARTER_ADMIN_MEMBER
+        );
+        assert_eq!(manage_charter(&principal("316", &[Role::Reader]), "c", &admins).rule, rules::CHARTER_ROLE_MISSING);
+        assert_eq!(manage_charter(&principal("RBL", &[Role::OrgAdmin]), "c", &admins).rule, rules::CHARTER_NOT_ADMIN);
+        assert_eq!(
+            manage_commitment(&principal("RBN", &[Role::OrgAdmin]), "RBL", &[Role::OrgAdmin], "x").rule,
+            rules::COMMITMENT_OTHER_ORGANISATION
+        );
     }
 }

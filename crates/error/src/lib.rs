@@ -4,7 +4,7 @@
 //! with the stable reason and a `BadRequest` with per-field violations; the reverse conversion
 //! lets a remote client hand back exactly the error the service raised.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 pub use sharedmetrics_proto::sharedmetrics::common::v1::ErrorReason as ErrorCode;
@@ -13,6 +13,9 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 /// The `google.rpc.ErrorInfo.domain` of every error the platform raises.
 pub const ERROR_DOMAIN: &str = "sharedmetrics.uk";
+
+/// The `ErrorInfo.metadata` key naming the authorization rule that refused a call.
+pub const RULE_METADATA_KEY: &str = "rule";
 
 /// Returns the gRPC status code of an error code.
 pub fn grpc_code(code: ErrorCode) -> Code {
@@ -87,6 +90,9 @@ pub struct ServiceError {
     pub message: String,
     /// Per-field problems, when the request was at fault.
     pub violations: Vec<FieldViolation>,
+    /// Machine-readable facts about the error, carried as `google.rpc.ErrorInfo.metadata`
+    /// (for example `rule`: the id of the authorization rule that refused).
+    pub metadata: BTreeMap<String, String>,
 }
 
 impl fmt::Display for ServiceError {
@@ -105,12 +111,12 @@ pub type ServiceResult<T> = Result<T, ServiceError>;
 impl ServiceError {
     /// Returns an error with a code and a message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), violations: Vec::new() }
+        Self { code, message: message.into(), violations: Vec::new(), metadata: BTreeMap::new() }
     }
 
     /// Returns an INVALID_ARGUMENT error listing the fields at fault.
     pub fn invalid(message: impl Into<String>, violations: Vec<FieldViolation>) -> Self {
-        Self { code: ErrorCode::InvalidArgument, message: message.into(), violations }
+        Self { code: ErrorCode::InvalidArgument, message: message.into(), violations, metadata: BTreeMap::new() }
     }
 
     /// Returns an INVALID_ARGUMENT error for one field.
@@ -150,6 +156,17 @@ impl ServiceError {
         Self::new(ErrorCode::Unavailable, message)
     }
 
+    /// Returns the error with one more metadata entry.
+    pub fn with_metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// Returns the id of the authorization rule that refused, when the policy refused.
+    pub fn rule(&self) -> Option<&str> {
+        self.metadata.get(RULE_METADATA_KEY).map(String::as_str)
+    }
+
     /// Returns the gRPC status code of this error.
     pub fn grpc_code(&self) -> Code {
         grpc_code(self.code)
@@ -164,7 +181,8 @@ impl ServiceError {
 impl From<ServiceError> for Status {
     fn from(error: ServiceError) -> Self {
         let mut details = ErrorDetails::new();
-        details.set_error_info(reason(error.code), ERROR_DOMAIN, HashMap::new());
+        let metadata: HashMap<String, String> = error.metadata.into_iter().collect();
+        details.set_error_info(reason(error.code), ERROR_DOMAIN, metadata);
         if !error.violations.is_empty() {
             let violations: Vec<tonic_types::FieldViolation> = error
                 .violations
@@ -187,11 +205,10 @@ impl From<Status> for ServiceError {
     /// returns what the local implementation would have.
     fn from(status: Status) -> Self {
         let details = status.get_error_details();
-        let code = details
-            .error_info()
-            .filter(|info| info.domain == ERROR_DOMAIN)
-            .and_then(|info| code_from_reason(&info.reason))
-            .unwrap_or_else(|| code_from_grpc(status.code()));
+        let info = details.error_info().filter(|info| info.domain == ERROR_DOMAIN);
+        let code =
+            info.and_then(|info| code_from_reason(&info.reason)).unwrap_or_else(|| code_from_grpc(status.code()));
+        let metadata = info.map(|info| info.metadata.clone().into_iter().collect()).unwrap_or_default();
         let violations = details
             .bad_request()
             .map(|bad| {
@@ -201,7 +218,7 @@ impl From<Status> for ServiceError {
                     .collect()
             })
             .unwrap_or_default();
-        Self { code, message: status.message().to_owned(), violations }
+        Self { code, message: status.message().to_owned(), violations, metadata }
     }
 }
 
@@ -231,7 +248,7 @@ mod tests {
         for value in 1..=14 {
             let code = ErrorCode::try_from(value).expect("a declared reason");
             let error = ServiceError::invalid_field("spec.code", "BAD_CODE", "code is empty");
-            let error = ServiceError { code, ..error };
+            let error = ServiceError { code, ..error }.with_metadata(RULE_METADATA_KEY, "define.not_owner");
             let back = ServiceError::from(Status::from(error.clone()));
             assert_eq!(back, error, "reason {}", reason(code));
         }
