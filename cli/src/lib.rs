@@ -14,11 +14,17 @@ use anyhow::Context;
 use sea_orm::DatabaseConnection;
 use sharedmetrics_access::{PrincipalCodec, Role};
 use sharedmetrics_benchmarking::{BenchmarkingApi, BenchmarkingGrpc, BenchmarkingService, RemoteBenchmarking};
-use sharedmetrics_commitments::{CommitmentsApi, CommitmentsGrpc, CommitmentsService, RemoteCommitments};
+use sharedmetrics_commitments::{
+    AuditedCommitments, CommitmentsApi, CommitmentsGrpc, CommitmentsService, RemoteCommitments,
+};
 use sharedmetrics_config::{Config, Target};
-use sharedmetrics_definitions::{DefinitionsApi, DefinitionsGrpc, DefinitionsService, RemoteDefinitions};
+use sharedmetrics_definitions::{
+    AuditedDefinitions, DefinitionsApi, DefinitionsGrpc, DefinitionsService, RemoteDefinitions,
+};
 use sharedmetrics_gateway::GatewayServices;
-use sharedmetrics_gateway::access::{AccessService, ApiKeyAuthenticator};
+use sharedmetrics_gateway::access::{AccessService, ApiKeyAuthenticator, AuditedAccess};
+use sharedmetrics_gateway::audit::{AuditLog, AuditedSubmissions};
+use sharedmetrics_gateway::quota::{QuotaLayer, RowQuotaSubmissions};
 use sharedmetrics_grpc::ForwardedIdentity;
 use sharedmetrics_proto::sharedmetrics::benchmarking::v1::benchmarking_service_server::BenchmarkingServiceServer;
 use sharedmetrics_proto::sharedmetrics::commitments::v1::commitments_service_server::CommitmentsServiceServer;
@@ -356,8 +362,16 @@ pub async fn start(config: Config, targets: &[Target]) -> anyhow::Result<Platfor
             let signal = signal();
             tasks.spawn(async move {
                 let serving: Vec<&str> = serving.iter().map(String::as_str).collect();
-                sharedmetrics_gateway::serve_grpc(listener, routes, &serving, authenticator, &gateway_config, signal)
-                    .await
+                sharedmetrics_gateway::serve_grpc(
+                    listener,
+                    routes,
+                    &serving,
+                    authenticator,
+                    None,
+                    &gateway_config,
+                    signal,
+                )
+                .await
             });
             tracing::info!(service = role.name(), %addr, "service serving grpc");
         }
@@ -370,25 +384,33 @@ pub async fn start(config: Config, targets: &[Target]) -> anyhow::Result<Platfor
         let db = db.clone().expect("the gateway has a database");
         let access = AccessService::new(db.clone());
         admin_key = bootstrap_admin_key(&access, &config).await?;
+        // The gateway's view of each service: writes audited, submitted rows held to quota.
+        let audit: Arc<dyn sharedmetrics_grpc::AuditSink> = Arc::new(AuditLog::new(db.clone()));
+        let counters = sharedmetrics_cache::WindowCounters::new(&cache);
+        let row_quota: Arc<dyn SubmissionsApi> =
+            Arc::new(RowQuotaSubmissions::new(submissions.clone(), counters.clone(), &config.quotas));
         let services = GatewayServices {
-            definitions: definitions.clone(),
-            submissions: submissions.clone(),
-            commitments: commitments.clone(),
+            definitions: Arc::new(AuditedDefinitions::new(definitions.clone(), audit.clone())),
+            submissions: Arc::new(AuditedSubmissions::new(row_quota, audit.clone())),
+            commitments: Arc::new(AuditedCommitments::new(commitments.clone(), audit.clone())),
             benchmarking: benchmarking.clone(),
-            access: Arc::new(access.clone()),
+            access: Arc::new(AuditedAccess::new(Arc::new(access.clone()), audit)),
         };
+        let quota = Some(QuotaLayer::new(counters, &config.quotas));
         let (listener, addr) = bind(config.gateway.grpc_addr, "the gateway's gRPC").await?;
         grpc_addr = Some(addr);
         let authenticator = Arc::new(ApiKeyAuthenticator::new(access));
         let gateway_config = config.gateway.clone();
+        let max_message_bytes = config.quotas.max_message_bytes;
         let signal_grpc = signal();
         let serving: Vec<&str> = sharedmetrics_proto::SERVICE_NAMES.to_vec();
         tasks.spawn(async move {
             sharedmetrics_gateway::serve_grpc(
                 listener,
-                sharedmetrics_gateway::gateway_routes(&services),
+                sharedmetrics_gateway::gateway_routes(&services, max_message_bytes),
                 &serving,
                 authenticator,
+                quota,
                 &gateway_config,
                 signal_grpc,
             )

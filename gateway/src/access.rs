@@ -51,20 +51,29 @@ pub trait AccessApi: Send + Sync + 'static {
         principal: &Principal,
         request: ExplainAccessRequest,
     ) -> ServiceResult<ExplainAccessResponse>;
+    /// Lists audited writes the principal may read.
+    async fn list_audit_events(
+        &self,
+        principal: &Principal,
+        request: ListAuditEventsRequest,
+    ) -> ServiceResult<ListAuditEventsResponse>;
 }
 
 sharedmetrics_grpc::service_adapters! {
     api: AccessApi,
+    service: "sharedmetrics.access.v1.AccessService",
     server_trait: AccessServer,
     grpc_client: AccessServiceClient,
     adapter: AccessGrpc,
     remote: RemoteAccess,
+    audited: AuditedAccess,
     methods: {
         who_am_i(WhoAmIRequest) -> WhoAmIResponse;
-        create_api_key(CreateApiKeyRequest) -> CreateApiKeyResponse;
+        create_api_key(CreateApiKeyRequest) -> CreateApiKeyResponse => |r| format!("api-key/{}:{}", r.organisation_code, r.name);
         list_api_keys(ListApiKeysRequest) -> ListApiKeysResponse;
-        revoke_api_key(RevokeApiKeyRequest) -> RevokeApiKeyResponse;
+        revoke_api_key(RevokeApiKeyRequest) -> RevokeApiKeyResponse => |r| format!("api-key/{}", r.key_id);
         explain_access(ExplainAccessRequest) -> ExplainAccessResponse;
+        list_audit_events(ListAuditEventsRequest) -> ListAuditEventsResponse;
     }
 }
 
@@ -237,17 +246,7 @@ fn parse_roles(values: &[i32], field: &str) -> ServiceResult<Vec<Role>> {
 
 /// Allows managing keys of `organisation`: its org admins, or `national`.
 fn check_key_admin(principal: &Principal, organisation: &str, what: &str) -> ServiceResult<()> {
-    if principal.is_national() {
-        return Ok(());
-    }
-    policy::check_any_role(principal, &[Role::OrgAdmin], what)?;
-    if !principal.belongs_to(organisation) {
-        return Err(ServiceError::permission_denied(format!(
-            "{what}: an org admin manages only the keys of its own organisation {}",
-            principal.organisation
-        )));
-    }
-    Ok(())
+    policy::manage_keys(principal, organisation, what).check()
 }
 
 #[async_trait::async_trait]
@@ -300,7 +299,8 @@ impl AccessApi for AccessService {
             return Err(ServiceError::invalid_field("roles", "REQUIRED", "an API key needs at least one role"));
         }
         if !principal.is_national() && roles.contains(&Role::National) {
-            return Err(ServiceError::permission_denied("only a national principal may grant the national role"));
+            let refusal = "only a national principal may grant the national role";
+            return Err(policy::Decision::deny(policy::rules::MANAGE_KEYS_NATIONAL_ROLE, refusal).refusal());
         }
         let expires_at = request
             .expires_at
@@ -387,6 +387,14 @@ impl AccessApi for AccessService {
             ErrorCode::Unimplemented,
             "the access service's ExplainAccess is not built yet (it arrives with the gateway and access work)",
         ))
+    }
+
+    async fn list_audit_events(
+        &self,
+        principal: &Principal,
+        request: ListAuditEventsRequest,
+    ) -> ServiceResult<ListAuditEventsResponse> {
+        crate::audit::AuditLog::new(self.db.clone()).list(principal, request).await
     }
 }
 

@@ -5,7 +5,11 @@
 //! the forwarded-identity check instead of API keys.
 
 pub mod access;
+pub mod audit;
+pub mod dashboard;
+pub mod quota;
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +29,7 @@ use sharedmetrics_submissions::{SubmissionsApi, SubmissionsGrpc};
 use tokio::net::TcpListener;
 use tonic::service::RoutesBuilder;
 use tonic_health::ServingStatus;
+use tower::util::BoxCloneSyncService;
 
 use crate::access::{AccessApi, AccessGrpc};
 
@@ -43,15 +48,30 @@ pub struct GatewayServices {
     pub access: Arc<dyn AccessApi>,
 }
 
-/// Returns the gateway's routes: every service of the contract.
-pub fn gateway_routes(services: &GatewayServices) -> RoutesBuilder {
+/// Returns the gateway's routes: every service of the contract, each refusing a message larger
+/// than `max_message_bytes` (RESOURCE_EXHAUSTED) before decoding it.
+pub fn gateway_routes(services: &GatewayServices, max_message_bytes: usize) -> RoutesBuilder {
     let mut routes = RoutesBuilder::default();
     routes
-        .add_service(DefinitionsServiceServer::new(DefinitionsGrpc(services.definitions.clone())))
-        .add_service(AccessServiceServer::new(AccessGrpc(services.access.clone())))
-        .add_service(SubmissionsServiceServer::new(SubmissionsGrpc(services.submissions.clone())))
-        .add_service(CommitmentsServiceServer::new(CommitmentsGrpc(services.commitments.clone())))
-        .add_service(BenchmarkingServiceServer::new(BenchmarkingGrpc(services.benchmarking.clone())));
+        .add_service(
+            DefinitionsServiceServer::new(DefinitionsGrpc(services.definitions.clone()))
+                .max_decoding_message_size(max_message_bytes),
+        )
+        .add_service(
+            AccessServiceServer::new(AccessGrpc(services.access.clone())).max_decoding_message_size(max_message_bytes),
+        )
+        .add_service(
+            SubmissionsServiceServer::new(SubmissionsGrpc(services.submissions.clone()))
+                .max_decoding_message_size(max_message_bytes),
+        )
+        .add_service(
+            CommitmentsServiceServer::new(CommitmentsGrpc(services.commitments.clone()))
+                .max_decoding_message_size(max_message_bytes),
+        )
+        .add_service(
+            BenchmarkingServiceServer::new(BenchmarkingGrpc(services.benchmarking.clone()))
+                .max_decoding_message_size(max_message_bytes),
+        );
     routes
 }
 
@@ -62,6 +82,7 @@ pub async fn serve_grpc(
     mut routes: RoutesBuilder,
     serving: &[&str],
     authenticator: Arc<dyn Authenticator>,
+    quota: Option<quota::QuotaLayer>,
     config: &GatewayConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
@@ -80,30 +101,56 @@ pub async fn serve_grpc(
     routes.add_service(health).add_service(reflection_v1).add_service(reflection_v1alpha);
 
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    let deadline = DefaultDeadlineLayer::new(
-        Duration::from_millis(config.default_timeout_ms),
-        sharedmetrics_grpc::streaming_methods(sharedmetrics_proto::FILE_DESCRIPTOR_SET),
-    );
+    let service = grpc_service(routes.routes(), authenticator, quota, config);
     tonic::transport::Server::builder()
         // Past the concurrency limit, refuse at once rather than queue without bound.
         .concurrency_limit_per_connection(config.max_concurrent_requests)
         .load_shed(true)
+        // gRPC-web (HTTP/1.1, `application/grpc-web*`) so a browser page can call the API; plain
+        // gRPC passes through untouched.
+        .accept_http1(true)
+        .layer(tonic_web::GrpcWebLayer::new())
+        .serve_with_incoming_shutdown(service, incoming, shutdown)
+        .await?;
+    Ok(())
+}
+
+/// The gRPC side as one cloneable tower service: the routes behind the gateway's middleware.
+pub type GrpcService =
+    BoxCloneSyncService<http::Request<tonic::body::Body>, http::Response<tonic::body::Body>, Infallible>;
+
+/// Wraps `routes` in the gateway's middleware stack. Both the gRPC port ([`serve_grpc`]) and the
+/// REST transcoder (which calls this service in process) use it, so authentication, deadlines,
+/// quotas, audit and metrics apply to every call identically, whichever door it came in by.
+pub fn grpc_service(
+    routes: tonic::service::Routes,
+    authenticator: Arc<dyn Authenticator>,
+    quota: Option<quota::QuotaLayer>,
+    config: &GatewayConfig,
+) -> GrpcService {
+    let deadline = DefaultDeadlineLayer::new(
+        Duration::from_millis(config.default_timeout_ms),
+        sharedmetrics_grpc::streaming_methods(sharedmetrics_proto::FILE_DESCRIPTOR_SET),
+    );
+    // The middleware, outermost first: each request passes these top to bottom.
+    let service = tower::ServiceBuilder::new()
         // A unary call without its own deadline gets the default one; bulk streams run as long
         // as their data takes (a client's grpc-timeout still applies to them).
         .layer(deadline)
         // Who is calling: every handler below sees the principal (or its absence).
         .layer(IdentityLayer::new(authenticator))
-        .add_routes(routes.routes())
-        .serve_with_incoming_shutdown(incoming, shutdown)
-        .await?;
-    Ok(())
+        // Per-principal requests per minute (the gateway only; services behind it trust it).
+        .option_layer(quota)
+        .service(routes);
+    BoxCloneSyncService::new(service)
 }
 
 /// Returns the HTTP side: liveness (the process answers) and readiness (the store answers).
 pub fn http_router(db: Option<DatabaseConnection>) -> axum::Router {
     use axum::http::StatusCode;
     use axum::routing::get;
-    axum::Router::new().route("/health/livez", get(|| async { "ok" })).route(
+    // The web dashboard (`/`, `/dashboard/…`) is served beside the probes, on the API's origin.
+    axum::Router::new().merge(dashboard::router()).route("/health/livez", get(|| async { "ok" })).route(
         "/health/readyz",
         get(move || {
             let db = db.clone();

@@ -183,10 +183,91 @@ impl DataVersions {
     }
 }
 
+/// Counts per key within fixed time windows (quotas): through Redis every gateway replica adds
+/// to the same count; in process, one process counts alone. A Redis failure counts as zero, so
+/// an outage of the quota store degrades to no quota rather than refusing everyone.
+#[derive(Clone)]
+pub struct WindowCounters {
+    backend: CountersBackend,
+    prefix: String,
+}
+
+#[derive(Clone)]
+enum CountersBackend {
+    Redis(ConnectionManager),
+    Local(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, (u64, u64)>>>),
+}
+
+impl WindowCounters {
+    /// Returns counters kept where `cache` keeps its values.
+    pub fn new(cache: &Cache) -> Self {
+        let backend = match &cache.backend {
+            Backend::Redis(manager) => CountersBackend::Redis(manager.clone()),
+            Backend::Local(_) => CountersBackend::Local(Default::default()),
+        };
+        Self { backend, prefix: format!("{}window:", cache.prefix) }
+    }
+
+    /// Adds `amount` to `key`'s count in window number `window` (windows of `length`) and returns
+    /// the count after the addition.
+    pub async fn add(&self, key: &str, window: u64, length: Duration, amount: u64) -> u64 {
+        match &self.backend {
+            CountersBackend::Redis(manager) => {
+                let mut conn = manager.clone();
+                let key = format!("{}{key}:{window}", self.prefix);
+                // The key outlives its window a little, then Redis forgets it.
+                let result: redis::RedisResult<(u64, i64)> = redis::pipe()
+                    .incr(&key, amount)
+                    .expire(&key, (length.as_secs() as i64).max(1) * 2)
+                    .query_async(&mut conn)
+                    .await;
+                result.map(|(count, _)| count).unwrap_or_else(|error| {
+                    tracing::warn!(%error, "quota count failed; not counting");
+                    0
+                })
+            }
+            CountersBackend::Local(map) => {
+                let mut map = map.lock().expect("not poisoned");
+                // Drop other windows' counts as they pass so the map stays the size of one window.
+                if map.len() > 10_000 {
+                    map.retain(|_, (w, _)| *w == window);
+                }
+                let entry = map.entry(key.to_owned()).or_insert((window, 0));
+                if entry.0 != window {
+                    *entry = (window, 0);
+                }
+                entry.1 += amount;
+                entry.1
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use sharedmetrics_config::Secret;
+
+    async fn counters_count_per_window(counters: WindowCounters) {
+        let minute = Duration::from_secs(60);
+        assert_eq!(counters.add("p", 7, minute, 1).await, 1);
+        assert_eq!(counters.add("p", 7, minute, 5).await, 6);
+        assert_eq!(counters.add("q", 7, minute, 1).await, 1, "counts are per key");
+        assert_eq!(counters.add("p", 8, minute, 1).await, 1, "a new window starts from zero");
+    }
+
+    #[tokio::test]
+    async fn window_counters_count_per_key_and_window_in_process() {
+        counters_count_per_window(WindowCounters::new(&Cache::in_process("t:"))).await;
+    }
+
+    #[tokio::test]
+    async fn window_counters_count_per_key_and_window_in_redis() {
+        let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let config = RedisConfig { url: Some(Secret::new(url)), key_prefix: format!("test:{}:", uuid::Uuid::new_v4()) };
+        let cache = Cache::connect(&config).await.expect("redis is running for the tests");
+        counters_count_per_window(WindowCounters::new(&cache)).await;
+    }
 
     async fn exercise(cache: Cache) {
         assert_eq!(cache.get("a").await, None);

@@ -69,6 +69,61 @@ pub struct Config {
     pub bootstrap: BootstrapConfig,
     /// Logs, traces and the platform's own telemetry.
     pub telemetry: TelemetryConfig,
+    /// Per-principal quotas and request size limits at the gateway.
+    pub quotas: QuotaConfig,
+    /// People signing in with OIDC bearer tokens; off unless an issuer is set.
+    pub oidc: OidcConfig,
+}
+
+/// Per-principal quotas (a fixed one-minute window, in Redis when configured so every gateway
+/// replica counts together) and request size limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct QuotaConfig {
+    /// Requests one principal may make per minute; 0 disables the limit.
+    pub requests_per_minute: u32,
+    /// Observation rows one principal may submit per minute; 0 disables the limit.
+    pub rows_per_minute: u64,
+    /// Largest encoded gRPC message the gateway accepts, in bytes.
+    pub max_message_bytes: usize,
+}
+
+impl Default for QuotaConfig {
+    fn default() -> Self {
+        Self { requests_per_minute: 6_000, rows_per_minute: 10_000_000, max_message_bytes: 4 * 1024 * 1024 }
+    }
+}
+
+/// OIDC bearer tokens (for example Microsoft Entra ID): the issuer and audience a token must
+/// name, where the signing keys are, and which claims carry the organisation and roles.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OidcConfig {
+    /// Issuer (`iss`) tokens must name exactly; empty disables OIDC.
+    pub issuer: String,
+    /// Audience (`aud`) tokens must include.
+    pub audience: String,
+    /// JWKS URL; empty means the `jwks_uri` of `<issuer>/.well-known/openid-configuration`.
+    pub jwks_url: String,
+    /// Claim holding the caller's organisation code (ODS or national body).
+    pub organisation_claim: String,
+    /// Claim holding the caller's roles (an array of role names).
+    pub roles_claim: String,
+    /// Clock skew allowed on `exp` and `nbf`, in seconds.
+    pub leeway_seconds: u64,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        Self {
+            issuer: String::new(),
+            audience: "sharedmetrics".to_owned(),
+            jwks_url: String::new(),
+            organisation_claim: "organisation".to_owned(),
+            roles_claim: "roles".to_owned(),
+            leeway_seconds: 30,
+        }
+    }
 }
 
 /// Where the gateway listens.

@@ -4,7 +4,9 @@
 //!   request's extensions, using an [`Authenticator`] (API keys at the gateway, the signed
 //!   forwarded identity at a service);
 //! - [`service_adapters!`], which generates for a service's API trait the tonic server adapter
-//!   and the remote client that implements the same trait over a channel.
+//!   and the remote client that implements the same trait over a channel;
+//! - [`ServerTelemetryLayer`], a server span per RPC joined to the caller's trace, and the RPC's
+//!   count, code and latency.
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -12,6 +14,10 @@ use std::task::{Context, Poll};
 use futures::future::BoxFuture;
 use sharedmetrics_access::{Principal, PrincipalCodec};
 use sharedmetrics_error::ServiceError;
+
+pub mod server_telemetry;
+
+pub use server_telemetry::{ServerTelemetryLayer, rpc_paths};
 
 #[doc(hidden)]
 pub mod reexports {
@@ -112,6 +118,36 @@ where
     }
 }
 
+/// Where audited writes are recorded (the gateway's audit log, DESIGN.md §6).
+#[async_trait::async_trait]
+pub trait AuditSink: Send + Sync + 'static {
+    /// Records that `principal` called `rpc` on `resource`, and how it ended. A failure to record
+    /// is the sink's to report; it never changes the caller's answer.
+    async fn record(&self, principal: &Principal, rpc: String, resource: String, outcome: Result<(), &ServiceError>);
+}
+
+/// Returns the full RPC name (`package.Service/Method`) of a snake_case API method.
+pub fn rpc_name(service: &str, method: &str) -> String {
+    let mut name = String::with_capacity(service.len() + method.len() + 1);
+    name.push_str(service);
+    name.push('/');
+    for word in method.split('_') {
+        let mut chars = word.chars();
+        if let Some(first) = chars.next() {
+            name.extend(first.to_uppercase());
+            name.push_str(chars.as_str());
+        }
+    }
+    name
+}
+
+/// Applies `describe` to a request: lets the audit closures in [`service_adapters!`] infer their
+/// argument type.
+#[doc(hidden)]
+pub fn audit_resource<R>(request: &R, describe: impl FnOnce(&R) -> String) -> String {
+    describe(request)
+}
+
 /// Writes the current trace context into outgoing gRPC metadata.
 pub fn inject_trace_context(metadata: &mut tonic::metadata::MetadataMap) {
     let mut headers = http::HeaderMap::new();
@@ -130,17 +166,55 @@ pub fn inject_trace_context(metadata: &mut tonic::metadata::MetadataMap) {
 /// Generates, for a service API trait whose methods are all unary
 /// `async fn m(&self, principal: &Principal, request: Req) -> ServiceResult<Resp>`:
 /// - `$adapter`: the tonic server implementation calling any `Arc<dyn Trait>`;
-/// - `$remote`: the trait implemented over a gRPC channel, forwarding the principal signed.
+/// - `$remote`: the trait implemented over a gRPC channel, forwarding the principal signed;
+/// - `$audited`: the trait wrapped so that every write (a method given `=> |request| resource`)
+///   is recorded in an [`AuditSink`] with its outcome; the gateway wraps each service with it.
 #[macro_export]
 macro_rules! service_adapters {
     (
         api: $api:ident,
+        service: $service:literal,
         server_trait: $server_trait:path,
         grpc_client: $grpc_client:ident,
         adapter: $adapter:ident,
         remote: $remote:ident,
-        methods: { $( $method:ident ( $req:ty ) -> $resp:ty ; )* }
+        audited: $audited:ident,
+        methods: { $( $method:ident ( $req:ty ) -> $resp:ty $( => $resource:expr )? ; )* }
     ) => {
+        /// The API with its writes recorded in the audit log.
+        #[derive(Clone)]
+        pub struct $audited {
+            inner: ::std::sync::Arc<dyn $api>,
+            sink: ::std::sync::Arc<dyn $crate::AuditSink>,
+        }
+
+        impl $audited {
+            /// Returns `inner` with its writes recorded in `sink`.
+            pub fn new(inner: ::std::sync::Arc<dyn $api>, sink: ::std::sync::Arc<dyn $crate::AuditSink>) -> Self {
+                Self { inner, sink }
+            }
+        }
+
+        #[$crate::reexports::async_trait]
+        impl $api for $audited {
+            $(
+                async fn $method(
+                    &self,
+                    principal: &$crate::reexports::Principal,
+                    request: $req,
+                ) -> $crate::reexports::ServiceResult<$resp> {
+                    let resource: Option<String> = None
+                        $( .or_else(|| Some($crate::audit_resource(&request, $resource))) )?;
+                    let result = self.inner.$method(principal, request).await;
+                    if let Some(resource) = resource {
+                        let rpc = $crate::rpc_name($service, stringify!($method));
+                        self.sink.record(principal, rpc, resource, result.as_ref().map(|_| ())).await;
+                    }
+                    result
+                }
+            )*
+        }
+
         /// Serves the API over gRPC by calling its implementation (local or remote).
         #[derive(Clone)]
         pub struct $adapter(pub ::std::sync::Arc<dyn $api>);

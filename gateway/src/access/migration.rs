@@ -3,6 +3,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_api_keys;
+mod m20261123_000002_create_audit_events;
 
 /// Runs the access migrations.
 pub struct Migrator;
@@ -14,6 +15,9 @@ impl MigratorTrait for Migrator {
     }
 
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_create_api_keys::Migration)]
+        vec![
+            Box::new(m20261123_000001_create_api_keys::Migration),
+            Box::new(m20261123_000002_create_audit_events::Migration),
+        ]
     }
 }

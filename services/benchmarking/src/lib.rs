@@ -71,10 +71,12 @@ pub trait BenchmarkingApi: Send + Sync + 'static {
 
 sharedmetrics_grpc::service_adapters! {
     api: BenchmarkingApi,
+    service: "sharedmetrics.benchmarking.v1.BenchmarkingService",
     server_trait: BenchmarkingServer,
     grpc_client: BenchmarkingServiceClient,
     adapter: BenchmarkingGrpc,
     remote: RemoteBenchmarking,
+    audited: AuditedBenchmarking,
     methods: {
         compute_statistics(ComputeStatisticsRequest) -> ComputeStatisticsResponse;
         compare_areas(CompareAreasRequest) -> CompareAreasResponse;

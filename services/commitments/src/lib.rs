@@ -93,18 +93,20 @@ pub trait CommitmentsApi: Send + Sync + 'static {
 
 sharedmetrics_grpc::service_adapters! {
     api: CommitmentsApi,
+    service: "sharedmetrics.commitments.v1.CommitmentsService",
     server_trait: CommitmentsServer,
     grpc_client: CommitmentsServiceClient,
     adapter: CommitmentsGrpc,
     remote: RemoteCommitments,
+    audited: AuditedCommitments,
     methods: {
-        create_charter(CreateCharterRequest) -> CreateCharterResponse;
+        create_charter(CreateCharterRequest) -> CreateCharterResponse => |r| format!("charter/{}", r.charter.as_ref().map(|c| c.code.as_str()).unwrap_or_default());
         list_charters(ListChartersRequest) -> ListChartersResponse;
-        add_charter_member(AddCharterMemberRequest) -> AddCharterMemberResponse;
-        create_commitment(CreateCommitmentRequest) -> CreateCommitmentResponse;
+        add_charter_member(AddCharterMemberRequest) -> AddCharterMemberResponse => |r| format!("charter/{}/members/{}", r.charter_code, r.organisation_code);
+        create_commitment(CreateCommitmentRequest) -> CreateCommitmentResponse => |r| format!("commitment/{}", r.commitment.as_ref().map(|c| format!("{}:{}", c.organisation_code, c.title)).unwrap_or_default());
         get_commitment(GetCommitmentRequest) -> GetCommitmentResponse;
         list_commitments(ListCommitmentsRequest) -> ListCommitmentsResponse;
-        report_progress(ReportProgressRequest) -> ReportProgressResponse;
+        report_progress(ReportProgressRequest) -> ReportProgressResponse => |r| format!("commitment/{}/progress/{}", r.commitment_id, r.period_code);
         list_progress(ListProgressRequest) -> ListProgressResponse;
         get_charter_summary(GetCharterSummaryRequest) -> GetCharterSummaryResponse;
     }

@@ -101,24 +101,26 @@ pub trait DefinitionsApi: Send + Sync + 'static {
 
 sharedmetrics_grpc::service_adapters! {
     api: DefinitionsApi,
+    service: "sharedmetrics.definitions.v1.DefinitionsService",
     server_trait: DefinitionsServer,
     grpc_client: DefinitionsServiceClient,
     adapter: DefinitionsGrpc,
     remote: RemoteDefinitions,
+    audited: AuditedDefinitions,
     methods: {
-        create_metric(CreateMetricRequest) -> CreateMetricResponse;
+        create_metric(CreateMetricRequest) -> CreateMetricResponse => |r| format!("metric/{}", r.spec.as_ref().map(|s| s.code.as_str()).unwrap_or_default());
         get_metric(GetMetricRequest) -> GetMetricResponse;
         list_metrics(ListMetricsRequest) -> ListMetricsResponse;
-        publish_metric_version(PublishMetricVersionRequest) -> PublishMetricVersionResponse;
-        deprecate_metric(DeprecateMetricRequest) -> DeprecateMetricResponse;
+        publish_metric_version(PublishMetricVersionRequest) -> PublishMetricVersionResponse => |r| format!("metric/{}@{}", r.code, r.version);
+        deprecate_metric(DeprecateMetricRequest) -> DeprecateMetricResponse => |r| format!("metric/{}", r.code);
         list_metric_versions(ListMetricVersionsRequest) -> ListMetricVersionsResponse;
-        create_dimension(CreateDimensionRequest) -> CreateDimensionResponse;
+        create_dimension(CreateDimensionRequest) -> CreateDimensionResponse => |r| format!("dimension/{}", r.dimension.as_ref().map(|d| d.code.as_str()).unwrap_or_default());
         list_dimensions(ListDimensionsRequest) -> ListDimensionsResponse;
         get_area(GetAreaRequest) -> GetAreaResponse;
         list_areas(ListAreasRequest) -> ListAreasResponse;
         get_organisation(GetOrganisationRequest) -> GetOrganisationResponse;
         list_organisations(ListOrganisationsRequest) -> ListOrganisationsResponse;
-        create_peer_group(CreatePeerGroupRequest) -> CreatePeerGroupResponse;
+        create_peer_group(CreatePeerGroupRequest) -> CreatePeerGroupResponse => |r| format!("peer-group/{}", r.peer_group.as_ref().map(|g| g.code.as_str()).unwrap_or_default());
         list_peer_groups(ListPeerGroupsRequest) -> ListPeerGroupsResponse;
     }
 }
