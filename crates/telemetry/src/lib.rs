@@ -2,7 +2,12 @@
 //! adds an OpenTelemetry layer exporting traces over OTLP only when an endpoint is configured,
 //! and returns a guard that flushes spans on drop. [`inject_context`] and [`extract_context`]
 //! carry W3C trace context in gRPC metadata, so one request through the gateway and the services
-//! it calls is one trace.
+//! it calls is one trace. [`PlatformTelemetry`] holds the process's Prometheus counters (RPCs by
+//! code, latencies, ingested rows), served as text at the gateway's `/metrics`.
+
+pub mod exposition;
+
+pub use exposition::{PlatformTelemetry, RowOutcome};
 
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::TracerProvider as _;
@@ -32,23 +37,40 @@ impl Drop for TelemetryGuard {
 
 /// Installs the global subscriber. `RUST_LOG`, when set, replaces the configured filter.
 pub fn init(config: &TelemetryConfig) -> anyhow::Result<TelemetryGuard> {
+    let provider = match &config.otlp_endpoint {
+        Some(endpoint) => Some(otlp_provider(endpoint, &config.service_name)?),
+        None => None,
+    };
+    let guard = install(config, provider)?;
+    if let Some(endpoint) = &config.otlp_endpoint {
+        tracing::info!(%endpoint, "exporting traces over otlp");
+    }
+    Ok(guard)
+}
+
+/// Installs the global subscriber exporting spans through `provider` whatever the config's
+/// OTLP endpoint says: for tests that collect spans in memory, and for exporters `init` does
+/// not build.
+pub fn init_with_tracer_provider(
+    config: &TelemetryConfig,
+    provider: SdkTracerProvider,
+) -> anyhow::Result<TelemetryGuard> {
+    install(config, Some(provider))
+}
+
+fn install(config: &TelemetryConfig, provider: Option<SdkTracerProvider>) -> anyhow::Result<TelemetryGuard> {
     let filter = EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new(&config.log_filter))?;
     let fmt_layer = match config.log_format {
         LogFormat::Pretty => tracing_subscriber::fmt::layer().with_target(true).boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer().json().flatten_event(true).boxed(),
     };
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-
-    let provider = match &config.otlp_endpoint {
-        Some(endpoint) => Some(otlp_provider(endpoint, &config.service_name)?),
-        None => None,
-    };
+    if let Some(provider) = &provider {
+        opentelemetry::global::set_tracer_provider(provider.clone());
+    }
     let otel_layer =
         provider.as_ref().map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer("sharedmetrics")));
     tracing_subscriber::registry().with(filter).with(fmt_layer).with(otel_layer).try_init()?;
-    if let Some(endpoint) = &config.otlp_endpoint {
-        tracing::info!(%endpoint, "exporting traces over otlp");
-    }
     Ok(TelemetryGuard { provider })
 }
 
@@ -56,9 +78,7 @@ fn otlp_provider(endpoint: &str, service_name: &str) -> anyhow::Result<SdkTracer
     use opentelemetry_otlp::WithExportConfig;
     let exporter = opentelemetry_otlp::SpanExporter::builder().with_tonic().with_endpoint(endpoint).build()?;
     let resource = opentelemetry_sdk::Resource::builder().with_service_name(service_name.to_owned()).build();
-    let provider = SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource).build();
-    opentelemetry::global::set_tracer_provider(provider.clone());
-    Ok(provider)
+    Ok(SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource).build())
 }
 
 struct HeaderInjector<'a>(&'a mut http::HeaderMap);
