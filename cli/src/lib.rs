@@ -383,6 +383,13 @@ pub async fn start(config: Config, targets: &[Target]) -> anyhow::Result<Platfor
     if has(Target::Gateway) {
         let db = db.clone().expect("the gateway has a database");
         let access = AccessService::new(db.clone());
+        // ExplainAccess reads resources' facts through the services themselves (not their
+        // audited or quota-counted views: explaining is neither a write nor the caller's load).
+        access.set_explainer(sharedmetrics_gateway::explain::Explainer::new(
+            definitions.clone(),
+            submissions.clone(),
+            commitments.clone(),
+        ));
         admin_key = bootstrap_admin_key(&access, &config).await?;
         // The gateway's view of each service: writes audited, submitted rows held to quota.
         let audit: Arc<dyn sharedmetrics_grpc::AuditSink> = Arc::new(AuditLog::new(db.clone()));

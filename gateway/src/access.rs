@@ -6,6 +6,8 @@ pub mod entity;
 pub mod migration;
 mod store;
 
+use std::sync::{Arc, OnceLock};
+
 use sea_orm::DatabaseConnection;
 use sha2::{Digest, Sha256};
 use sharedmetrics_access::policy;
@@ -18,6 +20,7 @@ use sharedmetrics_proto::sharedmetrics::access::v1::access_service_server::Acces
 use sharedmetrics_proto::sharedmetrics::access::v1::*;
 
 use self::entity::api_key;
+use crate::explain::Explainer;
 
 /// Prefix of every API key, so leaked keys are recognisable by secret scanners.
 const KEY_PREFIX: &str = "sm_";
@@ -81,6 +84,8 @@ sharedmetrics_grpc::service_adapters! {
 #[derive(Clone)]
 pub struct AccessService {
     db: DatabaseConnection,
+    /// Set once the services exist (see [`AccessService::set_explainer`]); shared by clones.
+    explainer: Arc<OnceLock<Explainer>>,
 }
 
 /// A newly created key: its stored row and the secret to show once.
@@ -137,6 +142,21 @@ fn key_message(row: &api_key::Model) -> ApiKey {
     }
 }
 
+/// Returns the message of a principal.
+fn principal_message(principal: &Principal) -> pb::Principal {
+    pb::Principal {
+        id: principal.id.clone(),
+        kind: match principal.kind {
+            PrincipalKind::ApiKey => pb::PrincipalKind::ApiKey as i32,
+            PrincipalKind::User => pb::PrincipalKind::OidcUser as i32,
+        },
+        organisation_code: principal.organisation.clone(),
+        roles: principal.roles.iter().map(|r| proto_role(*r) as i32).collect(),
+        key_id: principal.key_id.clone().unwrap_or_default(),
+        display_name: principal.display_name.clone(),
+    }
+}
+
 /// Returns the principal a stored key stands for.
 fn principal_of_key(row: &api_key::Model) -> Principal {
     Principal {
@@ -152,7 +172,14 @@ fn principal_of_key(row: &api_key::Model) -> Principal {
 impl AccessService {
     /// Returns the access service on `db` (migrated).
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self { db, explainer: Arc::new(OnceLock::new()) }
+    }
+
+    /// Gives ExplainAccess the services it reads facts from; until then it answers UNAVAILABLE.
+    pub fn set_explainer(&self, explainer: Explainer) {
+        if self.explainer.set(explainer).is_err() {
+            tracing::warn!("the access service's explainer was set twice; the first one stays");
+        }
     }
 
     /// Creates and stores a key; the caller shows the secret once.
@@ -259,17 +286,7 @@ impl AccessApi for AccessService {
             None => None,
         };
         Ok(WhoAmIResponse {
-            principal: Some(pb::Principal {
-                id: principal.id.clone(),
-                kind: match principal.kind {
-                    PrincipalKind::ApiKey => pb::PrincipalKind::ApiKey as i32,
-                    PrincipalKind::User => pb::PrincipalKind::OidcUser as i32,
-                },
-                organisation_code: principal.organisation.clone(),
-                roles: principal.roles.iter().map(|r| proto_role(*r) as i32).collect(),
-                key_id: principal.key_id.clone().unwrap_or_default(),
-                display_name: principal.display_name.clone(),
-            }),
+            principal: Some(principal_message(principal)),
             credential_expires_at: expires_at.map(timestamp),
             requests_per_minute: 0,
             rows_per_minute: 0,
@@ -380,13 +397,48 @@ impl AccessApi for AccessService {
 
     async fn explain_access(
         &self,
-        _principal: &Principal,
-        _request: ExplainAccessRequest,
+        principal: &Principal,
+        request: ExplainAccessRequest,
     ) -> ServiceResult<ExplainAccessResponse> {
-        Err(ServiceError::new(
-            ErrorCode::Unimplemented,
-            "the access service's ExplainAccess is not built yet (it arrives with the gateway and access work)",
-        ))
+        let subject = if request.principal_id.is_empty() || request.principal_id == principal.id {
+            principal.clone()
+        } else {
+            // Another principal: one of the caller's organisation's keys for its org admin, any for
+            // national; an outsider's key looks missing, so key ids cannot be probed.
+            let key_id = request.principal_id.strip_prefix("key:").unwrap_or_default();
+            let row = store::get(&self.db, key_id).await.map_err(db_error("reading an API key"))?;
+            let row = row
+                .filter(|k| principal.is_national() || principal.belongs_to(&k.organisation_code))
+                .ok_or_else(|| ServiceError::not_found("principal", &request.principal_id))?;
+            policy::manage_keys(principal, &row.organisation_code, "explaining another principal's access").check()?;
+            principal_of_key(&row)
+        };
+        let kind = ResourceKind::try_from(request.resource_kind).unwrap_or(ResourceKind::Unspecified);
+        let decision = if kind == ResourceKind::ApiKey {
+            let action = Action::try_from(request.action).unwrap_or(Action::Unspecified);
+            let key = match request.resource_code.as_str() {
+                "" => None,
+                id => store::get(&self.db, id).await.map_err(db_error("reading an API key"))?,
+            };
+            crate::explain::explain_key(
+                &subject,
+                action,
+                &request.resource_code,
+                key.map(|k| k.organisation_code).as_deref(),
+            )
+        } else {
+            let explainer = self
+                .explainer
+                .get()
+                .ok_or_else(|| ServiceError::unavailable("ExplainAccess is not wired to the services yet"))?;
+            explainer.explain(&subject, &request).await?
+        };
+        Ok(ExplainAccessResponse {
+            allowed: decision.allowed,
+            rule: decision.rule.to_owned(),
+            explanation: decision.explanation,
+            principal: Some(principal_message(&subject)),
+        })
     }
 
     async fn list_audit_events(
@@ -398,30 +450,45 @@ impl AccessApi for AccessService {
     }
 }
 
-/// Authenticates requests at the gateway by API key (`authorization: Bearer sm_…` or
-/// `x-api-key: sm_…`).
+/// Authenticates requests at the gateway: an API key (`authorization: Bearer sm_…` or
+/// `x-api-key: sm_…`), or, when OIDC is configured, an OIDC bearer token.
 pub struct ApiKeyAuthenticator {
     access: AccessService,
+    oidc: Option<std::sync::Arc<crate::oidc::OidcVerifier>>,
 }
 
 impl ApiKeyAuthenticator {
-    /// Returns an authenticator checking keys against `access`.
+    /// Returns an authenticator checking keys against `access` (and no OIDC tokens).
     pub fn new(access: AccessService) -> Self {
-        Self { access }
+        Self { access, oidc: None }
+    }
+
+    /// Also accepts OIDC bearer tokens verified by `oidc`.
+    pub fn with_oidc(mut self, oidc: Option<crate::oidc::OidcVerifier>) -> Self {
+        self.oidc = oidc.map(std::sync::Arc::new);
+        self
     }
 }
 
 #[async_trait::async_trait]
 impl sharedmetrics_grpc::Authenticator for ApiKeyAuthenticator {
     async fn authenticate(&self, headers: &http::HeaderMap) -> Result<Option<Principal>, ServiceError> {
-        let presented = headers
+        let bearer = headers
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()));
-        match presented {
-            None => Ok(None),
-            Some(key) => self.access.authenticate_key(key.trim()).await.map(Some),
+            .map(str::trim);
+        let api_key = headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim);
+        match (bearer, api_key) {
+            (Some(token), _) if !token.starts_with(KEY_PREFIX) => match &self.oidc {
+                Some(oidc) => oidc.verify(token).await.map(Some),
+                None => Err(ServiceError::new(
+                    ErrorCode::Unauthenticated,
+                    "the bearer credential is not an API key (sm_…) and OIDC sign-in is not configured",
+                )),
+            },
+            (Some(key), _) | (None, Some(key)) => self.access.authenticate_key(key).await.map(Some),
+            (None, None) => Ok(None),
         }
     }
 }

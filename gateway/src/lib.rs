@@ -7,6 +7,7 @@
 pub mod access;
 pub mod audit;
 pub mod dashboard;
+pub mod explain;
 pub mod quota;
 
 use std::convert::Infallible;

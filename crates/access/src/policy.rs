@@ -86,6 +86,14 @@ pub mod rules {
     pub const MANAGE_KEYS_OTHER_ORGANISATION: &str = "manage_keys.other_organisation";
     /// Refused: only national grants the national role.
     pub const MANAGE_KEYS_NATIONAL_ROLE: &str = "manage_keys.grant_national";
+    /// National reads every organisation's audit log.
+    pub const READ_AUDIT_NATIONAL: &str = "read_audit.national";
+    /// An `org_admin` reads its own organisation's audit log.
+    pub const READ_AUDIT_OWN_ORG_ADMIN: &str = "read_audit.own_org_admin";
+    /// Refused: reading the audit log needs `org_admin`.
+    pub const READ_AUDIT_ROLE_MISSING: &str = "read_audit.role_missing";
+    /// Refused: another organisation's audit log.
+    pub const READ_AUDIT_OTHER_ORGANISATION: &str = "read_audit.other_organisation";
     /// National holds every role.
     pub const ROLE_NATIONAL: &str = "role.national";
     /// The principal holds one of the roles the action needs.
@@ -120,10 +128,12 @@ impl Decision {
 
     /// Returns `Ok` when allowed, or PERMISSION_DENIED carrying the rule in its metadata.
     pub fn check(self) -> ServiceResult<()> {
-        if self.allowed {
-            return Ok(());
-        }
-        Err(ServiceError::permission_denied(self.explanation).with_metadata(RULE_METADATA_KEY, self.rule))
+        if self.allowed { Ok(()) } else { Err(self.refusal()) }
+    }
+
+    /// Returns the PERMISSION_DENIED error of this decision, with the rule in its metadata.
+    pub fn refusal(self) -> ServiceError {
+        ServiceError::permission_denied(self.explanation).with_metadata(RULE_METADATA_KEY, self.rule)
     }
 
     /// Returns `Ok` when allowed, or NOT_FOUND for `kind` `key` when refused: a hidden resource
@@ -160,6 +170,32 @@ pub enum Audience<'a> {
         /// Member organisations.
         members: &'a [String],
     },
+}
+
+/// How widely a metric version is shared (the definitions contract's `Visibility`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricVisibility {
+    /// Everyone authenticated.
+    Public,
+    /// The owners and the members of the named partner groups.
+    Partners,
+    /// The owners only (also the reading of an unknown visibility: fail closed).
+    OwnersOnly,
+}
+
+/// Returns who reads a metric version: a draft only its owners, otherwise as its visibility says.
+pub fn metric_audience<'a>(
+    draft: bool,
+    visibility: MetricVisibility,
+    owners: &'a [String],
+    partners: &'a [String],
+) -> Audience<'a> {
+    match visibility {
+        _ if draft => Audience::OwnersOnly { owners },
+        MetricVisibility::Public => Audience::Public,
+        MetricVisibility::Partners => Audience::Partners { owners, partners },
+        MetricVisibility::OwnersOnly => Audience::OwnersOnly { owners },
+    }
 }
 
 /// Decides reading a resource visible to `audience`; `national` reads everything.
@@ -299,6 +335,19 @@ pub struct SubmitScope {
     pub own_areas: Vec<String>,
     /// The areas of its catchment (for a trust, the areas of the ICBs it is listed under).
     pub catchment_areas: Vec<String>,
+}
+
+impl SubmitScope {
+    /// Returns the scope of an organisation governing `own_area` (empty for none) whose parent
+    /// organisations govern `parent_areas`. Only a trust takes its parents' areas as its
+    /// catchment: the reference data has no finer trust catchment, and a council's or an ICB's
+    /// parents (regions, national bodies) are not areas it reports for.
+    pub fn of(own_area: &str, is_trust: bool, parent_areas: impl IntoIterator<Item = String>) -> Self {
+        Self {
+            own_areas: if own_area.is_empty() { Vec::new() } else { vec![own_area.to_owned()] },
+            catchment_areas: if is_trust { parent_areas.into_iter().collect() } else { Vec::new() },
+        }
+    }
 }
 
 /// Decides whether `organisation` may submit rows for area (or organisation) `code`, whose
@@ -459,6 +508,35 @@ pub fn manage_commitment(principal: &Principal, organisation: &str, roles: &[Rol
     }
 }
 
+/// Roles that define commitments for their organisation.
+pub const COMMITMENT_DEFINING_ROLES: &[Role] = &[Role::Steward, Role::OrgAdmin];
+/// Roles that report progress on their organisation's commitments.
+pub const COMMITMENT_REPORTING_ROLES: &[Role] = &[Role::Submitter, Role::Steward, Role::OrgAdmin];
+
+/// Decides creating a commitment for `organisation`.
+pub fn define_commitment(principal: &Principal, organisation: &str) -> Decision {
+    manage_commitment(principal, organisation, COMMITMENT_DEFINING_ROLES, "creating a commitment")
+}
+
+/// Decides reporting progress on a commitment of `organisation`.
+pub fn report_progress(principal: &Principal, organisation: &str) -> Decision {
+    manage_commitment(principal, organisation, COMMITMENT_REPORTING_ROLES, "reporting progress")
+}
+
+/// Returns who reads a charter: everyone when it is public, else its member organisations.
+pub fn charter_audience(public: bool, members: &[String]) -> Audience<'_> {
+    if public { Audience::Public } else { Audience::MembersOnly { members } }
+}
+
+/// Decides reading a commitment of `organisation`: under a charter, whoever reads the charter
+/// (`charter`, its audience); stand-alone, its organisation and national.
+pub fn read_commitment(principal: &Principal, organisation: &str, charter: Option<Audience<'_>>) -> Decision {
+    match charter {
+        Some(audience) => read(principal, audience),
+        None => read(principal, Audience::OwnersOnly { owners: std::slice::from_ref(&organisation.to_owned()) }),
+    }
+}
+
 /// Decides managing (creating, listing, revoking) the API keys of `organisation`: its
 /// `org_admin`s, or national.
 pub fn manage_keys(principal: &Principal, organisation: &str, what: &str) -> Decision {
@@ -484,6 +562,19 @@ pub fn manage_keys(principal: &Principal, organisation: &str, what: &str) -> Dec
         rules::MANAGE_KEYS_OWN_ORG_ADMIN,
         format!("{what}: {} is an org_admin of {organisation}", principal.id),
     )
+}
+
+/// Decides reading the audit log of `organisation`: its `org_admin`s, or national (who may also
+/// read every organisation's at once).
+pub fn read_audit(principal: &Principal, organisation: &str) -> Decision {
+    let decision = manage_keys(principal, organisation, "reading the audit log");
+    let rule = match decision.rule {
+        rules::MANAGE_KEYS_NATIONAL => rules::READ_AUDIT_NATIONAL,
+        rules::MANAGE_KEYS_OWN_ORG_ADMIN => rules::READ_AUDIT_OWN_ORG_ADMIN,
+        rules::MANAGE_KEYS_ROLE_MISSING => rules::READ_AUDIT_ROLE_MISSING,
+        _ => rules::READ_AUDIT_OTHER_ORGANISATION,
+    };
+    Decision { rule, ..decision }
 }
 
 /// Returns the refusal for an action no rule grants.

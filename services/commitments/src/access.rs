@@ -10,27 +10,17 @@
 
 use sharedmetrics_access::policy;
 use sharedmetrics_access::{Principal, Role};
-use sharedmetrics_error::{ServiceError, ServiceResult};
+use sharedmetrics_error::ServiceResult;
 use sharedmetrics_proto::sharedmetrics::commitments::v1::{CharterRole, CharterVisibility};
 
 use crate::entity::{charter, charter_member};
 use sharedmetrics_proto::Label;
 
-/// Roles that may define commitments for their organisation.
-const DEFINING_ROLES: &[Role] = &[Role::Steward, Role::OrgAdmin];
-/// Roles that may report progress for their organisation.
-const REPORTING_ROLES: &[Role] = &[Role::Submitter, Role::Steward, Role::OrgAdmin];
-
-/// Returns whether the principal's organisation is a member of the charter.
-pub fn is_member(principal: &Principal, members: &[charter_member::Model]) -> bool {
-    members.iter().any(|m| principal.belongs_to(&m.organisation_code))
-}
-
 /// Returns whether the principal may read a charter, its summary and the commitments under it.
 pub fn may_read_charter(principal: &Principal, row: &charter::Model, members: &[charter_member::Model]) -> bool {
-    principal.is_national()
-        || CharterVisibility::from_label(&row.visibility) == Some(CharterVisibility::Public)
-        || is_member(principal, members)
+    let members: Vec<String> = members.iter().map(|m| m.organisation_code.clone()).collect();
+    let public = CharterVisibility::from_label(&row.visibility) == Some(CharterVisibility::Public);
+    policy::read(principal, policy::charter_audience(public, &members)).allowed
 }
 
 /// Allows creating a charter.
@@ -44,49 +34,19 @@ pub fn check_charter_admin(
     row: &charter::Model,
     members: &[charter_member::Model],
 ) -> ServiceResult<()> {
-    if principal.is_national() {
-        return Ok(());
-    }
-    let admin =
-        members.iter().any(|m| principal.belongs_to(&m.organisation_code) && m.role == CharterRole::Admin.label());
-    if !admin {
-        let admins: Vec<&str> = members
-            .iter()
-            .filter(|m| m.role == CharterRole::Admin.label())
-            .map(|m| m.organisation_code.as_str())
-            .collect();
-        return Err(ServiceError::permission_denied(format!(
-            "only the admin organisations of charter {:?} ({}) manage its membership; {} belongs to {}",
-            row.code,
-            admins.join(", "),
-            principal.id,
-            principal.organisation
-        )));
-    }
-    policy::check_any_role(principal, &[Role::OrgAdmin], "managing a charter's membership")
-}
-
-fn check_own(principal: &Principal, organisation: &str, roles: &[Role], what: &str) -> ServiceResult<()> {
-    if principal.is_national() {
-        return Ok(());
-    }
-    if !principal.belongs_to(organisation) {
-        return Err(ServiceError::permission_denied(format!(
-            "{what}: an organisation manages only its own commitments; {} belongs to {}, the commitment to {organisation}",
-            principal.id, principal.organisation
-        )));
-    }
-    policy::check_any_role(principal, roles, what)
+    let admins: Vec<String> =
+        members.iter().filter(|m| m.role == CharterRole::Admin.label()).map(|m| m.organisation_code.clone()).collect();
+    policy::manage_charter(principal, &row.code, &admins).check()
 }
 
 /// Allows creating a commitment for `organisation`.
 pub fn check_define(principal: &Principal, organisation: &str) -> ServiceResult<()> {
-    check_own(principal, organisation, DEFINING_ROLES, "creating a commitment")
+    policy::define_commitment(principal, organisation).check()
 }
 
 /// Allows reporting progress on a commitment of `organisation`.
 pub fn check_report(principal: &Principal, organisation: &str) -> ServiceResult<()> {
-    check_own(principal, organisation, REPORTING_ROLES, "reporting progress")
+    policy::report_progress(principal, organisation).check()
 }
 
 #[cfg(test)]

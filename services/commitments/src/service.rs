@@ -245,7 +245,7 @@ impl CommitmentsService {
             Some(code) => {
                 charters.get(code).is_some_and(|c| crate::access::may_read_charter(principal, &c.row, &c.members))
             }
-            None => principal.is_national() || principal.belongs_to(&row.organisation_code),
+            None => sharedmetrics_access::policy::read_commitment(principal, &row.organisation_code, None).allowed,
         }
     }
 

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
-use sharedmetrics_access::policy::{self, Audience};
+use sharedmetrics_access::policy::{self, MetricVisibility};
 use sharedmetrics_access::{Principal, Role};
 use sharedmetrics_error::{ServiceError, ServiceResult};
 use sharedmetrics_proto::Label;
@@ -88,22 +88,20 @@ impl DefinitionsService {
         partners: &HashMap<String, Vec<String>>,
     ) -> bool {
         let owners = convert::parse_list(&version.owners);
-        if version.status == MetricStatus::Draft.label() {
-            return policy::may_read(principal, Audience::OwnersOnly { owners: &owners });
-        }
-        let audience_partners: Vec<String>;
-        let audience = match Visibility::from_label(&version.visibility) {
-            Some(Visibility::Public) => Audience::Public,
-            Some(Visibility::Partners) => {
-                audience_partners = convert::parse_list(&version.partner_groups)
-                    .iter()
-                    .flat_map(|g| partners.get(g).cloned().unwrap_or_default())
-                    .collect();
-                Audience::Partners { owners: &owners, partners: &audience_partners }
-            }
-            _ => Audience::OwnersOnly { owners: &owners },
+        let draft = version.status == MetricStatus::Draft.label();
+        let visibility = match Visibility::from_label(&version.visibility) {
+            Some(Visibility::Public) => MetricVisibility::Public,
+            Some(Visibility::Partners) => MetricVisibility::Partners,
+            _ => MetricVisibility::OwnersOnly,
         };
-        policy::may_read(principal, audience)
+        let members: Vec<String> = match visibility {
+            MetricVisibility::Partners => convert::parse_list(&version.partner_groups)
+                .iter()
+                .flat_map(|g| partners.get(g).cloned().unwrap_or_default())
+                .collect(),
+            _ => Vec::new(),
+        };
+        policy::may_read(principal, policy::metric_audience(draft, visibility, &owners, &members))
     }
 
     /// Returns the message of a version, marked deprecated when its metric is.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sharedmetrics_access::Principal;
+use sharedmetrics_access::policy::{self, SubmitScope};
 use sharedmetrics_definitions::DefinitionsApi;
 use sharedmetrics_error::ServiceResult;
 use sharedmetrics_proto::sharedmetrics::common::v1::AreaType;
@@ -28,12 +29,8 @@ pub struct AreaInfo {
     pub ancestors: Vec<String>,
 }
 
-/// One organisation: the area it governs and its parents' governed areas.
-#[derive(Debug, Clone, Default)]
-pub struct OrganisationInfo {
-    /// Areas the organisation may submit for, with everything under them.
-    pub areas: Vec<String>,
-}
+/// One organisation: what it may submit for (the area it governs and its catchment).
+pub type OrganisationInfo = SubmitScope;
 
 /// A snapshot of the reference data.
 #[derive(Debug, Default)]
@@ -51,14 +48,16 @@ impl Reference {
     /// code, the area it governs and everything under it, and, for a trust, the areas of the
     /// ICBs it is listed under (the reference data has no finer catchment).
     pub fn responsible_for(&self, organisation: &str, code: &str) -> bool {
-        if organisation == code {
-            return true;
-        }
-        let Some(info) = self.organisations.get(organisation) else { return false };
-        if info.areas.iter().any(|a| a == code) {
-            return true;
-        }
-        self.areas.get(code).is_some_and(|area| area.ancestors.iter().any(|ancestor| info.areas.contains(ancestor)))
+        self.submit_scope(organisation, code).allowed
+    }
+
+    /// Returns the policy's decision on `organisation` submitting for `code` (see
+    /// [`policy::submit_scope`]), with the rule and the explanation a rejection carries.
+    pub fn submit_scope(&self, organisation: &str, code: &str) -> policy::Decision {
+        let empty = SubmitScope::default();
+        let scope = self.organisations.get(organisation).unwrap_or(&empty);
+        let ancestors = self.areas.get(code).map(|a| a.ancestors.as_slice()).unwrap_or_default();
+        policy::submit_scope(organisation, scope, code, ancestors)
     }
 }
 
@@ -142,14 +141,10 @@ impl ReferenceCache {
             .map(|o| (o.code.as_str(), o.area_code.as_str()))
             .collect();
         for o in &organisations {
-            let mut areas: Vec<String> = Vec::new();
-            if !o.area_code.is_empty() {
-                areas.push(o.area_code.clone());
-            }
-            if o.r#type == sharedmetrics_proto::sharedmetrics::common::v1::OrganisationType::NhsTrust as i32 {
-                areas.extend(o.parent_codes.iter().filter_map(|p| governed.get(p.as_str())).map(|a| (*a).to_owned()));
-            }
-            reference.organisations.insert(o.code.clone(), OrganisationInfo { areas });
+            let is_trust =
+                o.r#type == sharedmetrics_proto::sharedmetrics::common::v1::OrganisationType::NhsTrust as i32;
+            let parent_areas = o.parent_codes.iter().filter_map(|p| governed.get(p.as_str())).map(|a| (*a).to_owned());
+            reference.organisations.insert(o.code.clone(), SubmitScope::of(&o.area_code, is_trust, parent_areas));
             reference
                 .areas
                 .entry(o.code.clone())

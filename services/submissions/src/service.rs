@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use sea_orm::{DatabaseConnection, TransactionTrait};
+use sharedmetrics_access::Principal;
 use sharedmetrics_access::policy;
-use sharedmetrics_access::{Principal, Role};
 use sharedmetrics_definitions::DefinitionsApi;
 use sharedmetrics_error::{ServiceError, ServiceResult};
 use sharedmetrics_periods::Period;
@@ -84,14 +84,14 @@ impl SubmissionsService {
 
     /// Returns whether the principal sees every version of the metric's data (owners, national).
     fn insider(principal: &Principal, version: &MetricVersion) -> bool {
-        principal.is_national()
-            || version.spec.as_ref().is_some_and(|s| s.owners.iter().any(|o| principal.belongs_to(o)))
+        let owners = version.spec.as_ref().map(|s| s.owners.as_slice()).unwrap_or_default();
+        policy::read_unpublished(principal, owners).allowed
     }
 
     async fn start(&self, principal: &Principal, header: Option<SubmissionHeader>) -> ServiceResult<Ingest> {
         let header = header
             .ok_or_else(|| ServiceError::invalid_field("header", "REQUIRED", "a submission starts with its header"))?;
-        policy::check_any_role(principal, &[Role::Submitter], "submitting observations")?;
+        policy::submit_role(principal).check()?;
         let version = self.metric_version(principal, &header.metric_code, header.metric_version).await?;
         let status = MetricStatus::try_from(version.status).unwrap_or(MetricStatus::Unspecified);
         if status != MetricStatus::Published {
@@ -117,11 +117,9 @@ impl SubmissionsService {
             .map_err(db_error("reading a submission"))?
             .ok_or_else(|| ServiceError::not_found("submission", id))?;
         let version = self.metric_version(principal, &row.metric_code, row.metric_version as u32).await?;
-        let own = principal.belongs_to(&row.organisation_code);
-        if !own && !Self::insider(principal, &version) {
-            // Say "not found" so that other organisations cannot probe submission ids.
-            return Err(ServiceError::not_found("submission", id));
-        }
+        let owners = version.spec.as_ref().map(|s| s.owners.clone()).unwrap_or_default();
+        // Say "not found" so that other organisations cannot probe submission ids.
+        policy::read_submission(principal, &row.organisation_code, &owners).check_visible("submission", id)?;
         Ok((row, version))
     }
 
@@ -132,14 +130,8 @@ impl SubmissionsService {
         version: &MetricVersion,
         what: &str,
     ) -> ServiceResult<()> {
-        if principal.is_national() {
-            return Ok(());
-        }
-        if principal.belongs_to(&row.organisation_code) {
-            return policy::check_any_role(principal, &[Role::Submitter, Role::OrgAdmin], what);
-        }
         let owners = version.spec.as_ref().map(|s| s.owners.clone()).unwrap_or_default();
-        policy::check_steward_of(principal, &owners, what)
+        policy::manage_submission(principal, &row.organisation_code, &owners, what).check()
     }
 }
 

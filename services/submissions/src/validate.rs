@@ -123,18 +123,14 @@ pub fn row(
             ),
         ));
     }
-    if let Some(organisation) = context.organisation
-        && !context.reference.responsible_for(organisation, &row.area_code)
-    {
-        return Err(reject(
-            index,
-            "area_code",
-            "AREA_NOT_PERMITTED",
-            format!(
-                "organisation {organisation} may not submit for {}: it is not an area it is responsible for",
-                row.area_code
-            ),
-        ));
+    if let Some(organisation) = context.organisation {
+        let decision = context.reference.submit_scope(organisation, &row.area_code);
+        if !decision.allowed {
+            // The message is the policy's explanation, naming its rule, so a rejected row says
+            // what ExplainAccess says for the same organisation and area.
+            let message = format!("{} (rule {})", decision.explanation, decision.rule);
+            return Err(reject(index, "area_code", "AREA_NOT_PERMITTED", message));
+        }
     }
     let period_type = PeriodType::try_from(spec.period_type).unwrap_or(PeriodType::Unspecified);
     let period =
