@@ -1,0 +1,218 @@
+//! CSV for list and query RPCs: one row per element of the response's repeated message field,
+//! one column per scalar field (nested messages flattened with dotted names), the header
+//! first. Columns come from the descriptor, so the header is known before the first row and
+//! every chunk of a stream has the same columns.
+
+use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, SerializeOptions, Value};
+use serde_json::Value as Json;
+
+use crate::request::is_scalar_like;
+
+/// How deep nested messages are flattened before a column holds the message as JSON.
+const MAX_DEPTH: usize = 4;
+
+/// One CSV column: its header and where its value sits in an element's proto3 JSON.
+#[derive(Debug, Clone)]
+struct Column {
+    header: String,
+    json_path: Vec<String>,
+    /// For a list of flat messages: their fields' JSON names, in declaration order.
+    element_fields: Option<Vec<String>>,
+}
+
+/// The CSV shape of a response type.
+#[derive(Debug, Clone)]
+pub struct CsvLayout {
+    list_field: FieldDescriptor,
+    columns: Vec<Column>,
+}
+
+impl CsvLayout {
+    /// Returns the layout of a response type: its first repeated message field is the list
+    /// (`observations`, `metrics`, …). A response without one has no CSV form.
+    pub fn for_response(output: &MessageDescriptor) -> Option<Self> {
+        let list_field = output.fields().find(|field| {
+            field.is_list() && matches!(field.kind(), Kind::Message(m) if !is_scalar_like(m.full_name()))
+        })?;
+        let Kind::Message(element) = list_field.kind() else { return None };
+        let mut columns = Vec::new();
+        flatten(&element, "", &[], 0, &mut vec![element.full_name().to_owned()], &mut columns);
+        Some(Self { list_field, columns })
+    }
+
+    /// Returns the name of the list field.
+    pub fn list_field(&self) -> &str {
+        self.list_field.name()
+    }
+
+    /// Returns the column headers.
+    pub fn headers(&self) -> impl Iterator<Item = &str> {
+        self.columns.iter().map(|c| c.header.as_str())
+    }
+
+    /// Returns the header row.
+    pub fn header_row(&self) -> Vec<u8> {
+        write_records(std::iter::once(self.columns.iter().map(|c| c.header.clone()).collect()))
+    }
+
+    /// Returns the rows of one response message (possibly none), ready to send.
+    pub fn rows(&self, message: &DynamicMessage) -> Vec<u8> {
+        let Some(list) = message.get_field_by_name(self.list_field.name()) else { return Vec::new() };
+        let Value::List(items) = list.as_ref() else { return Vec::new() };
+        let options = SerializeOptions::new().skip_default_fields(false);
+        let records = items.iter().filter_map(|item| match item {
+            Value::Message(element) => {
+                let json = element.serialize_with_options(serde_json::value::Serializer, &options).ok()?;
+                Some(self.columns.iter().map(|column| column.cell(lookup(&json, &column.json_path))).collect())
+            }
+            _ => None,
+        });
+        write_records(records)
+    }
+
+    /// Returns the number of elements of the list in one response message.
+    pub fn count(&self, message: &DynamicMessage) -> usize {
+        match message.get_field_by_name(self.list_field.name()).as_deref() {
+            Some(Value::List(items)) => items.len(),
+            _ => 0,
+        }
+    }
+}
+
+/// Adds a column per field of `message`, descending into nested messages.
+fn flatten(
+    message: &MessageDescriptor,
+    prefix: &str,
+    json_prefix: &[String],
+    depth: usize,
+    seen: &mut Vec<String>,
+    columns: &mut Vec<Column>,
+) {
+    for field in message.fields() {
+        let header = format!("{prefix}{}", field.name());
+        let mut json_path = json_prefix.to_vec();
+        json_path.push(field.json_name().to_owned());
+        let mut element_fields = None;
+        if let Kind::Message(inner) = field.kind() {
+            if field.is_list() && inner.fields().all(|f| !f.is_list() && !matches!(f.kind(), Kind::Message(_))) {
+                element_fields = Some(inner.fields().map(|f| f.json_name().to_owned()).collect());
+            }
+            let nested = !field.is_list()
+                && !field.is_map()
+                && !is_scalar_like(inner.full_name())
+                && !inner.full_name().starts_with("google.protobuf.")
+                && depth < MAX_DEPTH
+                && !seen.iter().any(|name| name == inner.full_name());
+            if nested {
+                seen.push(inner.full_name().to_owned());
+                flatten(&inner, &format!("{header}."), &json_path, depth + 1, seen, columns);
+                seen.pop();
+                continue;
+            }
+        }
+        columns.push(Column { header, json_path, element_fields });
+    }
+}
+
+fn lookup<'a>(json: &'a Json, path: &[String]) -> Option<&'a Json> {
+    path.iter().try_fold(json, |value, key| value.get(key))
+}
+
+impl Column {
+    /// Renders one value as a cell: scalars as text, lists of scalars joined with `;`, lists of
+    /// flat messages as `a:b;c:d` in field order (the form the query filters take, for example
+    /// `imd_decile:1`), anything else as compact JSON.
+    fn cell(&self, value: Option<&Json>) -> String {
+        match (value, &self.element_fields) {
+            (Some(Json::Array(items)), Some(fields)) => items
+                .iter()
+                .map(|item| fields.iter().map(|f| scalar_cell(item.get(f))).collect::<Vec<_>>().join(":"))
+                .collect::<Vec<_>>()
+                .join(";"),
+            (Some(Json::Array(items)), None) if items.iter().all(is_scalar) => {
+                items.iter().map(|item| scalar_cell(Some(item))).collect::<Vec<_>>().join(";")
+            }
+            (value, _) => scalar_cell(value),
+        }
+    }
+}
+
+fn scalar_cell(value: Option<&Json>) -> String {
+    match value {
+        None | Some(Json::Null) => String::new(),
+        Some(Json::String(s)) => s.clone(),
+        Some(Json::Bool(b)) => b.to_string(),
+        // A whole double prints as an integer (5, not 5.0), as a spreadsheet would show it.
+        Some(Json::Number(n)) => match n.as_f64() {
+            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 1e15 => format!("{f:.0}"),
+            _ => n.to_string(),
+        },
+        Some(other) => other.to_string(),
+    }
+}
+
+fn is_scalar(value: &Json) -> bool {
+    !matches!(value, Json::Array(_) | Json::Object(_))
+}
+
+fn write_records(records: impl Iterator<Item = Vec<String>>) -> Vec<u8> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for record in records {
+        // Writing to a Vec cannot fail; a record of the wrong length cannot happen (one cell per column).
+        let _ = writer.write_record(&record);
+    }
+    writer.into_inner().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use prost_reflect::DescriptorPool;
+
+    use super::*;
+
+    fn pool() -> DescriptorPool {
+        DescriptorPool::decode(sharedmetrics_proto::FILE_DESCRIPTOR_SET).expect("descriptor set")
+    }
+
+    #[test]
+    fn observations_flatten_into_dotted_columns_and_breakdowns_into_pairs() {
+        let pool = pool();
+        let output = pool.get_message_by_name("sharedmetrics.submissions.v1.QueryObservationsResponse").unwrap();
+        let layout = CsvLayout::for_response(&output).expect("a list");
+        assert_eq!(layout.list_field(), "observations");
+        let headers: Vec<&str> = layout.headers().collect();
+        assert_eq!(&headers[..4], ["metric_code", "metric_version", "area_code", "period_code"]);
+        assert!(headers.contains(&"breakdown.codes"), "{headers:?}");
+        assert!(headers.contains(&"valid_from"));
+
+        let json = serde_json::json!({"observations": [
+            {"metricCode": "M", "areaCode": "E1", "periodCode": "2024", "numerator": 5,
+             "breakdown": {"codes": [{"dimension": "imd_decile", "code": "1"}, {"dimension": "sex", "code": "F"}]},
+             "note": "a, \"quoted\" note", "validFrom": "2024-01-01T00:00:00Z"},
+            {"metricCode": "M", "areaCode": "E2", "periodCode": "2024"}
+        ]});
+        let message = crate::request::parse(&output, json).expect("parses");
+        let text = String::from_utf8(layout.header_row().into_iter().chain(layout.rows(&message)).collect()).unwrap();
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let header = reader.headers().unwrap().clone();
+        let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), 2);
+        let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+        assert_eq!(&rows[0][column("area_code")], "E1");
+        assert_eq!(&rows[0][column("numerator")], "5");
+        assert_eq!(&rows[0][column("breakdown.codes")], "imd_decile:1;sex:F");
+        assert_eq!(&rows[0][column("note")], "a, \"quoted\" note");
+        assert_eq!(&rows[0][column("valid_from")], "2024-01-01T00:00:00Z");
+        // Unset optional values are empty cells, not zeros; defaults of plain fields are written.
+        assert_eq!(&rows[1][column("numerator")], "");
+        assert_eq!(&rows[1][column("suppressed")], "false");
+        assert_eq!(layout.count(&message), 2);
+    }
+
+    #[test]
+    fn a_response_without_a_list_has_no_csv_form() {
+        let pool = pool();
+        let output = pool.get_message_by_name("sharedmetrics.access.v1.WhoAmIResponse").unwrap();
+        assert!(CsvLayout::for_response(&output).is_none());
+    }
+}

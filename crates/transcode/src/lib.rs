@@ -1,0 +1,495 @@
+//! REST/JSON for every RPC of the contract, with no handler written per endpoint. At start the
+//! transcoder reads each RPC's `google.api.http` rule from the descriptor set; per request it
+//! builds the input message from the path, query string and JSON body (proto3 JSON mapping),
+//! calls the gateway's own gRPC service in process (so authentication, deadlines, quotas, audit
+//! and telemetry apply exactly as on the gRPC port), and answers proto3 JSON, newline-delimited
+//! JSON for server streams, or CSV for lists and queries, streamed. Errors are JSON with the
+//! stable code of `sharedmetrics_error` and its HTTP status. It also serves the OpenAPI document
+//! generated from the same descriptors, and gRPC-web for browsers.
+
+pub mod codec;
+pub mod csv;
+pub mod openapi;
+pub mod request;
+pub mod routes;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures::{Stream, StreamExt, TryStreamExt};
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, StatusCode};
+use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, SerializeOptions, Value as Field};
+use sharedmetrics_error::{ErrorCode, ServiceError};
+use tonic::codegen::http::uri::PathAndQuery;
+use tower::util::BoxCloneSyncService;
+
+use crate::codec::DynamicCodec;
+use crate::csv::CsvLayout;
+use crate::routes::{Lookup, Route, RouteTable};
+
+/// The gRPC service the transcoder calls: the gateway's routes behind its middleware.
+pub type GrpcService =
+    BoxCloneSyncService<http::Request<tonic::body::Body>, http::Response<tonic::body::Body>, Infallible>;
+
+/// Headers passed on to the gRPC call: credentials and trace context.
+const FORWARDED_HEADERS: &[&str] = &["authorization", "x-api-key", "traceparent", "tracestate", "x-request-id"];
+
+/// The media type of newline-delimited JSON.
+const NDJSON: &str = "application/x-ndjson";
+
+/// The largest response message the transcoder decodes (responses are the services' own).
+const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
+
+/// How the transcoder is set up.
+#[derive(Debug, Clone)]
+pub struct TranscodeOptions {
+    /// The largest JSON request body accepted, in bytes (JSON is several times its protobuf size).
+    pub max_body_bytes: usize,
+}
+
+impl Default for TranscodeOptions {
+    fn default() -> Self {
+        Self { max_body_bytes: 64 * 1024 * 1024 }
+    }
+}
+
+/// Why the transcoder could not be built (a contract without usable annotations).
+#[derive(Debug, thiserror::Error)]
+#[error("building the REST transcoder: {0}")]
+pub struct BuildError(String);
+
+struct Transcoder {
+    routes: RouteTable,
+    service: GrpcService,
+    openapi: Bytes,
+    options: TranscodeOptions,
+}
+
+/// Returns the HTTP router of the REST side: every annotated RPC under `/v1/…`, the OpenAPI
+/// document at `/openapi.json`, and gRPC-web (`application/grpc-web*`) at each service's gRPC
+/// path, all served by calling `service` in process.
+pub fn router(service: GrpcService, options: TranscodeOptions) -> Result<axum::Router, BuildError> {
+    let pool = DescriptorPool::decode(sharedmetrics_proto::FILE_DESCRIPTOR_SET)
+        .map_err(|error| BuildError(format!("decoding the descriptor set: {error}")))?;
+    let routes = RouteTable::from_pool(&pool).map_err(BuildError)?;
+    let openapi = serde_json::to_vec_pretty(&openapi::document(&pool, &routes))
+        .map_err(|error| BuildError(format!("rendering the OpenAPI document: {error}")))?;
+    let grpc_web = tonic_web::GrpcWebLayer::new();
+    let mut router = axum::Router::new();
+    for name in sharedmetrics_proto::SERVICE_NAMES {
+        router = router.route_service(&format!("/{name}/{{method}}"), tower::Layer::layer(&grpc_web, service.clone()));
+    }
+    let state = Arc::new(Transcoder { routes, service, openapi: Bytes::from(openapi), options });
+    Ok(router
+        .route("/openapi.json", axum::routing::get(serve_openapi))
+        .route("/v1/{*path}", axum::routing::any(transcode))
+        .with_state(state))
+}
+
+async fn serve_openapi(State(transcoder): State<Arc<Transcoder>>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], transcoder.openapi.clone()).into_response()
+}
+
+/// What the client asked the answer to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Json,
+    Csv,
+}
+
+fn wanted_format(headers: &HeaderMap, query: Option<&str>, route: &Route) -> Format {
+    let query_format = query
+        .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "format").map(|(_, v)| v.into_owned()));
+    // A request field named `format` is the RPC's, not ours.
+    let query_format = query_format.filter(|_| route.rpc.input().get_field_by_name("format").is_none());
+    match query_format.as_deref() {
+        Some("csv") => return Format::Csv,
+        Some(_) => return Format::Json,
+        None => {}
+    }
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if accept.contains("text/csv") { Format::Csv } else { Format::Json }
+}
+
+async fn transcode(State(transcoder): State<Arc<Transcoder>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path();
+    let query = parts.uri.query();
+    let (route, path_values) = match transcoder.routes.lookup(&parts.method, path) {
+        Lookup::Found(route, values) => (route, values),
+        Lookup::MethodNotAllowed(allowed) => {
+            let allow: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+            let error = ServiceError::invalid_field(
+                "",
+                "METHOD_NOT_ALLOWED",
+                format!("{} is not allowed on {path}; use {}", parts.method, allow.join(" or ")),
+            );
+            let mut response = error_response(&error);
+            *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+            if let Ok(value) = HeaderValue::from_str(&allow.join(", ")) {
+                response.headers_mut().insert(header::ALLOW, value);
+            }
+            return response;
+        }
+        Lookup::NotFound => {
+            return error_response(&ServiceError::new(
+                ErrorCode::NotFound,
+                format!("no REST route {} {path}; see /openapi.json", parts.method),
+            ));
+        }
+    };
+    let format = wanted_format(&parts.headers, query, route);
+    let metadata = forwarded_metadata(&parts.headers);
+    let result = if route.rpc.is_client_streaming() {
+        client_stream(&transcoder, route, &parts.headers, body, metadata).await
+    } else {
+        let json = match read_body(body, transcoder.options.max_body_bytes, route).await {
+            Ok(json) => json,
+            Err(error) => return error_response(&error),
+        };
+        match request::build(&route.rpc.input(), &path_values, query, &route.body, json) {
+            Ok(input) if route.rpc.is_server_streaming() => {
+                server_stream(&transcoder, route, input, metadata, format).await
+            }
+            Ok(input) => unary(&transcoder, route, input, metadata, format).await,
+            Err(error) => Err(error),
+        }
+    };
+    result.unwrap_or_else(|error| error_response(&error))
+}
+
+/// Reads the JSON body of a route that takes one; other routes ignore their body.
+async fn read_body(body: Body, limit: usize, route: &Route) -> Result<Option<serde_json::Value>, ServiceError> {
+    if route.body.is_empty() {
+        return Ok(None);
+    }
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|error| {
+        ServiceError::invalid_field(
+            "",
+            "BODY_TOO_LARGE",
+            format!("reading the request body (limit {limit} bytes): {error}"),
+        )
+    })?;
+    request::parse_json(&bytes)
+}
+
+/// Copies the caller's credentials and trace context into gRPC metadata.
+fn forwarded_metadata(headers: &HeaderMap) -> tonic::metadata::MetadataMap {
+    let mut metadata = tonic::metadata::MetadataMap::new();
+    for name in FORWARDED_HEADERS {
+        if let Some(value) = headers.get(*name).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()) {
+            metadata.insert(*name, value);
+        }
+    }
+    metadata
+}
+
+fn grpc_request<T>(message: T, metadata: tonic::metadata::MetadataMap) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    *request.metadata_mut() = metadata;
+    request
+}
+
+fn grpc_path(route: &Route) -> PathAndQuery {
+    PathAndQuery::try_from(route.grpc_path()).expect("service and method names are valid paths")
+}
+
+async fn ready_client(transcoder: &Transcoder) -> Result<tonic::client::Grpc<GrpcService>, ServiceError> {
+    let mut grpc = tonic::client::Grpc::new(transcoder.service.clone()).max_decoding_message_size(MAX_RESPONSE_BYTES);
+    grpc.ready().await.map_err(|error| ServiceError::unavailable(format!("the gRPC service is not ready: {error}")))?;
+    Ok(grpc)
+}
+
+async fn unary(
+    transcoder: &Transcoder,
+    route: &Route,
+    input: DynamicMessage,
+    metadata: tonic::metadata::MetadataMap,
+    format: Format,
+) -> Result<Response, ServiceError> {
+    let output = route.rpc.output();
+    let layout = match format {
+        Format::Csv => Some(csv_layout(&output, route)?),
+        Format::Json => None,
+    };
+    let mut grpc = ready_client(transcoder).await?;
+    let codec = DynamicCodec::new(output.clone());
+    let response = grpc.unary(grpc_request(input.clone(), metadata.clone()), grpc_path(route), codec).await?;
+    let message = response.into_inner();
+    let Some(layout) = layout else { return Ok(json_response(&message)) };
+    // A paged list in CSV follows its pages, so one export holds the whole list.
+    let pages = next_pages(transcoder.service.clone(), route.clone(), input, metadata, &message);
+    let first = Bytes::from([layout.header_row(), layout.rows(&message)].concat());
+    let rest = {
+        let layout = layout.clone();
+        pages.map_ok(move |page| Bytes::from(layout.rows(&page)))
+    };
+    let body = futures::stream::once(async move { Ok::<_, ServiceError>(first) }).chain(rest);
+    Ok(csv_response(route, Body::from_stream(body.map_err(std::io::Error::other))))
+}
+
+/// Returns the pages after `first` of a paged list RPC (none when it is not paged).
+fn next_pages(
+    service: GrpcService,
+    route: Route,
+    input: DynamicMessage,
+    metadata: tonic::metadata::MetadataMap,
+    first: &DynamicMessage,
+) -> impl Stream<Item = Result<DynamicMessage, ServiceError>> + Send + 'static {
+    let paged = route.rpc.input().get_field_by_name("page_token").is_some();
+    let token = if paged { next_page_token(first) } else { None };
+    futures::stream::try_unfold((token, input), move |(token, mut input)| {
+        let service = service.clone();
+        let route = route.clone();
+        let metadata = metadata.clone();
+        async move {
+            let Some(token) = token else { return Ok(None) };
+            input.set_field_by_name("page_token", Field::String(token.clone()));
+            let mut grpc = tonic::client::Grpc::new(service).max_decoding_message_size(MAX_RESPONSE_BYTES);
+            grpc.ready().await.map_err(|error| ServiceError::unavailable(error.to_string()))?;
+            let codec = DynamicCodec::new(route.rpc.output());
+            let page = grpc.unary(grpc_request(input.clone(), metadata), grpc_path(&route), codec).await?.into_inner();
+            // A token that does not move would loop for ever; stop rather than trust it.
+            let next = next_page_token(&page).filter(|next| *next != token);
+            Ok(Some((page, (next, input))))
+        }
+    })
+}
+
+fn next_page_token(message: &DynamicMessage) -> Option<String> {
+    match message.get_field_by_name("next_page_token").as_deref() {
+        Some(Field::String(token)) if !token.is_empty() => Some(token.clone()),
+        _ => None,
+    }
+}
+
+fn csv_layout(output: &MessageDescriptor, route: &Route) -> Result<CsvLayout, ServiceError> {
+    CsvLayout::for_response(output).ok_or_else(|| {
+        ServiceError::invalid_field(
+            "format",
+            "NOT_ACCEPTABLE",
+            format!("{} answers one {}, not a list: it has no CSV form", route.rpc.name(), output.name()),
+        )
+    })
+}
+
+async fn server_stream(
+    transcoder: &Transcoder,
+    route: &Route,
+    input: DynamicMessage,
+    metadata: tonic::metadata::MetadataMap,
+    format: Format,
+) -> Result<Response, ServiceError> {
+    let output = route.rpc.output();
+    let layout = match format {
+        Format::Csv => Some(csv_layout(&output, route)?),
+        Format::Json => None,
+    };
+    let mut grpc = ready_client(transcoder).await?;
+    let codec = DynamicCodec::new(output);
+    let mut stream = grpc.server_streaming(grpc_request(input, metadata), grpc_path(route), codec).await?.into_inner();
+    // Wait for the first message, so an error raised before any data still gets its own status.
+    let first = stream.message().await?;
+    let messages = futures::stream::iter(first.map(Ok)).chain(stream.map_err(ServiceError::from));
+    match layout {
+        Some(layout) => {
+            let header = futures::stream::once({
+                let header = Bytes::from(layout.header_row());
+                async move { Ok(header) }
+            });
+            // A failure mid-stream aborts the body, so a truncated CSV is never mistaken for a whole one.
+            let rows = messages.map_ok(move |message| Bytes::from(layout.rows(&message)));
+            Ok(csv_response(route, Body::from_stream(header.chain(rows).map_err(std::io::Error::other))))
+        }
+        None => {
+            // Newline-delimited JSON: one line per stream message; a failure mid-stream is the last line.
+            let lines = messages.map(|message| {
+                let mut line = match message {
+                    Ok(message) => to_json(&message),
+                    Err(error) => serde_json::to_vec(&error_body(&error)).unwrap_or_default(),
+                };
+                line.push(b'\n');
+                Ok::<_, Infallible>(Bytes::from(line))
+            });
+            Ok(([(header::CONTENT_TYPE, NDJSON)], Body::from_stream(lines)).into_response())
+        }
+    }
+}
+
+/// Feeds a client stream from a JSON array or newline-delimited JSON body, message by message.
+async fn client_stream(
+    transcoder: &Transcoder,
+    route: &Route,
+    headers: &HeaderMap,
+    body: Body,
+    metadata: tonic::metadata::MetadataMap,
+) -> Result<Response, ServiceError> {
+    let input = route.rpc.input();
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let messages: futures::stream::BoxStream<'static, Result<DynamicMessage, ServiceError>> =
+        if content_type.starts_with(NDJSON) || content_type.starts_with("application/jsonl") {
+            ndjson_messages(input.clone(), body)
+        } else {
+            let bytes = axum::body::to_bytes(body, transcoder.options.max_body_bytes).await.map_err(|error| {
+                ServiceError::invalid_field("", "BODY_TOO_LARGE", format!("reading the request body: {error}"))
+            })?;
+            let items = match request::parse_json(&bytes)? {
+                Some(serde_json::Value::Array(items)) => items,
+                _ => {
+                    return Err(ServiceError::invalid_field(
+                        "",
+                        "INVALID_JSON",
+                        format!(
+                            "{} takes a JSON array of {} messages (or application/x-ndjson, one per line)",
+                            route.rpc.name(),
+                            input.name()
+                        ),
+                    ));
+                }
+            };
+            // Every message is checked before the stream starts, so a bad one fails as a whole 400.
+            let mut messages = Vec::with_capacity(items.len());
+            for (index, item) in items.into_iter().enumerate() {
+                messages.push(Ok(request::parse(&input, item).map_err(|error| at_index(error, index))?));
+            }
+            futures::stream::iter(messages).boxed()
+        };
+    let first_error: Arc<std::sync::Mutex<Option<ServiceError>>> = Arc::default();
+    let sink = first_error.clone();
+    let frames = messages
+        // A bad line ends the stream before its end frame, so nothing is committed; its error is
+        // what the caller sees.
+        .take_while(move |message| {
+            let keep = match message {
+                Ok(_) => true,
+                Err(error) => {
+                    sink.lock().expect("not poisoned").get_or_insert_with(|| error.clone());
+                    false
+                }
+            };
+            futures::future::ready(keep)
+        })
+        .filter_map(|message| futures::future::ready(message.ok()));
+    let mut grpc = ready_client(transcoder).await?;
+    let codec = DynamicCodec::new(route.rpc.output());
+    let result = grpc.client_streaming(grpc_request(frames, metadata), grpc_path(route), codec).await;
+    if let Some(error) = first_error.lock().expect("not poisoned").take() {
+        return Err(error);
+    }
+    Ok(json_response(&result?.into_inner()))
+}
+
+/// Splits a newline-delimited JSON body into messages as it arrives, holding one line at a time.
+fn ndjson_messages(
+    input: MessageDescriptor,
+    body: Body,
+) -> futures::stream::BoxStream<'static, Result<DynamicMessage, ServiceError>> {
+    let chunks = body.into_data_stream();
+    futures::stream::unfold(
+        (chunks, Vec::<u8>::new(), 0usize, false),
+        move |(mut chunks, mut buffer, mut index, mut done)| {
+            let input = input.clone();
+            async move {
+                loop {
+                    if let Some(end) = buffer.iter().position(|b| *b == b'\n') {
+                        let line: Vec<u8> = buffer.drain(..=end).collect();
+                        if line.iter().all(u8::is_ascii_whitespace) {
+                            continue;
+                        }
+                        let item = parse_line(&input, &line, index);
+                        index += 1;
+                        return Some((item, (chunks, buffer, index, done)));
+                    }
+                    if done {
+                        if buffer.iter().all(u8::is_ascii_whitespace) {
+                            return None;
+                        }
+                        let line = std::mem::take(&mut buffer);
+                        let item = parse_line(&input, &line, index);
+                        return Some((item, (chunks, buffer, index + 1, done)));
+                    }
+                    match chunks.next().await {
+                        Some(Ok(chunk)) => buffer.extend_from_slice(&chunk),
+                        Some(Err(error)) => {
+                            let error =
+                                ServiceError::invalid_field("", "INVALID_BODY", format!("reading the body: {error}"));
+                            done = true;
+                            buffer.clear();
+                            return Some((Err(error), (chunks, buffer, index, done)));
+                        }
+                        None => done = true,
+                    }
+                }
+            }
+        },
+    )
+    .boxed()
+}
+
+fn parse_line(input: &MessageDescriptor, line: &[u8], index: usize) -> Result<DynamicMessage, ServiceError> {
+    let json = request::parse_json(line)?.unwrap_or(serde_json::Value::Null);
+    request::parse(input, json).map_err(|error| at_index(error, index))
+}
+
+/// Prefixes the fields of an error with the index of the stream message it came from.
+fn at_index(mut error: ServiceError, index: usize) -> ServiceError {
+    for violation in &mut error.violations {
+        violation.field =
+            if violation.field.is_empty() { format!("[{index}]") } else { format!("[{index}].{}", violation.field) };
+    }
+    error.message = format!("message {index}: {}", error.message);
+    error
+}
+
+/// Serialises a message as proto3 JSON, default values included (so a reader sees every field).
+fn to_json(message: &DynamicMessage) -> Vec<u8> {
+    let options = SerializeOptions::new().skip_default_fields(false);
+    let mut serializer = serde_json::Serializer::new(Vec::new());
+    // Serialising a decoded message into memory cannot fail.
+    let _ = message.serialize_with_options(&mut serializer, &options);
+    serializer.into_inner()
+}
+
+fn json_response(message: &DynamicMessage) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], to_json(message)).into_response()
+}
+
+fn csv_response(route: &Route, body: Body) -> Response {
+    let disposition = format!("attachment; filename=\"{}.csv\"", route.rpc.name());
+    let mut response = ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response();
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        response.headers_mut().insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
+}
+
+/// Returns the JSON error body: the stable code, the gRPC code, the message, the fields at fault.
+pub fn error_body(error: &ServiceError) -> serde_json::Value {
+    let violations: Vec<serde_json::Value> = error
+        .violations
+        .iter()
+        .map(|v| serde_json::json!({"field": v.field, "reason": v.reason, "description": v.description}))
+        .collect();
+    let mut body = serde_json::json!({
+        "code": sharedmetrics_error::reason(error.code),
+        "grpc_code": error.grpc_code() as i32,
+        "http_status": error.http_status(),
+        "message": error.message,
+        "field_violations": violations,
+    });
+    if !error.metadata.is_empty() {
+        body["metadata"] = serde_json::json!(error.metadata);
+    }
+    serde_json::json!({ "error": body })
+}
+
+fn error_response(error: &ServiceError) -> Response {
+    let status = StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::to_vec(&error_body(error)).unwrap_or_default();
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
