@@ -411,6 +411,18 @@ pub async fn start(config: Config, targets: &[Target]) -> anyhow::Result<Platfor
         let max_message_bytes = config.quotas.max_message_bytes;
         let signal_grpc = signal();
         let serving: Vec<&str> = sharedmetrics_proto::SERVICE_NAMES.to_vec();
+        // REST/JSON, CSV and gRPC-web on the HTTP port call the same gRPC stack in process, so
+        // authentication, quotas, audit and deadlines apply to them exactly as on the gRPC port.
+        let rest_grpc = sharedmetrics_gateway::grpc_service(
+            sharedmetrics_gateway::gateway_routes(&services, max_message_bytes).routes(),
+            authenticator.clone(),
+            quota.clone(),
+            &gateway_config,
+        );
+        // JSON is several times the size of the same message in protobuf.
+        let rest_options =
+            sharedmetrics_transcode::TranscodeOptions { max_body_bytes: max_message_bytes.saturating_mul(8) };
+        let rest = sharedmetrics_transcode::router(rest_grpc, rest_options)?;
         tasks.spawn(async move {
             sharedmetrics_gateway::serve_grpc(
                 listener,
@@ -425,7 +437,7 @@ pub async fn start(config: Config, targets: &[Target]) -> anyhow::Result<Platfor
         });
         let (http_listener, addr) = bind(config.gateway.http_addr, "the gateway's HTTP").await?;
         http_addr = Some(addr);
-        let router = sharedmetrics_gateway::http_router(Some(db));
+        let router = sharedmetrics_gateway::http_router(Some(db)).merge(rest);
         let signal_http = signal();
         tasks.spawn(async move {
             axum::serve(http_listener, router).with_graceful_shutdown(signal_http).await?;
