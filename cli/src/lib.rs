@@ -406,7 +406,11 @@ pub async fn start(config: Config, targets: &[Target]) -> anyhow::Result<Platfor
         let quota = Some(QuotaLayer::new(counters, &config.quotas));
         let (listener, addr) = bind(config.gateway.grpc_addr, "the gateway's gRPC").await?;
         grpc_addr = Some(addr);
-        let authenticator = Arc::new(ApiKeyAuthenticator::new(access));
+        let oidc = sharedmetrics_gateway::oidc::OidcVerifier::new(&config.oidc);
+        if oidc.is_some() {
+            tracing::info!(issuer = %config.oidc.issuer, "accepting oidc bearer tokens");
+        }
+        let authenticator = Arc::new(ApiKeyAuthenticator::new(access).with_oidc(oidc));
         let gateway_config = config.gateway.clone();
         let max_message_bytes = config.quotas.max_message_bytes;
         let signal_grpc = signal();

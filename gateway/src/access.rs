@@ -72,7 +72,10 @@ sharedmetrics_grpc::service_adapters! {
     audited: AuditedAccess,
     methods: {
         who_am_i(WhoAmIRequest) -> WhoAmIResponse;
-        create_api_key(CreateApiKeyRequest) -> CreateApiKeyResponse => |r| format!("api-key/{}:{}", r.organisation_code, r.name);
+        create_api_key(CreateApiKeyRequest) -> CreateApiKeyResponse => |r| match r.organisation_code.as_str() {
+            "" => format!("api-key/{}", r.name),
+            organisation => format!("api-key/{organisation}/{}", r.name),
+        };
         list_api_keys(ListApiKeysRequest) -> ListApiKeysResponse;
         revoke_api_key(RevokeApiKeyRequest) -> RevokeApiKeyResponse => |r| format!("api-key/{}", r.key_id);
         explain_access(ExplainAccessRequest) -> ExplainAccessResponse;

@@ -8,6 +8,7 @@ pub mod access;
 pub mod audit;
 pub mod dashboard;
 pub mod explain;
+pub mod oidc;
 pub mod quota;
 
 use std::convert::Infallible;
@@ -20,7 +21,7 @@ use sharedmetrics_benchmarking::{BenchmarkingApi, BenchmarkingGrpc};
 use sharedmetrics_commitments::{CommitmentsApi, CommitmentsGrpc};
 use sharedmetrics_config::GatewayConfig;
 use sharedmetrics_definitions::{DefinitionsApi, DefinitionsGrpc};
-use sharedmetrics_grpc::{Authenticator, DefaultDeadlineLayer, IdentityLayer};
+use sharedmetrics_grpc::{Authenticator, DefaultDeadlineLayer, IdentityLayer, ServerTelemetryLayer};
 use sharedmetrics_proto::sharedmetrics::access::v1::access_service_server::AccessServiceServer;
 use sharedmetrics_proto::sharedmetrics::benchmarking::v1::benchmarking_service_server::BenchmarkingServiceServer;
 use sharedmetrics_proto::sharedmetrics::commitments::v1::commitments_service_server::CommitmentsServiceServer;
@@ -133,8 +134,17 @@ pub fn grpc_service(
         Duration::from_millis(config.default_timeout_ms),
         sharedmetrics_grpc::streaming_methods(sharedmetrics_proto::FILE_DESCRIPTOR_SET),
     );
+    let known_rpcs = sharedmetrics_grpc::rpc_paths(&[
+        sharedmetrics_proto::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+    ]);
     // The middleware, outermost first: each request passes these top to bottom.
     let service = tower::ServiceBuilder::new()
+        // Telemetry first, so it sees every answer, refusals below included: a server span per
+        // RPC joined to the caller's traceparent, and the RPC's count by code and its latency.
+        .layer(ServerTelemetryLayer::new(known_rpcs))
         // A unary call without its own deadline gets the default one; bulk streams run as long
         // as their data takes (a client's grpc-timeout still applies to them).
         .layer(deadline)
@@ -146,27 +156,36 @@ pub fn grpc_service(
     BoxCloneSyncService::new(service)
 }
 
-/// Returns the HTTP side: liveness (the process answers) and readiness (the store answers).
+/// Returns the HTTP side: liveness (the process answers), readiness (the store answers) and the
+/// process's telemetry in the Prometheus text format at `/metrics`.
 pub fn http_router(db: Option<DatabaseConnection>) -> axum::Router {
     use axum::http::StatusCode;
     use axum::routing::get;
+    let metrics = get(|| async {
+        let text = sharedmetrics_telemetry::PlatformTelemetry::global().encode_text();
+        ([(http::header::CONTENT_TYPE, sharedmetrics_telemetry::exposition::CONTENT_TYPE)], text)
+    });
     // The web dashboard (`/`, `/dashboard/…`) is served beside the probes, on the API's origin.
-    axum::Router::new().merge(dashboard::router()).route("/health/livez", get(|| async { "ok" })).route(
-        "/health/readyz",
-        get(move || {
-            let db = db.clone();
-            async move {
-                match db {
-                    Some(db) => match db.execute_unprepared("SELECT 1").await {
-                        Ok(_) => (StatusCode::OK, "ready"),
-                        Err(error) => {
-                            tracing::warn!(%error, "readiness check failed");
-                            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
-                        }
-                    },
-                    None => (StatusCode::OK, "ready"),
+    axum::Router::new()
+        .merge(dashboard::router())
+        .route("/metrics", metrics)
+        .route("/health/livez", get(|| async { "ok" }))
+        .route(
+            "/health/readyz",
+            get(move || {
+                let db = db.clone();
+                async move {
+                    match db {
+                        Some(db) => match db.execute_unprepared("SELECT 1").await {
+                            Ok(_) => (StatusCode::OK, "ready"),
+                            Err(error) => {
+                                tracing::warn!(%error, "readiness check failed");
+                                (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+                            }
+                        },
+                        None => (StatusCode::OK, "ready"),
+                    }
                 }
-            }
-        }),
-    )
+            }),
+        )
 }

@@ -75,6 +75,16 @@ fn postgres_server_url() -> String {
 impl Sandbox {
     /// Starts the platform on a fresh database in the given topology.
     pub async fn start(backend: Backend, topology: Topology) -> anyhow::Result<Self> {
+        Self::start_with(backend, topology, |_| {}).await
+    }
+
+    /// Starts the platform like [`Sandbox::start`], with `configure` applied to its
+    /// configuration last (quotas, OIDC).
+    pub async fn start_with(
+        backend: Backend,
+        topology: Topology,
+        configure: impl FnOnce(&mut Config),
+    ) -> anyhow::Result<Self> {
         let run = uuid::Uuid::new_v4().simple().to_string();
         let scratch = std::env::temp_dir().join(format!("sharedmetrics-e2e-{run}"));
         std::fs::create_dir_all(&scratch)?;
@@ -113,6 +123,7 @@ impl Sandbox {
             config.redis.key_prefix = format!("e2e:{run}:");
         }
 
+        configure(&mut config);
         let mut platforms = Vec::new();
         let gateway = match topology {
             Topology::SingleBinary => sharedmetrics::start(config, &[Target::All]).await?,

@@ -1,0 +1,377 @@
+//! The gateway's protections through real servers, in both topologies: OIDC bearer tokens
+//! verified against a JWKS served on loopback (wrong issuer, audience, signature or expiry
+//! refused), per-principal request and row quotas (one principal flooded is answered
+//! RESOURCE_EXHAUSTED with a retry-after while another is still served), and the audit log of
+//! writes (an org admin reads its own organisation's events only; national reads all).
+
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sharedmetrics_e2e::{AuthChannel, Backend, Sandbox, Topology};
+use sharedmetrics_proto::sharedmetrics::access::v1 as access;
+use sharedmetrics_proto::sharedmetrics::access::v1::access_service_client::AccessServiceClient;
+use sharedmetrics_proto::sharedmetrics::common::v1::{AreaType, CiMethod, PeriodType, Polarity, ValueType};
+use sharedmetrics_proto::sharedmetrics::definitions::v1::definitions_service_client::DefinitionsServiceClient;
+use sharedmetrics_proto::sharedmetrics::definitions::v1::{CreateMetricRequest, MetricVersionSpec, Visibility};
+use sharedmetrics_proto::sharedmetrics::submissions::v1::submissions_service_client::SubmissionsServiceClient;
+use sharedmetrics_proto::sharedmetrics::submissions::v1::*;
+use tonic::Code;
+
+/// The issuer the test's tokens name.
+const ISSUER: &str = "https://login.example.test/tenant/v2.0";
+/// The audience the platform is configured with.
+const AUDIENCE: &str = "api://sharedmetrics-test";
+/// A Wirral LSOA, inside RBL's ICB.
+const WIRRAL_LSOA: &str = "E01007124";
+
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// An RSA key pair made with the openssl command line: the private key in PEM and its public
+/// JWK with key id `kid`.
+struct KeyPair {
+    private_pem: Vec<u8>,
+    jwk: serde_json::Value,
+}
+
+fn generate_key(dir: &std::path::Path, kid: &str) -> KeyPair {
+    let path = dir.join(format!("{kid}.pem"));
+    let status = Command::new("openssl")
+        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out"])
+        .arg(&path)
+        .status()
+        .expect("openssl runs");
+    assert!(status.success(), "openssl makes a key");
+    let modulus = Command::new("openssl").args(["rsa", "-noout", "-modulus", "-in"]).arg(&path).output().unwrap();
+    let hex = String::from_utf8(modulus.stdout).unwrap().trim().trim_start_matches("Modulus=").to_owned();
+    let n: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
+    KeyPair {
+        private_pem: std::fs::read(&path).unwrap(),
+        jwk: serde_json::json!({"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": base64url(&n), "e": "AQAB"}),
+    }
+}
+
+/// Serves `jwks` at `http://127.0.0.1:<port>/keys` until the test ends; returns the URL.
+async fn serve_jwks(jwks: serde_json::Value) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().route("/keys", axum::routing::get(move || async move { axum::Json(jwks) }));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}/keys")
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+fn token(key: &KeyPair, kid: &str, claims: serde_json::Value) -> String {
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some(kid.to_owned());
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(&key.private_pem).expect("a PEM key");
+    jsonwebtoken::encode(&header, &claims, &key).expect("the token signs")
+}
+
+fn claims(issuer: &str, audience: &str, expires: u64) -> serde_json::Value {
+    serde_json::json!({
+        "iss": issuer, "aud": audience, "sub": "a1b2c3", "exp": expires, "nbf": now() - 60,
+        "name": "Dr Test Analyst", "organisation": "RBL", "roles": ["reader", "submitter", "someone-elses-role"],
+    })
+}
+
+async fn who_am_i(sandbox: &Sandbox, credential: &str) -> Result<access::WhoAmIResponse, tonic::Status> {
+    AccessServiceClient::new(sandbox.with_key(Some(credential)))
+        .who_am_i(access::WhoAmIRequest {})
+        .await
+        .map(|r| r.into_inner())
+}
+
+async fn oidc_tokens_are_verified_against_the_issuers_keys(backend: Backend, topology: Topology) {
+    let dir = std::env::temp_dir().join(format!("sm-oidc-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let issuer_key = generate_key(&dir, "issuer-key");
+    let forger_key = generate_key(&dir, "forger-key");
+    let jwks_url = serve_jwks(serde_json::json!({"keys": [issuer_key.jwk.clone()]})).await;
+    let sandbox = Sandbox::start_with(backend, topology, |config| {
+        config.oidc.issuer = ISSUER.to_owned();
+        config.oidc.audience = AUDIENCE.to_owned();
+        config.oidc.jwks_url = jwks_url.clone();
+    })
+    .await
+    .expect("the platform starts");
+    let later = now() + 3600;
+
+    let valid = token(&issuer_key, "issuer-key", claims(ISSUER, AUDIENCE, later));
+    let me = who_am_i(&sandbox, &valid).await.expect("a valid token is accepted").principal.unwrap();
+    assert_eq!(me.id, format!("oidc:{ISSUER}#a1b2c3"));
+    assert_eq!(me.kind, access::PrincipalKind::OidcUser as i32);
+    assert_eq!(me.organisation_code, "RBL");
+    assert_eq!(me.display_name, "Dr Test Analyst");
+    assert_eq!(
+        me.roles,
+        vec![access::Role::Submitter as i32, access::Role::Reader as i32],
+        "known roles only, in the order of the role table"
+    );
+
+    let refusals = [
+        (token(&issuer_key, "issuer-key", claims("https://evil.example/", AUDIENCE, later)), "another issuer"),
+        (token(&issuer_key, "issuer-key", claims(ISSUER, "api://other-app", later)), "another audience"),
+        (token(&forger_key, "issuer-key", claims(ISSUER, AUDIENCE, later)), "signature does not verify"),
+        (token(&issuer_key, "issuer-key", claims(ISSUER, AUDIENCE, now() - 600)), "expired"),
+        (token(&forger_key, "forger-key", claims(ISSUER, AUDIENCE, later)), "not one of the issuer's keys"),
+        ("not-a-jwt".to_owned(), "not a JWT"),
+    ];
+    for (credential, why) in refusals {
+        let status = who_am_i(&sandbox, &credential).await.expect_err(why);
+        assert_eq!(status.code(), Code::Unauthenticated, "{why}: {}", status.message());
+        assert!(status.message().contains(why), "{why}: {}", status.message());
+    }
+    let mut no_org = claims(ISSUER, AUDIENCE, later);
+    no_org.as_object_mut().unwrap().remove("organisation");
+    let status = who_am_i(&sandbox, &token(&issuer_key, "issuer-key", no_org)).await.expect_err("no organisation");
+    assert_eq!(status.code(), Code::Unauthenticated);
+    assert!(status.message().contains("organisation"), "{}", status.message());
+
+    // The token's principal is held to the same policy as a key's: a reader cannot make keys.
+    let refused = AccessServiceClient::new(sandbox.with_key(Some(&valid)))
+        .create_api_key(access::CreateApiKeyRequest {
+            name: "mine".into(),
+            roles: vec![access::Role::Reader as i32],
+            ..Default::default()
+        })
+        .await
+        .expect_err("a reader may not create keys");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    sandbox.stop().await.unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Waits until at least `room` of the current quota minute is left, so a flood is counted in
+/// one window.
+async fn wait_for_window_room(room: u64) {
+    let into = now() % 60;
+    if 60 - into < room {
+        tokio::time::sleep(Duration::from_secs(60 - into + 1)).await;
+    }
+}
+
+fn metric_spec(code: &str) -> MetricVersionSpec {
+    MetricVersionSpec {
+        code: code.to_owned(),
+        title: format!("Quota test indicator {code}"),
+        value_type: ValueType::Proportion as i32,
+        multiplier: 100,
+        unit: "%".into(),
+        polarity: Polarity::HighIsGood as i32,
+        ci_method: CiMethod::Wilson as i32,
+        period_type: PeriodType::Month as i32,
+        area_types: vec![AreaType::Lsoa as i32],
+        owners: vec!["X24".into()],
+        visibility: Visibility::Public as i32,
+        valid_from: "2020-04-01".into(),
+        ..Default::default()
+    }
+}
+
+fn rows(count: usize, year: i32) -> Vec<ObservationRow> {
+    (0..count)
+        .map(|i| ObservationRow {
+            area_code: WIRRAL_LSOA.into(),
+            period_code: format!("{}-{:02}", year + (i / 12) as i32, i % 12 + 1),
+            numerator: Some(5.0),
+            denominator: Some(10.0),
+            ..Default::default()
+        })
+        .collect()
+}
+
+async fn submit(client: &AuthChannel, metric: &str, rows: Vec<ObservationRow>) -> Result<(), tonic::Status> {
+    let header = SubmissionHeader {
+        metric_code: metric.into(),
+        mode: SubmissionMode::Merge as i32,
+        source_system: "quota".into(),
+        ..Default::default()
+    };
+    SubmissionsServiceClient::new(client.clone())
+        .submit_observations(SubmitObservationsRequest { header: Some(header), rows })
+        .await
+        .map(|_| ())
+}
+
+async fn stored_rows(sandbox: &Sandbox, metric: &str) -> usize {
+    let mut stream = SubmissionsServiceClient::new(sandbox.admin())
+        .query_observations(QueryObservationsRequest { metric_code: metric.into(), ..Default::default() })
+        .await
+        .expect("the admin queries")
+        .into_inner();
+    let mut count = 0;
+    while let Some(batch) = stream.message().await.expect("the stream completes") {
+        count += batch.observations.len();
+    }
+    count
+}
+
+async fn a_flooding_principal_is_refused_while_another_is_served(backend: Backend, topology: Topology) {
+    const REQUESTS: u32 = 25;
+    const ROWS: u64 = 48;
+    let sandbox = Sandbox::start_with(backend, topology, |config| {
+        config.quotas.requests_per_minute = REQUESTS;
+        config.quotas.rows_per_minute = ROWS;
+    })
+    .await
+    .expect("the platform starts");
+    let (flooder, _) = sandbox.create_key("RBL", &[access::Role::Reader, access::Role::Submitter]).await.unwrap();
+    let (neighbour, _) = sandbox.create_key("RBN", &[access::Role::Reader]).await.unwrap();
+
+    wait_for_window_room(20).await;
+    let calls = (0..REQUESTS + 15).map(|_| {
+        let flooder = flooder.clone();
+        async move { AccessServiceClient::new(flooder).who_am_i(access::WhoAmIRequest {}).await }
+    });
+    let answers = futures::future::join_all(calls).await;
+    let refused: Vec<&tonic::Status> = answers.iter().filter_map(|a| a.as_ref().err()).collect();
+    assert_eq!(answers.len() - refused.len(), REQUESTS as usize, "exactly the quota is served");
+    assert_eq!(refused.len(), 15);
+    for status in &refused {
+        assert_eq!(status.code(), Code::ResourceExhausted, "{}", status.message());
+        let retry_after: u64 =
+            status.metadata().get("retry-after").expect("a retry-after").to_str().unwrap().parse().unwrap();
+        assert!((1..=60).contains(&retry_after), "retry after {retry_after} s");
+    }
+    let served = AccessServiceClient::new(neighbour).who_am_i(access::WhoAmIRequest {}).await;
+    assert!(served.is_ok(), "another principal is still served: {served:?}");
+
+    // Rows: a submission past the row quota is refused whole and stores nothing.
+    DefinitionsServiceClient::new(sandbox.admin())
+        .create_metric(CreateMetricRequest { spec: Some(metric_spec("quota-rows")), new_version: false, publish: true })
+        .await
+        .expect("the admin defines the metric");
+    let (submitter, _) = sandbox.create_key("RBL", &[access::Role::Submitter]).await.unwrap();
+    wait_for_window_room(10).await;
+    submit(&submitter, "quota-rows", rows(36, 2021)).await.expect("36 rows are within the quota");
+    let over = submit(&submitter, "quota-rows", rows(24, 2024)).await.expect_err("36 + 24 rows exceed 48");
+    assert_eq!(over.code(), Code::ResourceExhausted, "{}", over.message());
+    assert!(over.message().contains("observation rows"), "{}", over.message());
+    assert_eq!(stored_rows(&sandbox, "quota-rows").await, 36, "the refused submission stored nothing");
+    sandbox.stop().await.unwrap();
+}
+
+async fn writes_are_audited_and_read_by_their_own_organisation(backend: Backend, topology: Topology) {
+    let sandbox = Sandbox::start(backend, topology).await.expect("the platform starts");
+    let (rbl_admin, _) = sandbox.create_key("RBL", &[access::Role::OrgAdmin]).await.unwrap();
+    let (rbn_admin, _) = sandbox.create_key("RBN", &[access::Role::OrgAdmin]).await.unwrap();
+    let (rbl_reader, rbl_reader_id) = sandbox.create_key("RBL", &[access::Role::Reader]).await.unwrap();
+
+    // RBL's admin makes a key, revokes another, and is refused a national key.
+    let made = AccessServiceClient::new(rbl_admin.clone())
+        .create_api_key(access::CreateApiKeyRequest {
+            name: "ae-pipeline".into(),
+            roles: vec![access::Role::Submitter as i32],
+            ..Default::default()
+        })
+        .await
+        .expect("an org admin makes a key for its organisation")
+        .into_inner();
+    AccessServiceClient::new(rbl_admin.clone())
+        .revoke_api_key(access::RevokeApiKeyRequest { key_id: rbl_reader_id.clone() })
+        .await
+        .expect("an org admin revokes its organisation's key");
+    let refused = AccessServiceClient::new(rbl_admin.clone())
+        .create_api_key(access::CreateApiKeyRequest {
+            name: "sneaky".into(),
+            roles: vec![access::Role::National as i32],
+            ..Default::default()
+        })
+        .await
+        .expect_err("an org admin cannot grant national");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+
+    let list = |channel: AuthChannel, organisation: &str| {
+        let request = access::ListAuditEventsRequest { organisation_code: organisation.into(), ..Default::default() };
+        async move { AccessServiceClient::new(channel).list_audit_events(request).await.map(|r| r.into_inner().events) }
+    };
+    let events = list(rbl_admin.clone(), "").await.expect("an org admin reads its audit log");
+    assert!(events.iter().all(|e| e.organisation_code == "RBL"), "only RBL's events");
+    let summary: Vec<(&str, i32)> = events.iter().map(|e| (e.rpc.as_str(), e.outcome)).collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("sharedmetrics.access.v1.AccessService/CreateApiKey", access::AuditOutcome::Refused as i32),
+            ("sharedmetrics.access.v1.AccessService/RevokeApiKey", access::AuditOutcome::Succeeded as i32),
+            ("sharedmetrics.access.v1.AccessService/CreateApiKey", access::AuditOutcome::Succeeded as i32),
+        ],
+        "RBL's writes, newest first"
+    );
+    assert_eq!(events[0].resource, "api-key/sneaky");
+    assert_eq!(events[0].error_code, "PERMISSION_DENIED");
+    assert_eq!(events[1].resource, format!("api-key/{rbl_reader_id}"));
+    assert_eq!(events[1].error_code, "");
+    assert_eq!(events[2].resource, "api-key/ae-pipeline");
+    let made_key = made.api_key.unwrap();
+    assert!(events.iter().all(|e| e.principal_id.starts_with("key:") && !e.key_id.is_empty()));
+    assert!(!events.iter().any(|e| e.resource.contains(&made.secret)), "secrets never reach the log");
+    assert_eq!(made_key.organisation_code, "RBL");
+
+    // Another organisation's admin sees none of it, and may not ask for it.
+    let theirs = list(rbn_admin.clone(), "").await.expect("RBN's admin reads its own log");
+    assert!(theirs.iter().all(|e| e.organisation_code == "RBN"), "no RBL events leak to RBN");
+    let status = list(rbn_admin, "RBL").await.expect_err("RBN's admin may not read RBL's log");
+    assert_eq!(status.code(), Code::PermissionDenied);
+    // A reader may not read the log; the revoked reader key is refused outright.
+    let (reader, _) = sandbox.create_key("RBL", &[access::Role::Reader]).await.unwrap();
+    assert_eq!(list(reader, "").await.unwrap_err().code(), Code::PermissionDenied);
+    assert_eq!(list(rbl_reader, "").await.unwrap_err().code(), Code::Unauthenticated);
+    // National reads every organisation's events, and filters by RPC.
+    let all = list(sandbox.admin(), "*").await.expect("national reads all");
+    assert!(all.iter().any(|e| e.organisation_code == "RBL") && all.iter().any(|e| e.organisation_code == "X24"));
+    let revocations = AccessServiceClient::new(sandbox.admin())
+        .list_audit_events(access::ListAuditEventsRequest {
+            organisation_code: "*".into(),
+            rpc: "RevokeApiKey".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    assert_eq!(revocations.len(), 1);
+    sandbox.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oidc_tokens_single_binary_sqlite() {
+    oidc_tokens_are_verified_against_the_issuers_keys(Backend::Sqlite, Topology::SingleBinary).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oidc_tokens_split_postgres() {
+    oidc_tokens_are_verified_against_the_issuers_keys(Backend::Postgres, Topology::Split).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quotas_single_binary_sqlite() {
+    a_flooding_principal_is_refused_while_another_is_served(Backend::Sqlite, Topology::SingleBinary).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quotas_split_postgres() {
+    a_flooding_principal_is_refused_while_another_is_served(Backend::Postgres, Topology::Split).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_single_binary_sqlite() {
+    writes_are_audited_and_read_by_their_own_organisation(Backend::Sqlite, Topology::SingleBinary).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_split_postgres() {
+    writes_are_audited_and_read_by_their_own_organisation(Backend::Postgres, Topology::Split).await;
+}
