@@ -18,6 +18,7 @@ use sharedmetrics_proto::sharedmetrics::definitions::v1::MetricVersionSpec;
 use sharedmetrics_proto::sharedmetrics::submissions::v1::{
     ObservationRow, PublicationState, RowCounts, RowRejection, SubmissionHeader, SubmissionMode, SubmissionReceipt,
 };
+use sharedmetrics_telemetry::RowOutcome;
 
 use crate::entity::submission;
 use crate::reference::Reference;
@@ -404,6 +405,12 @@ impl Ingest {
             _ => ServiceError::internal("recording a submission", e),
         })?;
         self.txn.commit().await.map_err(db_error("committing a submission"))?;
+        // Counted only once the rows are durable: a dry run, a rolled-back atomic submission and
+        // a replay write nothing, and unchanged rows are not written.
+        let telemetry = sharedmetrics_telemetry::PlatformTelemetry::global();
+        telemetry.record_ingested_rows(RowOutcome::Created, self.counts.created);
+        telemetry.record_ingested_rows(RowOutcome::Updated, self.counts.updated);
+        telemetry.record_ingested_rows(RowOutcome::Retracted, self.counts.retracted);
         tracing::info!(
             submission = %self.id, metric = %self.spec.code, organisation = %self.principal.organisation,
             created = self.counts.created, updated = self.counts.updated, unchanged = self.counts.unchanged,
