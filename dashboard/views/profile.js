@@ -1,0 +1,98 @@
+// Area profile: every indicator for one area against England and its region, as a spine chart
+// coloured by the comparison with England, with trend arrows. The table holds every figure the
+// chart shows, so it is the chart's text alternative.
+
+import { getJson, seg } from '../api.js';
+import { spine } from '../charts.js';
+import { field, h, replace } from '../dom.js';
+import * as f from '../format.js';
+
+const REGION = 'AREA_TYPE_REGION';
+
+function legend() {
+  const item = (cls, text) => h('li', null, h('span', { class: `swatch ${cls}`, 'aria-hidden': 'true' }), text);
+  return h('ul', { class: 'legend', 'aria-label': 'Key to the spine chart' },
+    item('cmp-better', 'Better than England'), item('cmp-similar', 'Similar'), item('cmp-worse', 'Worse than England'),
+    item('cmp-higher', 'Higher (no judgement)'), item('cmp-lower', 'Lower (no judgement)'), item('cmp-not-compared', 'Not compared'),
+    item('region', 'Region'), item('range', 'Range of every area in England'), item('iqr', '25th to 75th percentile'));
+}
+
+/** Renders `#/profile/<area code>`. */
+export async function render({ main, params, navigate }) {
+  const [areaCode] = params;
+  const input = h('input', { type: 'text', name: 'area', value: areaCode, autocomplete: 'off', spellcheck: 'false' });
+  const form = h('form', { class: 'controls' },
+    field('profile-area', 'Area code', input, 'An ONS GSS code, for example E06000047 (County Durham)'),
+    h('button', { class: 'primary', type: 'submit' }, 'Show profile'));
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    navigate(`/profile/${seg(input.value.trim().toUpperCase())}`);
+  });
+  if (!areaCode) {
+    replace(main, h('h1', { tabindex: '-1' }, 'Area profile'), h('p', { class: 'lede' }, 'Choose an area to see every indicator against England and its region.'), form);
+    return;
+  }
+  replace(main, h('h1', { tabindex: '-1' }, 'Area profile'), form, h('p', { class: 'loading' }, 'Loading…'));
+
+  const { area } = await getJson(`/v1/areas/${seg(areaCode)}`);
+  const region = (area.parents || []).find((p) => p.type === REGION);
+  const [england, regional] = await Promise.all([
+    getJson(`/v1/areas/${seg(areaCode)}/profile`, { pageSize: 500 }),
+    region ? getJson(`/v1/areas/${seg(areaCode)}/profile`, { pageSize: 500, 'benchmark.parentAreaType': REGION }) : Promise.resolve(null),
+  ]);
+  const byRegion = new Map((regional?.metrics || []).map((m) => [m.metricCode, m]));
+  const metrics = [...(england.metrics || [])].sort((a, b) => (a.title || a.metricCode).localeCompare(b.title || b.metricCode));
+
+  const rows = metrics.map((m) => {
+    const r = byRegion.get(m.metricCode);
+    const cmp = f.comparison(m.comparison);
+    const t = f.trend(m.trend);
+    const lowIsGood = m.polarity === 'POLARITY_LOW_IS_GOOD';
+    const worst = lowIsGood ? m.range?.highest : m.range?.lowest;
+    const best = lowIsGood ? m.range?.lowest : m.range?.highest;
+    const judged = m.polarity !== 'POLARITY_NO_JUDGEMENT';
+    const valueText = m.suppressed || !f.has(m.value)
+      ? `no value (${f.enumLabel(m.suppressionReason || 'STATISTIC_SUPPRESSION_REASON_NO_DATA', 'STATISTIC_SUPPRESSION_REASON_').toLowerCase()})`
+      : f.withUnit(m.value, m.unit);
+    const description = `${area.name}: ${valueText}; England ${f.withUnit(m.benchmarkValue, m.unit)}${region ? `; ${region.name} ${f.withUnit(r?.benchmarkValue, m.unit)}` : ''}; ${cmp.toLowerCase()} compared with England; areas range from ${f.withUnit(m.range?.lowest, m.unit)} to ${f.withUnit(m.range?.highest, m.unit)}.`;
+    return h('tr', { 'data-metric': m.metricCode },
+      h('th', { scope: 'row' }, h('a', { href: `#/indicators/${seg(m.metricCode)}` }, m.title || m.metricCode), m.unit ? h('span', { class: 'caption' }, ` (${m.unit})`) : null),
+      h('td', { 'data-col': 'period' }, m.periodCode || '–'),
+      h('td', { class: 'num', 'data-col': 'count' }, f.count(m.numerator)),
+      h('td', { class: 'num', 'data-col': 'value' }, f.value(m.value)),
+      h('td', { class: 'num', 'data-col': 'region' }, f.value(r?.benchmarkValue)),
+      h('td', { class: 'num', 'data-col': 'england' }, f.value(m.benchmarkValue)),
+      h('td', { 'data-col': 'comparison' }, h('span', { class: `badge ${f.comparisonClass(m.comparison)}` }, cmp)),
+      h('td', { 'data-col': 'trend', class: `trend ${t.cls}` }, h('span', { class: 'arrow', 'aria-hidden': 'true' }, t.arrow), ' ', h('span', { class: 'trend-text' }, t.text)),
+      h('td', { class: 'num', 'data-col': 'worst' }, f.value(worst)),
+      h('td', { class: 'spine-cell' }, spine({
+        england: m.benchmarkValue, range: m.range, area: m.value, region: r?.benchmarkValue, polarity: m.polarity,
+        comparisonClass: f.comparisonClass(m.comparison), label: `Spine chart: ${m.title || m.metricCode}`, description,
+      })),
+      h('td', { class: 'num', 'data-col': 'best' }, f.value(best)),
+      h('td', { class: 'visually-hidden' }, judged ? '' : 'No judgement: lowest on the left'));
+  });
+
+  replace(main,
+    h('span', { class: 'caption' }, `${f.areaType(area.type)} ${area.code}`),
+    h('h1', { tabindex: '-1', 'data-testid': 'area-name' }, `${area.name}: area profile`),
+    form,
+    h('p', { class: 'summary' }, `${metrics.length} indicator${metrics.length === 1 ? '' : 's'} for ${area.name}, each compared with England${region ? ` (and shown against ${region.name})` : ''} at 95% confidence. The spine chart puts England in the centre, the worst area on the left and the best on the right.`),
+    legend(),
+    h('div', { class: 'table-wrap' }, h('table', { 'data-testid': 'profile-table' },
+      h('caption', null, `${area.name} compared with England${region ? ` and ${region.name}` : ''}`),
+      h('thead', null, h('tr', null,
+        h('th', { scope: 'col' }, 'Indicator'),
+        h('th', { scope: 'col' }, 'Period'),
+        h('th', { scope: 'col', class: 'num' }, 'Count'),
+        h('th', { scope: 'col', class: 'num' }, 'Value'),
+        h('th', { scope: 'col', class: 'num' }, region ? region.name : 'Region'),
+        h('th', { scope: 'col', class: 'num' }, 'England'),
+        h('th', { scope: 'col' }, 'Compared with England'),
+        h('th', { scope: 'col' }, 'Recent trend'),
+        h('th', { scope: 'col', class: 'num' }, 'Worst or lowest'),
+        h('th', { scope: 'col' }, 'Range'),
+        h('th', { scope: 'col', class: 'num' }, 'Best or highest'),
+        h('th', { scope: 'col', class: 'visually-hidden' }, 'Note'))),
+      h('tbody', null, rows))));
+}

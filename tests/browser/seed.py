@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""Seeds the known data the browser tests check, through the platform's gRPC API.
+
+    python3 tests/browser/seed.py GRPC_ADDRESS ADMIN_KEY OUT_JSON
+
+With the bootstrap admin key (NHS England, every role) it creates organisation keys, and with
+those it creates, as a real deployment would:
+- `dashboard-screening`: a public proportion with LSOA data for every North East LSOA for five
+  financial years (the rate rises with each LSOA's IMD decile and year, so there is a gradient
+  and a trend) and an England row for each year; every submission published;
+- `dashboard-private-waits`: a metric owned by Durham County Council (116) only, with published
+  district rows, which a reader of Newcastle City Council (107) must never see;
+- the County Durham anchor charter, created by the council, with the council and County Durham and
+  Darlington NHS Foundation Trust (RXP) as members, two commitments each and four quarters of progress.
+Writes the keys and codes the tests use to OUT_JSON.
+"""
+import json
+import pathlib
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "examples" / "python"))
+from first_call import generate_stubs  # noqa: E402
+
+METRIC = "dashboard-screening"
+PRIVATE = "dashboard-private-waits"
+NORTH_EAST = "E12000001"
+ENGLAND = "E92000001"
+AREA = "E06000047"  # County Durham
+COUNCIL = "116"  # Durham County Council
+TRUST = "RXP"  # County Durham and Darlington NHS Foundation Trust
+OTHER = "107"  # Newcastle-upon-Tyne City Council
+CHARTER = "county-durham-anchor-charter"
+YEARS = ["2020/21", "2021/22", "2022/23", "2023/24", "2024/25"]
+QUARTERS = ["2024/25-Q1", "2024/25-Q2", "2024/25-Q3", "2024/25-Q4"]
+
+
+def lsoa_counts(index, decile, year_index):
+    """Known counts for one LSOA and year: the share rises with the IMD decile and the year."""
+    denominator = 100 + index % 11
+    share = 0.50 + 0.03 * decile + 0.01 * year_index
+    return round(denominator * share), denominator
+
+
+def main():
+    address, admin_key, out = sys.argv[1], sys.argv[2], pathlib.Path(sys.argv[3])
+    generate_stubs()
+    import grpc
+    from sharedmetrics.access.v1 import access_pb2, access_pb2_grpc
+    from sharedmetrics.commitments.v1 import commitments_pb2 as c, commitments_pb2_grpc
+    from sharedmetrics.common.v1 import common_pb2 as common
+    from sharedmetrics.definitions.v1 import definitions_pb2 as d, definitions_pb2_grpc
+    from sharedmetrics.submissions.v1 import submissions_pb2 as s, submissions_pb2_grpc
+
+    channel = grpc.insecure_channel(address, options=[("grpc.max_receive_message_length", 64 << 20)])
+    auth = lambda key: [("authorization", f"Bearer {key}")]  # noqa: E731
+    admin = auth(admin_key)
+    access = access_pb2_grpc.AccessServiceStub(channel)
+    definitions = definitions_pb2_grpc.DefinitionsServiceStub(channel)
+    submissions = submissions_pb2_grpc.SubmissionsServiceStub(channel)
+    commitments = commitments_pb2_grpc.CommitmentsServiceStub(channel)
+
+    all_roles = [access_pb2.ROLE_ORG_ADMIN, access_pb2.ROLE_STEWARD, access_pb2.ROLE_SUBMITTER, access_pb2.ROLE_READER]
+
+    def key(organisation, roles):
+        return access.CreateApiKey(
+            access_pb2.CreateApiKeyRequest(name=f"dashboard tests {organisation}", roles=roles, organisation_code=organisation),
+            metadata=admin,
+        ).secret
+
+    keys = {
+        "admin": admin_key,
+        "council": key(COUNCIL, all_roles),
+        "trust": key(TRUST, all_roles),
+        "otherReader": key(OTHER, [access_pb2.ROLE_READER]),
+        "councilReader": key(COUNCIL, [access_pb2.ROLE_READER]),
+    }
+
+    def submit_and_publish(metric, rows):
+        receipt = submissions.SubmitObservations(
+            s.SubmitObservationsRequest(header=s.SubmissionHeader(metric_code=metric, mode=s.SUBMISSION_MODE_MERGE), rows=rows),
+            metadata=admin,
+        ).receipt
+        if receipt.counts.rejected:
+            raise SystemExit(f"{metric}: rejected rows {list(receipt.rejections)[:3]}")
+        submissions.PublishSubmission(s.PublishSubmissionRequest(submission_id=receipt.submission_id), metadata=admin)
+
+    # The public metric, with LSOA data for the North East and England's own row.
+    definitions.CreateMetric(d.CreateMetricRequest(spec=d.MetricVersionSpec(
+        code=METRIC,
+        title="Screening coverage (dashboard test data)",
+        description="Share of the eligible population screened in the year.",
+        rationale="Coverage is lower in more deprived areas; closing the gap is a Core20PLUS5 aim.",
+        methodology="People screened in the financial year over people eligible on 31 March, by LSOA of residence.",
+        numerator=d.Quantity(definition="People screened", source="Screening programme returns"),
+        denominator=d.Quantity(definition="People eligible", source="Practice registers"),
+        value_type=common.VALUE_TYPE_PROPORTION, multiplier=100, unit="%",
+        polarity=common.POLARITY_HIGH_IS_GOOD, ci_method=common.CI_METHOD_WILSON,
+        period_type=common.PERIOD_TYPE_FINANCIAL_YEAR,
+        area_types=[common.AREA_TYPE_LSOA, common.AREA_TYPE_LOCAL_AUTHORITY_DISTRICT, common.AREA_TYPE_REGION, common.AREA_TYPE_ENGLAND],
+        dimensions=["imd_decile"], owners=["X24"], visibility=d.VISIBILITY_PUBLIC, tags=["core20plus5"],
+        valid_from="2020-04-01",
+    ), publish=True), metadata=admin)
+    lsoas, token = [], ""
+    while True:
+        page = definitions.ListAreas(d.ListAreasRequest(type=common.AREA_TYPE_LSOA, parent_code=NORTH_EAST, page_size=1000, page_token=token), metadata=admin)
+        lsoas += [(a.code, a.deprivation.imd_decile) for a in page.areas]
+        token = page.next_page_token
+        if not token:
+            break
+    for year_index, year in enumerate(YEARS):
+        rows = []
+        for i, (code, decile) in enumerate(lsoas):
+            numerator, denominator = lsoa_counts(i, decile, year_index)
+            rows.append(s.ObservationRow(area_code=code, period_code=year, numerator=numerator, denominator=denominator))
+        rows.append(s.ObservationRow(area_code=ENGLAND, period_code=year, numerator=3_400_000 + 50_000 * year_index, denominator=5_000_000))
+        submit_and_publish(METRIC, rows)
+
+    # The private metric: Durham County Council's own, district rows.
+    definitions.CreateMetric(d.CreateMetricRequest(spec=d.MetricVersionSpec(
+        code=PRIVATE,
+        title="Council care package waits (private to Durham County Council)",
+        description="Share of new care packages started within 28 days.",
+        value_type=common.VALUE_TYPE_PROPORTION, multiplier=100, unit="%",
+        polarity=common.POLARITY_HIGH_IS_GOOD, ci_method=common.CI_METHOD_WILSON,
+        period_type=common.PERIOD_TYPE_FINANCIAL_YEAR,
+        area_types=[common.AREA_TYPE_LOCAL_AUTHORITY_DISTRICT, common.AREA_TYPE_REGION, common.AREA_TYPE_ENGLAND],
+        owners=[COUNCIL], visibility=d.VISIBILITY_OWNERS_ONLY, valid_from="2020-04-01",
+    ), publish=True), metadata=admin)
+    districts = definitions.ListAreas(d.ListAreasRequest(type=common.AREA_TYPE_LOCAL_AUTHORITY_DISTRICT, parent_code=NORTH_EAST, page_size=100), metadata=admin).areas
+    submit_and_publish(PRIVATE, [
+        s.ObservationRow(area_code=a.code, period_code="2024/25", numerator=600 + 10 * i, denominator=1000)
+        for i, a in enumerate(districts)
+    ])
+
+    # The County Durham anchor charter: the council creates it and adds the trust.
+    council, trust = auth(keys["council"]), auth(keys["trust"])
+    commitments.CreateCharter(c.CreateCharterRequest(charter=c.Charter(
+        code=CHARTER, name="County Durham Anchor Charter", place_area_code=AREA,
+        description="County Durham's anchor institutions' shared pledge on spend and jobs.",
+        visibility=c.CHARTER_VISIBILITY_PUBLIC,
+        templates=[
+            c.CommitmentTemplate(code="local-spend", type=c.COMMITMENT_TYPE_LOCAL_SPEND, title="Spend locally",
+                                 metric_code="anchor-local-spend-share", local_definition=c.LocalDefinition(boundary_code=AREA)),
+            c.CommitmentTemplate(code="apprenticeships", type=c.COMMITMENT_TYPE_APPRENTICESHIP_STARTS, title="Apprenticeship starts",
+                                 metric_code="anchor-apprenticeship-starts"),
+            c.CommitmentTemplate(code="carbon", type=c.COMMITMENT_TYPE_CARBON_AGAINST_BASELINE, title="Cut carbon"),
+        ],
+    )), metadata=council)
+    commitments.AddCharterMember(c.AddCharterMemberRequest(charter_code=CHARTER, organisation_code=TRUST), metadata=council)
+
+    def commit(metadata, template, kind, baseline, target, numerators, denominator, title, tolerance=None):
+        trajectory = c.Trajectory(tolerance=tolerance) if tolerance is not None else None
+        made = commitments.CreateCommitment(c.CreateCommitmentRequest(commitment=c.Commitment(
+            charter_code=CHARTER, template_code=template, type=kind, title=title,
+            local_definition=c.LocalDefinition(boundary_code=AREA) if kind == c.COMMITMENT_TYPE_LOCAL_SPEND else None,
+            baseline=c.Baseline(value=baseline[0], period_code=baseline[1]),
+            target=c.Target(value=target[0], date=target[1]),
+            trajectory=trajectory,
+            reporting_period_type=common.PERIOD_TYPE_FINANCIAL_QUARTER,
+        )), metadata=metadata).commitment
+        for period, numerator in zip(QUARTERS, numerators):
+            request = c.ReportProgressRequest(commitment_id=made.commitment_id, period_code=period, numerator=numerator)
+            if denominator is not None:
+                request.denominator = denominator
+            commitments.ReportProgress(request, metadata=metadata)
+        return made.commitment_id
+
+    commit(trust, "local-spend", c.COMMITMENT_TYPE_LOCAL_SPEND, (30.0, "2023/24"), (40.0, "2026-03-31"),
+           [3_150_000, 3_200_000, 3_400_000, 3_450_000], 10_000_000, "Trust spend with County Durham suppliers")
+    commit(trust, "apprenticeships", c.COMMITMENT_TYPE_APPRENTICESHIP_STARTS, (20.0, "2023/24-Q4"), (30.0, "2026-03-31"),
+           [22, 22, 24, 24], None, "Trust apprenticeship starts")
+    commit(council, "local-spend", c.COMMITMENT_TYPE_LOCAL_SPEND, (25.0, "2023/24"), (35.0, "2026-03-31"),
+           [5_000_000, 5_600_000, 5_600_000, 5_500_000], 20_000_000, "Council spend with County Durham suppliers", tolerance=2.0)
+    commit(council, "carbon", c.COMMITMENT_TYPE_CARBON_AGAINST_BASELINE, (10_000.0, "2023/24-Q4"), (8_000.0, "2026-03-31"),
+           [9_700, 9_600, 9_550, 8_950], None, "Cut the council's carbon emissions by a fifth", tolerance=250.0)
+
+    out.write_text(json.dumps({
+        "keys": keys, "metric": METRIC, "privateMetric": PRIVATE, "area": AREA, "region": NORTH_EAST,
+        "charter": CHARTER, "council": COUNCIL, "trust": TRUST, "other": OTHER, "lsoaCount": len(lsoas),
+    }, indent=2))
+    print(f"seeded {len(lsoas)} North East LSOAs x {len(YEARS)} years, a private metric, and {CHARTER}")
+
+
+if __name__ == "__main__":
+    main()
