@@ -162,9 +162,9 @@ export function inequalityChart({ groups, sii, intercept, gap, label, descriptio
 
 /** A commitment's reported values (coloured by status) against its trajectory and target. */
 export function progressChart({ points, target, label, description }) {
-  const width = 520;
-  const height = 220;
-  const margin = { left: 64, right: 16, top: 16, bottom: 44 };
+  const width = 420;
+  const height = 210;
+  const margin = { left: 64, right: 12, top: 14, bottom: 36 };
   const values = points.flatMap((p) => [p.value, p.expected]).filter(has).map(Number);
   if (has(target)) values.push(Number(target));
   const tickValues = ticks(values.length ? Math.min(...values) : 0, values.length ? Math.max(...values) : 1, 4);

@@ -65,7 +65,7 @@ async function go(route) {
     else window.location.hash = r;
   }, `#${route}`);
   const path = route.split('?')[0];
-  await page.waitForFunction((p) => document.getElementById('main').dataset.ready === 'true' && document.body.dataset.route === p, path, { timeout: 60_000 });
+  await page.waitForFunction((p) => document.getElementById('main').dataset.ready === 'true' && document.body.dataset.route === p, path, { timeout: 120_000 });
   const problem = await page.locator('[data-testid=error-message]').allTextContents();
   return problem;
 }

@@ -113,7 +113,7 @@ def main():
         for i, (code, decile) in enumerate(lsoas):
             numerator, denominator = lsoa_counts(i, decile, year_index)
             rows.append(s.ObservationRow(area_code=code, period_code=year, numerator=numerator, denominator=denominator))
-        rows.append(s.ObservationRow(area_code=ENGLAND, period_code=year, numerator=3_400_000 + 50_000 * year_index, denominator=5_000_000))
+        rows.append(s.ObservationRow(area_code=ENGLAND, period_code=year, numerator=3_250_000 + 25_000 * year_index, denominator=5_000_000))
         submit_and_publish(METRIC, rows)
 
     # The private metric: Durham County Council's own, district rows.
