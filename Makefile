@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help run test lint fmt proto-check services python-check build bench helm-lint
+.PHONY: help run test lint fmt proto-check services python-check build bench helm-lint browser-test
 
 help: ## Lists every target with a line each.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ lint: ## Checks formatting and runs clippy with warnings as errors.
 
 helm-lint: ## Lints the Helm chart with Helm's SDK, renders ci/*-values.yaml, checks the refusals, kubernetes-validate (1.33, strict) and checkov; no cluster needed.
 	./scripts/helm-lint.sh
+
+browser-test: ## Tests the web dashboard in headless Chromium (Playwright) against a seeded debug build; screenshots in target/browser-artifacts (UPDATE_DOCS=1 copies them to docs/dashboard).
+	./scripts/browser-tests.sh
 
 fmt: ## Formats the code.
 	$(CARGO) fmt --all

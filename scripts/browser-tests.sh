@@ -17,6 +17,11 @@ python3 -c 'import grpc, grpc_tools' 2>/dev/null || python3 -m pip install -q gr
 (cd "$root/tests/browser" && npm ci --no-audit --no-fund --loglevel=error)
 
 scratch=$(mktemp -d)
+# A local OIDC issuer (discovery, JWKS, test tokens) so that signing in with a token is tested too.
+node "$root/tests/browser/oidc-issuer.mjs" "$scratch/oidc-port" &
+issuer=$!
+for _ in $(seq 1 50); do [ -s "$scratch/oidc-port" ] && break; sleep 0.1; done
+oidc_issuer="http://127.0.0.1:$(cat "$scratch/oidc-port")"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 grpc_port=$(free_port); http_port=$(free_port)
 export SHAREDMETRICS__DATABASE__URL="sqlite://$scratch/sm.db?mode=rwc"
@@ -26,11 +31,12 @@ export SHAREDMETRICS__BOOTSTRAP__ADMIN_KEY_FILE="$scratch/admin-api-key"
 export SHAREDMETRICS__REFERENCE_DATA__DIR="$root/../shared/data"
 export SHAREDMETRICS__REFERENCE_DATA__CATALOGUE_DIR="$root/data/catalogue"
 export SHAREDMETRICS__REFERENCE_DATA__VALUES_DIR="$root/data/reference"
+export SHAREDMETRICS__OIDC__ISSUER="$oidc_issuer"
 "$binary" serve >"$scratch/server.log" 2>&1 &
 server=$!
 cleanup() {
-  kill "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
+  kill "$server" "$issuer" 2>/dev/null || true
+  wait "$server" "$issuer" 2>/dev/null || true
   if [ "${KEEP_SCRATCH:-0}" = 1 ]; then echo "kept $scratch"; else rm -rf "$scratch"; fi
 }
 trap cleanup EXIT
@@ -43,6 +49,7 @@ python3 "$root/tests/browser/seed.py" "127.0.0.1:$grpc_port" "$(cat "$scratch/ad
 
 export DASHBOARD_BASE_URL="http://127.0.0.1:$http_port"
 export DASHBOARD_SEED_FILE="$scratch/seed.json"
+export DASHBOARD_OIDC_ISSUER="$oidc_issuer"
 export DASHBOARD_ARTIFACTS="$root/target/browser-artifacts"
 export DASHBOARD_DOCS_SCREENSHOTS=""
 if [ "${UPDATE_DOCS:-0}" = 1 ]; then export DASHBOARD_DOCS_SCREENSHOTS="$root/docs/dashboard"; fi

@@ -308,6 +308,27 @@ describe('the dashboard as served by the gateway', () => {
     assert.equal(await page.locator(`tr[data-metric="${SEED.privateMetric}"]`).count(), 1);
   });
 
+  test('signing in with an OIDC access token of a Durham County Council reader shows the person and the council\'s private metric', async () => {
+    const issuer = process.env.DASHBOARD_OIDC_ISSUER;
+    assert.ok(issuer, 'the runner starts a local OIDC issuer');
+    const minted = await (await fetch(`${issuer}/token?organisation=${SEED.council}&roles=reader&name=${encodeURIComponent('Alex Analyst')}`)).json();
+    const who = await apiOk('/v1/whoami', minted.access_token);
+    assert.equal(who.body.principal.kind, 'PRINCIPAL_KIND_OIDC_USER');
+    await signIn(minted.access_token);
+    assert.equal(await page.locator('[data-testid=signed-in-as]').innerText(), `Signed in as Alex Analyst (${SEED.council})`);
+    await go('/indicators');
+    assert.equal(await page.locator(`tr[data-metric="${SEED.privateMetric}"]`).count(), 1);
+    const forged = `${minted.access_token.slice(0, -4)}AAAA`;
+    await page.evaluate(() => sessionStorage.clear());
+    await page.goto(`${BASE}/dashboard/#/signin`);
+    await page.waitForSelector('main[data-ready=true]');
+    await page.getByLabel('API key or OIDC access token').fill(forged);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForSelector('[data-testid=error-message]');
+    assert.equal(await page.locator('[data-testid=signed-in-as]').count(), 0, 'a token whose signature fails is refused');
+    await screenshot('sign-in-refused');
+  });
+
   test('made no request outside the platform', () => {
     assert.deepEqual(foreignRequests, []);
   });
