@@ -13,7 +13,7 @@ use futures::StreamExt;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, NotSet, QueryFilter, QueryOrder, QuerySelect, Set,
 };
-use sharedmetrics_access::{Principal, Role, policy};
+use sharedmetrics_access::{Principal, policy};
 use sharedmetrics_error::{ErrorCode, ServiceError, ServiceResult};
 use sharedmetrics_grpc::AuditSink;
 use sharedmetrics_proto::Label;
@@ -76,14 +76,9 @@ impl AuditLog {
             "" => Some(principal.organisation.clone()),
             code => Some(code.to_owned()),
         };
-        if !principal.is_national() {
-            policy::check_any_role(principal, &[Role::OrgAdmin], "reading the audit log")?;
-            if organisation.as_deref() != Some(principal.organisation.as_str()) {
-                return Err(ServiceError::permission_denied(format!(
-                    "reading the audit log: an org admin reads only its own organisation's events ({})",
-                    principal.organisation
-                )));
-            }
+        // Only national reaches `None` (every organisation's events at once).
+        if let Some(organisation) = &organisation {
+            policy::read_audit(principal, organisation).check()?;
         }
         let (offset, size) = sharedmetrics_grpc::paging::page_window(request.page_size, &request.page_token)?;
         let mut query = audit_event::Entity::find();

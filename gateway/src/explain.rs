@@ -187,7 +187,9 @@ impl Explainer {
         let Some((_, facts)) = self.metric_facts(code, 0).await? else {
             return Ok(match action {
                 // A new metric: its creator's organisation would own it.
-                Action::Create => policy::define(principal, &[principal.organisation.clone()], "creating a metric"),
+                Action::Create => {
+                    policy::define(principal, std::slice::from_ref(&principal.organisation), "creating a metric")
+                }
                 _ => unseen("metric", code, principal),
             });
         };
@@ -233,10 +235,10 @@ impl Explainer {
         };
         let mut parent_areas = Vec::new();
         for parent in &own.parent_codes {
-            if let Some(area) = get(parent).await?.and_then(|r| r.organisation).map(|o| o.area_code) {
-                if !area.is_empty() {
-                    parent_areas.push(area);
-                }
+            if let Some(area) = get(parent).await?.and_then(|r| r.organisation).map(|o| o.area_code)
+                && !area.is_empty()
+            {
+                parent_areas.push(area);
             }
         }
         Ok(SubmitScope::of(&own.area_code, own.r#type() == OrganisationType::NhsTrust, parent_areas))

@@ -409,31 +409,34 @@ pub fn manage_submission(
             format!("{what}: national manages every submission"),
         );
     }
-    if principal.belongs_to(submitting_organisation) {
-        return match [Role::Submitter, Role::OrgAdmin].into_iter().find(|r| principal.has_role(*r)) {
-            Some(role) => Decision::allow(
-                rules::MANAGE_SUBMISSION_OWN,
-                format!(
-                    "{what}: {} is a {} of {submitting_organisation}, which made the submission",
-                    principal.id,
-                    role.name()
-                ),
+    let own = principal.belongs_to(submitting_organisation);
+    if own && let Some(role) = [Role::Submitter, Role::OrgAdmin].into_iter().find(|r| principal.has_role(*r)) {
+        return Decision::allow(
+            rules::MANAGE_SUBMISSION_OWN,
+            format!(
+                "{what}: {} is a {} of {submitting_organisation}, which made the submission",
+                principal.id,
+                role.name()
             ),
-            None => Decision::deny(
-                rules::MANAGE_SUBMISSION_ROLE_MISSING,
-                format!(
-                    "{what} needs one of the roles submitter, org_admin; {} holds {}",
-                    principal.id,
-                    role_list(principal)
-                ),
-            ),
-        };
+        );
     }
+    // A steward of an owner manages every submission of the metric, its own organisation's too.
     let define = define(principal, owners, what);
-    let rule = match define.rule {
-        rules::DEFINE_STEWARD_OF_OWNER => rules::MANAGE_SUBMISSION_STEWARD_OF_OWNER,
-        _ => rules::MANAGE_SUBMISSION_NOT_OWNER,
-    };
+    if define.allowed {
+        return Decision { rule: rules::MANAGE_SUBMISSION_STEWARD_OF_OWNER, ..define };
+    }
+    if own {
+        return Decision::deny(
+            rules::MANAGE_SUBMISSION_ROLE_MISSING,
+            format!(
+                "{what} needs the submitter or org_admin role of {submitting_organisation}, or steward of an owner ({}); {} holds {}",
+                owners.join(", "),
+                principal.id,
+                role_list(principal)
+            ),
+        );
+    }
+    let rule = rules::MANAGE_SUBMISSION_NOT_OWNER;
     Decision { rule, ..define }
 }
 
@@ -662,6 +665,12 @@ mod tests {
         let manage = |p: &Principal| manage_submission(p, "RBL", &owners, "publishing");
         assert_eq!(manage(&principal("RBL", &[Role::Submitter])).rule, rules::MANAGE_SUBMISSION_OWN);
         assert_eq!(manage(&principal("RBL", &[Role::Reader])).rule, rules::MANAGE_SUBMISSION_ROLE_MISSING);
+        let steward_of_both = manage_submission(&principal("RBL", &[Role::Steward]), "RBL", &codes(&["RBL"]), "x");
+        assert_eq!(
+            steward_of_both.rule,
+            rules::MANAGE_SUBMISSION_STEWARD_OF_OWNER,
+            "the owner's steward is not shut out"
+        );
         assert_eq!(manage(&principal("316", &[Role::Steward])).rule, rules::MANAGE_SUBMISSION_STEWARD_OF_OWNER);
         let other = manage(&principal("RBN", &[Role::Steward]));
         assert_eq!((other.allowed, other.rule), (false, rules::MANAGE_SUBMISSION_NOT_OWNER));
