@@ -60,10 +60,7 @@ pub fn init_with_tracer_provider(
 
 fn install(config: &TelemetryConfig, provider: Option<SdkTracerProvider>) -> anyhow::Result<TelemetryGuard> {
     let filter = EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new(&config.log_filter))?;
-    let fmt_layer = match config.log_format {
-        LogFormat::Pretty => tracing_subscriber::fmt::layer().with_target(true).boxed(),
-        LogFormat::Json => tracing_subscriber::fmt::layer().json().flatten_event(true).boxed(),
-    };
+    let fmt_layer = log_layer(config.log_format, std::io::stdout);
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     if let Some(provider) = &provider {
         opentelemetry::global::set_tracer_provider(provider.clone());
@@ -72,6 +69,18 @@ fn install(config: &TelemetryConfig, provider: Option<SdkTracerProvider>) -> any
         provider.as_ref().map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer("sharedmetrics")));
     tracing_subscriber::registry().with(filter).with(fmt_layer).with(otel_layer).try_init()?;
     Ok(TelemetryGuard { provider })
+}
+
+/// Returns the layer writing log lines in `format` to `writer`.
+fn log_layer<S, W>(format: LogFormat, writer: W) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    match format {
+        LogFormat::Pretty => tracing_subscriber::fmt::layer().with_target(true).with_writer(writer).boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer().json().flatten_event(true).with_writer(writer).boxed(),
+    }
 }
 
 fn otlp_provider(endpoint: &str, service_name: &str) -> anyhow::Result<SdkTracerProvider> {
@@ -115,4 +124,58 @@ pub fn inject_context(headers: &mut http::HeaderMap) {
 pub fn extract_context(headers: &http::HeaderMap, span: &tracing::Span) {
     let parent = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
     let _ = span.set_parent(parent);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// Collects what a log layer writes.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("not poisoned").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn log_in_a_span(format: LogFormat) -> String {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::registry().with(log_layer(format, move || writer.clone()));
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("grpc.server", rpc.method = "SubmitObservations");
+            span.in_scope(|| tracing::info!(created = 12, "submission committed"));
+        });
+        let bytes = captured.0.lock().expect("not poisoned").clone();
+        String::from_utf8(bytes).expect("utf-8")
+    }
+
+    #[test]
+    fn json_logs_are_one_object_a_line_with_fields_flattened_and_the_request_span() {
+        let text = log_in_a_span(LogFormat::Json);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1, "{text}");
+        let line: serde_json::Value = serde_json::from_str(lines[0]).expect("a JSON object");
+        assert_eq!(line["level"], "INFO");
+        assert_eq!(line["message"], "submission committed");
+        assert_eq!(line["created"], 12);
+        assert_eq!(line["span"]["name"], "grpc.server");
+        assert_eq!(line["span"]["rpc.method"], "SubmitObservations");
+    }
+
+    #[test]
+    fn pretty_logs_are_text_naming_the_span() {
+        let text = log_in_a_span(LogFormat::Pretty);
+        assert!(serde_json::from_str::<serde_json::Value>(text.trim()).is_err(), "{text}");
+        assert!(text.contains("submission committed") && text.contains("grpc.server"), "{text}");
+    }
 }
