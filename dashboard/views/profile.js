@@ -36,10 +36,10 @@ export async function render({ main, params, navigate }) {
 
   const { area } = await getJson(`/v1/areas/${seg(areaCode)}`);
   const region = (area.parents || []).find((p) => p.type === REGION);
-  const [england, regional] = await Promise.all([
-    getJson(`/v1/areas/${seg(areaCode)}/profile`, { pageSize: 500 }),
-    region ? getJson(`/v1/areas/${seg(areaCode)}/profile`, { pageSize: 500, 'benchmark.parentAreaType': REGION }) : Promise.resolve(null),
-  ]);
+  // One after the other, not in parallel: an uncached profile is heavy, and two at once on a small
+  // server can both outlast the gateway's default deadline; the second reuses what the first loaded.
+  const england = await getJson(`/v1/areas/${seg(areaCode)}/profile`, { pageSize: 500 });
+  const regional = region ? await getJson(`/v1/areas/${seg(areaCode)}/profile`, { pageSize: 500, 'benchmark.parentAreaType': REGION }) : null;
   const byRegion = new Map((regional?.metrics || []).map((m) => [m.metricCode, m]));
   const metrics = [...(england.metrics || [])].sort((a, b) => (a.title || a.metricCode).localeCompare(b.title || b.metricCode));
 
