@@ -41,6 +41,8 @@ pub struct Sandbox {
     pub http_addr: std::net::SocketAddr,
     /// The bootstrap admin key (organisation X24, every role).
     pub admin_key: String,
+    /// The token services verify forwarded identities with (for calling a service directly).
+    pub internal_token: String,
     grpc_addr: std::net::SocketAddr,
     platforms: Vec<Platform>,
     scratch: PathBuf,
@@ -124,6 +126,7 @@ impl Sandbox {
         }
 
         configure(&mut config);
+        let internal_token = config.services.internal_token.expose().to_owned();
         let mut platforms = Vec::new();
         let gateway = match topology {
             Topology::SingleBinary => sharedmetrics::start(config, &[Target::All]).await?,
@@ -155,6 +158,7 @@ impl Sandbox {
             channel,
             http_addr,
             admin_key,
+            internal_token,
             grpc_addr,
             platforms,
             scratch,
@@ -199,6 +203,11 @@ impl Sandbox {
             .into_inner();
         let key_id = response.api_key.context("the key is described")?.key_id;
         Ok((self.with_key(Some(&response.secret)), key_id))
+    }
+
+    /// Returns the URL of a service's own gRPC port (split topology only).
+    pub fn service_url(&self, target: Target) -> Option<String> {
+        self.platforms.iter().find_map(|p| p.service_addrs.get(&target)).map(|addr| format!("http://{addr}"))
     }
 
     /// Returns a channel authenticating as the bootstrap admin.
