@@ -45,7 +45,7 @@ function yAxis(svg, scale, tickValues, left, right) {
  * the area (coloured by its comparison), the diamond its region.
  */
 export function spine({ england, range, area, region, polarity, comparisonClass, label, description }) {
-  const width = 280;
+  const width = 220;
   const height = 30;
   const mid = width / 2;
   const half = width / 2 - 10;

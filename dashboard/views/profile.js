@@ -41,7 +41,10 @@ export async function render({ main, params, navigate }) {
   const england = await getJson(`/v1/areas/${seg(areaCode)}/profile`, { pageSize: 500 });
   const regional = region ? await getJson(`/v1/areas/${seg(areaCode)}/profile`, { pageSize: 500, 'benchmark.parentAreaType': REGION }) : null;
   const byRegion = new Map((regional?.metrics || []).map((m) => [m.metricCode, m]));
-  const metrics = [...(england.metrics || [])].sort((a, b) => (a.title || a.metricCode).localeCompare(b.title || b.metricCode));
+  const all = [...(england.metrics || [])].sort((a, b) => (a.title || a.metricCode).localeCompare(b.title || b.metricCode));
+  // Indicators with no figures for any period are listed apart, so the spine chart stays readable.
+  const metrics = all.filter((m) => m.periodCode);
+  const empty = all.filter((m) => !m.periodCode);
 
   const rows = metrics.map((m) => {
     const r = byRegion.get(m.metricCode);
@@ -54,7 +57,7 @@ export async function render({ main, params, navigate }) {
     const valueText = m.suppressed || !f.has(m.value)
       ? `no value (${f.enumLabel(m.suppressionReason || 'STATISTIC_SUPPRESSION_REASON_NO_DATA', 'STATISTIC_SUPPRESSION_REASON_').toLowerCase()})`
       : f.withUnit(m.value, m.unit);
-    const description = `${area.name}: ${valueText}; England ${f.withUnit(m.benchmarkValue, m.unit)}${region ? `; ${region.name} ${f.withUnit(r?.benchmarkValue, m.unit)}` : ''}; ${cmp.toLowerCase()} compared with England; areas range from ${f.withUnit(m.range?.lowest, m.unit)} to ${f.withUnit(m.range?.highest, m.unit)}.`;
+    const description = `${judged ? '' : 'No judgement of better or worse: lowest on the left. '}${area.name}: ${valueText}; England ${f.withUnit(m.benchmarkValue, m.unit)}${region ? `; ${region.name} ${f.withUnit(r?.benchmarkValue, m.unit)}` : ''}; ${cmp.toLowerCase()} compared with England; areas range from ${f.withUnit(m.range?.lowest, m.unit)} to ${f.withUnit(m.range?.highest, m.unit)}.`;
     return h('tr', { 'data-metric': m.metricCode },
       h('th', { scope: 'row' }, h('a', { href: `#/indicators/${seg(m.metricCode)}` }, m.title || m.metricCode), m.unit ? h('span', { class: 'caption' }, ` (${m.unit})`) : null),
       h('td', { 'data-col': 'period' }, m.periodCode || '–'),
@@ -69,17 +72,16 @@ export async function render({ main, params, navigate }) {
         england: m.benchmarkValue, range: m.range, area: m.value, region: r?.benchmarkValue, polarity: m.polarity,
         comparisonClass: f.comparisonClass(m.comparison), label: `Spine chart: ${m.title || m.metricCode}`, description,
       })),
-      h('td', { class: 'num', 'data-col': 'best' }, f.value(best)),
-      h('td', { class: 'visually-hidden' }, judged ? '' : 'No judgement: lowest on the left'));
+      h('td', { class: 'num', 'data-col': 'best' }, f.value(best)));
   });
 
   replace(main,
     h('span', { class: 'caption' }, `${f.areaType(area.type)} ${area.code}`),
     h('h1', { tabindex: '-1', 'data-testid': 'area-name' }, `${area.name}: area profile`),
     form,
-    h('p', { class: 'summary' }, `${metrics.length} indicator${metrics.length === 1 ? '' : 's'} for ${area.name}, each compared with England${region ? ` (and shown against ${region.name})` : ''} at 95% confidence. The spine chart puts England in the centre, the worst area on the left and the best on the right.`),
+    h('p', { class: 'summary' }, `${metrics.length} indicator${metrics.length === 1 ? '' : 's'} with figures for ${area.name}, each compared with England${region ? ` (and shown against ${region.name})` : ''} at 95% confidence. The spine chart puts England in the centre, the worst area on the left and the best on the right.`),
     legend(),
-    h('div', { class: 'table-wrap' }, h('table', { 'data-testid': 'profile-table' },
+    h('div', { class: 'table-wrap' }, h('table', { 'data-testid': 'profile-table', class: 'profile' },
       h('caption', null, `${area.name} compared with England${region ? ` and ${region.name}` : ''}`),
       h('thead', null, h('tr', null,
         h('th', { scope: 'col' }, 'Indicator'),
@@ -92,7 +94,11 @@ export async function render({ main, params, navigate }) {
         h('th', { scope: 'col' }, 'Recent trend'),
         h('th', { scope: 'col', class: 'num' }, 'Worst or lowest'),
         h('th', { scope: 'col' }, 'Range'),
-        h('th', { scope: 'col', class: 'num' }, 'Best or highest'),
-        h('th', { scope: 'col', class: 'visually-hidden' }, 'Note'))),
-      h('tbody', null, rows))));
+        h('th', { scope: 'col', class: 'num' }, 'Best or highest'))),
+      h('tbody', null, rows))),
+    empty.length
+      ? h('div', { class: 'card' },
+        h('h2', null, `No figures yet for ${area.name}`),
+        h('ul', { 'data-testid': 'profile-empty' }, empty.map((m) => h('li', { 'data-metric': m.metricCode }, h('a', { href: `#/indicators/${seg(m.metricCode)}` }, m.title || m.metricCode)))))
+      : null);
 }

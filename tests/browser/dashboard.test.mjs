@@ -158,7 +158,9 @@ describe('the dashboard as served by the gateway', () => {
     const r = region.metrics.find((x) => x.metricCode === SEED.metric);
     assert.ok(m && r, 'the API profiles the seeded metric');
     assert.ok(m.value !== undefined, 'County Durham has a value');
-    assert.equal(await page.locator('[data-testid=profile-table] tbody tr').count(), england.metrics.length);
+    const withFigures = england.metrics.filter((x) => x.periodCode).length;
+    assert.equal(await page.locator('[data-testid=profile-table] tbody tr').count(), withFigures);
+    assert.equal(await page.locator('[data-testid=profile-empty] li').count(), england.metrics.length - withFigures);
     const row = page.locator(`tr[data-metric="${SEED.metric}"]`);
     assert.equal(await cellText(row, 'period'), m.periodCode);
     assert.equal(await cellText(row, 'value'), v1(m.value));
@@ -290,13 +292,15 @@ describe('the dashboard as served by the gateway', () => {
   test('a reader of another organisation does not see the private metric; a reader of its owner does', async () => {
     const outsider = await api(`/v1/metrics/${SEED.privateMetric}`, SEED.keys.otherReader);
     assert.equal(outsider.status, 404, 'the API hides it from another organisation');
+    const listed = await apiOk('/v1/metrics', SEED.keys.otherReader, { pageSize: 500 });
+    assert.ok(!listed.body.metrics.some((m) => m.code === SEED.privateMetric), 'and leaves it out of the list');
     await signIn(SEED.keys.otherReader);
     await go('/indicators');
-    assert.equal(await page.locator(`tr[data-metric="${SEED.privateMetric}"]`).count(), 0);
+    assert.equal(await page.locator(`[data-metric="${SEED.privateMetric}"]`).count(), 0);
     assert.equal(await page.getByText('private to Durham County Council').count(), 0);
     await go(`/profile/${SEED.area}`);
     assert.equal(await page.locator(`tr[data-metric="${SEED.metric}"]`).count(), 1, 'public metrics are shown');
-    assert.equal(await page.locator(`tr[data-metric="${SEED.privateMetric}"]`).count(), 0);
+    assert.equal(await page.locator(`[data-metric="${SEED.privateMetric}"]`).count(), 0);
     const problems = await go(`/indicators/${SEED.privateMetric}`);
     assert.equal(problems.length, 1, 'the page says it cannot be shown');
     await screenshot('private-metric-hidden');
