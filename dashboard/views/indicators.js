@@ -70,7 +70,9 @@ export async function detail({ main, params }) {
   const spec = version.spec || {};
   const owners = await Promise.all((spec.owners || []).map(organisationName));
   const row = (term, description, id) => [h('dt', null, term), h('dd', id ? { 'data-field': id } : null, description || '–')];
-  const quantity = (q) => (q && (q.definition || q.source) ? [q.definition, q.source ? ` Source: ${q.source}.` : ''] : '–');
+  const quantity = (q) => (q && (q.definition || q.source)
+    ? [(q.definition || '').replace(/\.$/, ''), q.definition ? '. ' : '', q.source ? `Source: ${q.source.replace(/\.$/, '')}.` : '']
+    : '–');
   replace(main,
     h('span', { class: 'caption' }, `Indicator ${metric.code}`),
     h('h1', { tabindex: '-1' }, spec.title || metric.code),
