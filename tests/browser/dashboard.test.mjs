@@ -48,6 +48,7 @@ let page;
 const foreignRequests = [];
 
 async function screenshot(name) {
+  assert.deepEqual(await accessibilityProblems(), [], `accessibility of the ${name} view`);
   const file = join(ARTIFACTS, `${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
   if (DOCS) {
@@ -77,6 +78,56 @@ async function signIn(key) {
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForSelector('[data-testid=signed-in-as]');
   await page.waitForFunction(() => document.body.dataset.route === '/indicators' && document.getElementById('main').dataset.ready === 'true');
+}
+
+/**
+ * Checks the rendered view for what WCAG asks of it here: every form control labelled, every
+ * button named, every chart an image with a title and a description, and every piece of text at
+ * least 4.5:1 against its background (3:1 when large). Returns the failures.
+ */
+async function accessibilityProblems() {
+  return page.evaluate(() => {
+    const problems = [];
+    for (const control of document.querySelectorAll('input, select, textarea')) {
+      if (control.type === 'hidden') continue;
+      if (!control.labels?.length && !control.getAttribute('aria-label')) problems.push(`unlabelled ${control.outerHTML.slice(0, 80)}`);
+    }
+    for (const button of document.querySelectorAll('button, a[href]')) {
+      if (!button.textContent.trim() && !button.getAttribute('aria-label')) problems.push(`unnamed ${button.outerHTML.slice(0, 80)}`);
+    }
+    for (const chart of document.querySelectorAll('svg.chart')) {
+      const title = chart.querySelector('title')?.textContent.trim();
+      const desc = chart.querySelector('desc')?.textContent.trim();
+      if (chart.getAttribute('role') !== 'img' || !title || !desc) problems.push(`chart without a text alternative: ${title}`);
+    }
+    const rgb = (text) => (text.match(/[\d.]+/g) || []).map(Number);
+    const luminance = ([r, g, b]) => {
+      const c = [r, g, b].map((v) => v / 255).map((v) => (v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
+      return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+    };
+    const background = (element) => {
+      for (let e = element; e; e = e.parentElement) {
+        const [r, g, b, a = 1] = rgb(getComputedStyle(e).backgroundColor);
+        if (a > 0.99) return [r, g, b];
+      }
+      return [255, 255, 255];
+    };
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    const seen = new Set();
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const element = node.parentElement;
+      if (!node.textContent.trim() || seen.has(element) || element.closest('svg, .visually-hidden, noscript, .skip-link')) continue;
+      seen.add(element);
+      const style = getComputedStyle(element);
+      if (style.display === 'none' || style.visibility === 'hidden') continue;
+      const [fg, bg] = [luminance(rgb(style.color)), luminance(background(element))];
+      const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+      const size = parseFloat(style.fontSize);
+      const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+      if (ratio < (large ? 3 : 4.5)) problems.push(`contrast ${ratio.toFixed(2)} for "${node.textContent.trim().slice(0, 40)}"`);
+    }
+    return problems;
+  });
 }
 
 const cellText = async (row, col) => (await row.locator(`[data-col="${col}"]`).first().innerText()).trim();
