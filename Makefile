@@ -17,11 +17,12 @@ build: ## Builds the binary (debug).
 services: ## Starts PostgreSQL and Redis on 127.0.0.1 (installs them with apt-get if absent).
 	./scripts/ensure-services.sh
 
-test: services ## Runs every test: unit, service and end-to-end (PostgreSQL, SQLite, both topologies), the README's Python first call, and the Helm chart checks.
+test: services ## Runs every test: unit, service and end-to-end (PostgreSQL, SQLite, both topologies), the README's Python first call, the dashboard in headless Chromium, and the Helm chart checks.
 	$(CARGO) fmt --all -- --check
 	$(CARGO) test --workspace --no-fail-fast
 	$(CARGO) build -p sharedmetrics
 	./scripts/python-first-call.sh target/debug/sharedmetrics
+	./scripts/browser-tests.sh target/debug/sharedmetrics
 	./scripts/helm-lint.sh
 
 bench: services ## Measures ingest through the gateway against a raw binary COPY on the same PostgreSQL (release build) and writes BENCHMARKS.md.
