@@ -22,6 +22,9 @@ use sharedmetrics_proto::sharedmetrics::access::v1::*;
 use self::entity::api_key;
 use crate::explain::Explainer;
 
+/// How long a key read from the database is trusted before it is read again.
+const KEY_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Prefix of every API key, so leaked keys are recognisable by secret scanners.
 const KEY_PREFIX: &str = "sm_";
 
@@ -87,6 +90,10 @@ sharedmetrics_grpc::service_adapters! {
 #[derive(Clone)]
 pub struct AccessService {
     db: DatabaseConnection,
+    /// Recently used keys by id, so a busy client does not cost a database read per request.
+    /// Entries live [`KEY_CACHE_TTL`]; a revocation here drops its entry at once (another
+    /// gateway replica notices within the TTL).
+    keys: moka::future::Cache<String, api_key::Model>,
     /// Set once the services exist (see [`AccessService::set_explainer`]); shared by clones.
     explainer: Arc<OnceLock<Explainer>>,
 }
@@ -175,7 +182,8 @@ fn principal_of_key(row: &api_key::Model) -> Principal {
 impl AccessService {
     /// Returns the access service on `db` (migrated).
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db, explainer: Arc::new(OnceLock::new()) }
+        let keys = moka::future::Cache::builder().max_capacity(10_000).time_to_live(KEY_CACHE_TTL).build();
+        Self { db, keys, explainer: Arc::new(OnceLock::new()) }
     }
 
     /// Gives ExplainAccess the services it reads facts from; until then it answers UNAVAILABLE.
@@ -226,10 +234,17 @@ impl AccessService {
             .and_then(|rest| rest.split_once('_'))
             .map(|(id, _)| id)
             .ok_or_else(|| refused("the API key is malformed"))?;
-        let row = store::get(&self.db, key_id)
-            .await
-            .map_err(db_error("reading an API key"))?
-            .ok_or_else(|| refused("the API key is not recognised"))?;
+        let row = match self.keys.get(key_id).await {
+            Some(row) => row,
+            None => {
+                let row = store::get(&self.db, key_id)
+                    .await
+                    .map_err(db_error("reading an API key"))?
+                    .ok_or_else(|| refused("the API key is not recognised"))?;
+                self.keys.insert(key_id.to_owned(), row.clone()).await;
+                row
+            }
+        };
         // Compare digests in constant time so response timing says nothing about the secret.
         let presented_hash = hash(presented);
         let equal = presented_hash.len() == row.secret_hash.len()
@@ -247,6 +262,7 @@ impl AccessService {
         // Record use at most once a minute: a write per request would cost more than the call.
         if row.last_used_at.is_none_or(|at| now - at > chrono::Duration::minutes(1)) {
             let _ = store::touch(&self.db, &row.key_id, now).await;
+            self.keys.insert(row.key_id.clone(), api_key::Model { last_used_at: Some(now), ..row.clone() }).await;
         }
         Ok(principal_of_key(&row))
     }
@@ -394,6 +410,8 @@ impl AccessApi for AccessService {
         } else {
             store::revoke(&self.db, row, chrono::Utc::now()).await.map_err(db_error("revoking an API key"))?
         };
+        // Refused from the next request on, not after the cache's time to live.
+        self.keys.invalidate(&row.key_id).await;
         tracing::info!(key_id = %row.key_id, principal = %principal.id, "api key revoked");
         Ok(RevokeApiKeyResponse { api_key: Some(key_message(&row)) })
     }
