@@ -227,6 +227,19 @@ describe('the dashboard as served by the gateway', () => {
     // The chart's text alternative names the same figures.
     const description = await row.locator('svg desc').textContent();
     assert.ok(description.includes(v1(m.value)) && description.includes(v1(m.benchmarkValue)), description);
+    // Every other indicator with figures is right too (the falls rate is low-is-good, England-wide).
+    assert.ok(england.metrics.some((x) => x.metricCode === SEED.rateMetric && x.periodCode), 'the rate metric is profiled');
+    for (const other of england.metrics.filter((x) => x.periodCode)) {
+      const otherRow = page.locator(`tr[data-metric="${other.metricCode}"]`);
+      const otherRegion = region.metrics.find((x) => x.metricCode === other.metricCode);
+      assert.equal(await cellText(otherRow, 'value'), v1(other.value), other.metricCode);
+      assert.equal(await cellText(otherRow, 'england'), v1(other.benchmarkValue), other.metricCode);
+      assert.equal(await cellText(otherRow, 'region'), v1(otherRegion?.benchmarkValue), other.metricCode);
+      assert.equal(await cellText(otherRow, 'comparison'), words(other.comparison, 'COMPARISON_RESULT_'), other.metricCode);
+      const lowIsGood = other.polarity === 'POLARITY_LOW_IS_GOOD';
+      assert.equal(await cellText(otherRow, 'worst'), v1(lowIsGood ? other.range?.highest : other.range?.lowest), other.metricCode);
+      assert.equal(await cellText(otherRow, 'best'), v1(lowIsGood ? other.range?.lowest : other.range?.highest), other.metricCode);
+    }
     await screenshot('profile');
   });
 

@@ -24,6 +24,7 @@ from first_call import generate_stubs  # noqa: E402
 
 METRIC = "dashboard-screening"
 PRIVATE = "dashboard-private-waits"
+RATE_METRIC = "dashboard-falls-admissions"
 NORTH_EAST = "E12000001"
 ENGLAND = "E92000001"
 AREA = "E06000047"  # County Durham
@@ -116,6 +117,28 @@ def main():
         rows.append(s.ObservationRow(area_code=ENGLAND, period_code=year, numerator=3_250_000 + 25_000 * year_index, denominator=5_000_000))
         submit_and_publish(METRIC, rows)
 
+    # A second public metric, low is good, with district rows for every district in England (so
+    # the spine chart's range is England-wide and comparisons vary), falling by district over time.
+    definitions.CreateMetric(d.CreateMetricRequest(spec=d.MetricVersionSpec(
+        code=RATE_METRIC,
+        title="Emergency admissions for falls, 65+ (dashboard test data)",
+        description="Emergency hospital admissions for falls among people aged 65 and over, per 100,000.",
+        methodology="Admissions in the financial year over the mid-year population aged 65 and over.",
+        value_type=common.VALUE_TYPE_CRUDE_RATE, multiplier=100_000, unit="per 100,000",
+        polarity=common.POLARITY_LOW_IS_GOOD, ci_method=common.CI_METHOD_BYAR,
+        period_type=common.PERIOD_TYPE_FINANCIAL_YEAR,
+        area_types=[common.AREA_TYPE_LOCAL_AUTHORITY_DISTRICT, common.AREA_TYPE_REGION, common.AREA_TYPE_ENGLAND],
+        owners=["OHID"], visibility=d.VISIBILITY_PUBLIC, valid_from="2020-04-01",
+    ), publish=True), metadata=admin)
+    every_district = definitions.ListAreas(d.ListAreasRequest(type=common.AREA_TYPE_LOCAL_AUTHORITY_DISTRICT, page_size=1000), metadata=admin).areas
+    for year_index, year in enumerate(YEARS):
+        submit_and_publish(RATE_METRIC, [
+            s.ObservationRow(area_code=a.code, period_code=year,
+                             numerator=round(40_000 * (1_800 + (i * 137) % 900 - 40 * year_index * (i % 3)) / 100_000),
+                             denominator=40_000)
+            for i, a in enumerate(every_district)
+        ])
+
     # The private metric: Durham County Council's own, district rows.
     definitions.CreateMetric(d.CreateMetricRequest(spec=d.MetricVersionSpec(
         code=PRIVATE,
@@ -176,7 +199,7 @@ def main():
            [9_700, 9_600, 9_550, 8_950], None, "Cut the council's carbon emissions by a fifth", tolerance=250.0)
 
     out.write_text(json.dumps({
-        "keys": keys, "metric": METRIC, "privateMetric": PRIVATE, "area": AREA, "region": NORTH_EAST,
+        "keys": keys, "metric": METRIC, "rateMetric": RATE_METRIC, "privateMetric": PRIVATE, "area": AREA, "region": NORTH_EAST,
         "charter": CHARTER, "council": COUNCIL, "trust": TRUST, "other": OTHER, "lsoaCount": len(lsoas),
     }, indent=2))
     print(f"seeded {len(lsoas)} North East LSOAs x {len(YEARS)} years, a private metric, and {CHARTER}")
