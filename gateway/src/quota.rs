@@ -33,6 +33,7 @@ fn exhausted(what: &str, limit: u64, retry_after: u64) -> ServiceError {
         ErrorCode::ResourceExhausted,
         format!("quota exceeded: at most {limit} {what} per minute for one principal; retry after {retry_after} s"),
     )
+    .with_metadata(sharedmetrics_error::RETRY_AFTER_METADATA_KEY, retry_after.to_string())
 }
 
 /// Tower layer refusing a principal's requests past its per-minute quota.

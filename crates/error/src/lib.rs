@@ -14,6 +14,10 @@ use tonic_types::{ErrorDetails, StatusExt};
 /// The `google.rpc.ErrorInfo.domain` of every error the platform raises.
 pub const ERROR_DOMAIN: &str = "sharedmetrics.uk";
 
+/// The `ErrorInfo.metadata` key giving, on RESOURCE_EXHAUSTED, the whole seconds to wait before
+/// retrying (the REST side sends it as `Retry-After`, the gRPC side as `retry-after` metadata).
+pub const RETRY_AFTER_METADATA_KEY: &str = "retry_after_seconds";
+
 /// The `ErrorInfo.metadata` key naming the authorization rule that refused a call.
 pub const RULE_METADATA_KEY: &str = "rule";
 

@@ -304,7 +304,12 @@ async fn server_stream(
             });
             // A failure mid-stream aborts the body, so a truncated CSV is never mistaken for a whole one.
             let rows = messages.map_ok(move |message| Bytes::from(layout.rows(&message)));
-            Ok(csv_response(route, Body::from_stream(header.chain(rows).map_err(std::io::Error::other))))
+            let rpc = route.rpc.full_name().to_owned();
+            let body = header.chain(rows).map_err(move |error| {
+                tracing::warn!(%rpc, %error, "csv export aborted mid-stream");
+                std::io::Error::other(error)
+            });
+            Ok(csv_response(route, Body::from_stream(body)))
         }
         None => {
             // Newline-delimited JSON: one line per stream message; a failure mid-stream is the last line.
@@ -491,5 +496,64 @@ pub fn error_body(error: &ServiceError) -> serde_json::Value {
 fn error_response(error: &ServiceError) -> Response {
     let status = StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = serde_json::to_vec(&error_body(error)).unwrap_or_default();
-    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+    let mut response = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+    // A quota refusal says when to come back, as HTTP clients expect it.
+    if let Some(seconds) = error.metadata.get(sharedmetrics_error::RETRY_AFTER_METADATA_KEY)
+        && let Ok(value) = HeaderValue::from_str(seconds)
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame_descriptor() -> MessageDescriptor {
+        let pool = DescriptorPool::decode(sharedmetrics_proto::FILE_DESCRIPTOR_SET).expect("descriptor set");
+        pool.get_message_by_name("sharedmetrics.submissions.v1.StreamObservationsRequest").expect("a message")
+    }
+
+    #[tokio::test]
+    async fn ndjson_lines_split_across_chunks_become_one_message_each() {
+        // Lines cut mid-way, a blank line, and a last line without its newline.
+        let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+            Ok(Bytes::from_static(b"{\"header\": {\"metricCode\": \"M\"}}\n{\"chu")),
+            Ok(Bytes::from_static(b"nk\": {\"rows\": [{\"areaCode\": \"E1\"}]}}\n\n")),
+            Ok(Bytes::from_static(b"{\"end\": {\"rowCount\": \"1\"}}")),
+        ];
+        let body = Body::from_stream(futures::stream::iter(chunks));
+        let messages: Vec<DynamicMessage> =
+            ndjson_messages(frame_descriptor(), body).map(|m| m.expect("parses")).collect().await;
+        assert_eq!(messages.len(), 3);
+        assert!(messages[0].has_field_by_name("header"));
+        assert!(messages[1].has_field_by_name("chunk"));
+        assert!(messages[2].has_field_by_name("end"));
+    }
+
+    #[tokio::test]
+    async fn a_bad_ndjson_line_is_named_by_its_index() {
+        let body = Body::from("{\"header\": {}}\n{\"chunk\": {\"rows\": [{\"numerator\": \"x\"}]}}\n");
+        let results: Vec<Result<DynamicMessage, ServiceError>> =
+            ndjson_messages(frame_descriptor(), body).collect().await;
+        assert!(results[0].is_ok());
+        let error = results[1].as_ref().expect_err("refused");
+        assert_eq!(error.violations[0].field, "[1].chunk.rows[0].numerator");
+        assert!(error.message.starts_with("message 1:"), "{}", error.message);
+    }
+
+    #[test]
+    fn an_error_body_carries_the_stable_code_its_statuses_and_the_fields() {
+        let error = ServiceError::invalid_field("spec.code", "REQUIRED", "a metric needs a code")
+            .with_metadata("rule", "define.not_owner");
+        let body = error_body(&error);
+        assert_eq!(body["error"]["code"], "INVALID_ARGUMENT");
+        assert_eq!(body["error"]["grpc_code"], 3);
+        assert_eq!(body["error"]["http_status"], 400);
+        assert_eq!(body["error"]["field_violations"][0]["field"], "spec.code");
+        assert_eq!(body["error"]["metadata"]["rule"], "define.not_owner");
+        let response = error_response(&ServiceError::permission_denied("not yours"));
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    }
 }
