@@ -219,6 +219,37 @@ async fn stored_rows(sandbox: &Sandbox, metric: &str) -> usize {
     count
 }
 
+/// Creates a key and returns its secret with a channel using it.
+async fn secret_key(sandbox: &Sandbox, organisation: &str, roles: &[access::Role]) -> (String, AuthChannel) {
+    let secret = AccessServiceClient::new(sandbox.admin())
+        .create_api_key(access::CreateApiKeyRequest {
+            name: format!("{organisation} quota key"),
+            roles: roles.iter().map(|r| *r as i32).collect(),
+            organisation_code: organisation.to_owned(),
+            expires_at: None,
+        })
+        .await
+        .expect("the admin creates keys")
+        .into_inner()
+        .secret;
+    let channel = sandbox.with_key(Some(&secret));
+    (secret, channel)
+}
+
+/// Calls `GET /v1/whoami` with curl; returns the status, the response headers and the body.
+fn curl_whoami(sandbox: &Sandbox, key: &str) -> (u16, String, String) {
+    let output = Command::new("curl")
+        .args(["-sS", "-D", "-", "-H"])
+        .arg(format!("Authorization: Bearer {key}"))
+        .arg(format!("http://{}/v1/whoami", sandbox.http_addr))
+        .output()
+        .expect("curl runs");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (headers, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = headers.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, headers.to_owned(), body.to_owned())
+}
+
 async fn a_flooding_principal_is_refused_while_another_is_served(backend: Backend, topology: Topology) {
     const REQUESTS: u32 = 25;
     const ROWS: u64 = 48;
@@ -228,8 +259,8 @@ async fn a_flooding_principal_is_refused_while_another_is_served(backend: Backen
     })
     .await
     .expect("the platform starts");
-    let (flooder, _) = sandbox.create_key("RBL", &[access::Role::Reader, access::Role::Submitter]).await.unwrap();
-    let (neighbour, _) = sandbox.create_key("RBN", &[access::Role::Reader]).await.unwrap();
+    let (flooder_key, flooder) = secret_key(&sandbox, "RBL", &[access::Role::Reader, access::Role::Submitter]).await;
+    let (neighbour_key, neighbour) = secret_key(&sandbox, "RBN", &[access::Role::Reader]).await;
 
     wait_for_window_room(20).await;
     let calls = (0..REQUESTS + 15).map(|_| {
@@ -248,6 +279,14 @@ async fn a_flooding_principal_is_refused_while_another_is_served(backend: Backen
     }
     let served = AccessServiceClient::new(neighbour).who_am_i(access::WhoAmIRequest {}).await;
     assert!(served.is_ok(), "another principal is still served: {served:?}");
+    // The REST side counts in the same window: 429 with Retry-After for the flooder, 200 for
+    // the neighbour.
+    let (status, headers, body) = curl_whoami(&sandbox, &flooder_key);
+    assert_eq!(status, 429, "{body}");
+    assert!(headers.to_ascii_lowercase().contains("retry-after:"), "{headers}");
+    assert!(body.contains("\"RESOURCE_EXHAUSTED\""), "{body}");
+    let (status, _, body) = curl_whoami(&sandbox, &neighbour_key);
+    assert_eq!(status, 200, "{body}");
 
     // Rows: a submission past the row quota is refused whole and stores nothing.
     DefinitionsServiceClient::new(sandbox.admin())
