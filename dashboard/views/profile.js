@@ -9,6 +9,12 @@ import * as f from '../format.js';
 
 const REGION = 'AREA_TYPE_REGION';
 
+/** The area types offered when looking an area up by name. */
+export const PROFILED_TYPES = [
+  'AREA_TYPE_LOCAL_AUTHORITY_DISTRICT', 'AREA_TYPE_UPPER_TIER_LOCAL_AUTHORITY', 'AREA_TYPE_ICB',
+  'AREA_TYPE_REGION', 'AREA_TYPE_NHS_REGION', 'AREA_TYPE_ENGLAND',
+];
+
 function legend() {
   const item = (cls, text) => h('li', null, h('span', { class: `swatch ${cls}`, 'aria-hidden': 'true' }), text);
   return h('ul', { class: 'legend', 'aria-label': 'Key to the spine chart' },
@@ -17,8 +23,28 @@ function legend() {
     item('region', 'Region'), item('range', 'Range of every area in England'), item('iqr', '25th to 75th percentile'));
 }
 
-/** Renders `#/profile/<area code>`. */
-export async function render({ main, params, navigate }) {
+/** A search by area name: links to the profile of each match of a profiled type. */
+async function findArea(text, navigate) {
+  const input = h('input', { type: 'search', name: 'find', value: text, autocomplete: 'off' });
+  const form = h('form', { class: 'controls', role: 'search' },
+    field('profile-find', 'Find an area by name', input, 'For example Durham, Newcastle or North East'),
+    h('button', { class: 'secondary', type: 'submit' }, 'Find'));
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    navigate('/profile', { find: input.value.trim() });
+  });
+  if (!text) return [form];
+  // One search per profiled area type: a name such as Durham matches hundreds of LSOAs, which
+  // would crowd the districts and ICBs out of a single page.
+  const answers = await Promise.all(PROFILED_TYPES.map((type) => getJson('/v1/areas', { search: text, type, pageSize: 20 })));
+  const areas = answers.flatMap((a) => a.areas || []);
+  return [form, areas.length
+    ? h('ul', { 'data-testid': 'area-matches' }, areas.map((a) => h('li', null, h('a', { href: `#/profile/${seg(a.code)}` }, a.name), ` ${f.areaType(a.type)} ${a.code}`)))
+    : h('p', null, `No area matches “${text}”.`)];
+}
+
+/** Renders `#/profile/<area code>`, or `#/profile?find=<name>` to look an area up. */
+export async function render({ main, params, query, navigate }) {
   const [areaCode] = params;
   const input = h('input', { type: 'text', name: 'area', value: areaCode, autocomplete: 'off', spellcheck: 'false' });
   const form = h('form', { class: 'controls' },
@@ -29,7 +55,8 @@ export async function render({ main, params, navigate }) {
     navigate(`/profile/${seg(input.value.trim().toUpperCase())}`);
   });
   if (!areaCode) {
-    replace(main, h('h1', { tabindex: '-1' }, 'Area profile'), h('p', { class: 'lede' }, 'Choose an area to see every indicator against England and its region.'), form);
+    replace(main, h('h1', { tabindex: '-1' }, 'Area profile'), h('p', { class: 'lede' }, 'Choose an area to see every indicator against England and its region.'),
+      form, await findArea(query.get('find') || '', navigate));
     return;
   }
   replace(main, h('h1', { tabindex: '-1' }, 'Area profile'), form, h('p', { class: 'loading' }, 'Loading…'));

@@ -201,8 +201,16 @@ describe('the dashboard as served by the gateway', () => {
   });
 
   test("area profile shows County Durham's figures against England and the North East, coloured by comparison, with the trend", async () => {
-    const problems = await go(`/profile/${SEED.area}`);
-    assert.deepEqual(problems, []);
+    // Found by name, then opened from the match.
+    assert.deepEqual(await go('/profile?find=Durham'), []);
+    const types = ['AREA_TYPE_LOCAL_AUTHORITY_DISTRICT', 'AREA_TYPE_UPPER_TIER_LOCAL_AUTHORITY', 'AREA_TYPE_ICB', 'AREA_TYPE_REGION', 'AREA_TYPE_NHS_REGION', 'AREA_TYPE_ENGLAND'];
+    const matches = [];
+    for (const type of types) matches.push(...(await apiOk('/v1/areas', SEED.keys.admin, { search: 'Durham', type, pageSize: 20 })).body.areas);
+    assert.ok(matches.some((a) => a.code === SEED.area), 'the API finds County Durham by name');
+    assert.equal(await page.locator('[data-testid=area-matches] li').count(), matches.length);
+    await page.locator(`[data-testid=area-matches] a[href="#/profile/${SEED.area}"]`).click();
+    await page.waitForFunction((p) => document.body.dataset.route === p && document.getElementById('main').dataset.ready === 'true', `/profile/${SEED.area}`, { timeout: 120_000 });
+    assert.equal(await page.locator('[data-testid=error-message]').count(), 0);
     const england = (await apiOk(`/v1/areas/${SEED.area}/profile`, SEED.keys.admin, { pageSize: 500 })).body;
     const region = (await apiOk(`/v1/areas/${SEED.area}/profile`, SEED.keys.admin, { pageSize: 500, 'benchmark.parentAreaType': 'AREA_TYPE_REGION' })).body;
     const m = england.metrics.find((x) => x.metricCode === SEED.metric);
