@@ -3,7 +3,8 @@
 //! first. Columns come from the descriptor, so the header is known before the first row and
 //! every chunk of a stream has the same columns.
 
-use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, SerializeOptions, Value};
+use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, Value};
+use serde::Serialize;
 use serde_json::Value as Json;
 
 use crate::request::is_scalar_like;
@@ -11,13 +12,13 @@ use crate::request::is_scalar_like;
 /// How deep nested messages are flattened before a column holds the message as JSON.
 const MAX_DEPTH: usize = 4;
 
-/// One CSV column: its header and where its value sits in an element's proto3 JSON.
+/// One CSV column: its header and the fields leading to its value from an element.
 #[derive(Debug, Clone)]
 struct Column {
     header: String,
-    json_path: Vec<String>,
-    /// For a list of flat messages: their fields' JSON names, in declaration order.
-    element_fields: Option<Vec<String>>,
+    path: Vec<FieldDescriptor>,
+    /// For a list of flat messages: their fields, in declaration order.
+    element_fields: Option<Vec<FieldDescriptor>>,
 }
 
 /// The CSV shape of a response type.
@@ -55,16 +56,13 @@ impl CsvLayout {
         write_records(std::iter::once(self.columns.iter().map(|c| c.header.clone()).collect()))
     }
 
-    /// Returns the rows of one response message (possibly none), ready to send.
+    /// Returns the rows of one response message (possibly none), ready to send. Values are read
+    /// straight from the message (no JSON in between) and written as the JSON mapping writes them.
     pub fn rows(&self, message: &DynamicMessage) -> Vec<u8> {
-        let Some(list) = message.get_field_by_name(self.list_field.name()) else { return Vec::new() };
+        let list = message.get_field(&self.list_field);
         let Value::List(items) = list.as_ref() else { return Vec::new() };
-        let options = SerializeOptions::new().skip_default_fields(false);
         let records = items.iter().filter_map(|item| match item {
-            Value::Message(element) => {
-                let json = element.serialize_with_options(serde_json::value::Serializer, &options).ok()?;
-                Some(self.columns.iter().map(|column| column.cell(lookup(&json, &column.json_path))).collect())
-            }
+            Value::Message(element) => Some(self.columns.iter().map(|column| column.cell(element)).collect()),
             _ => None,
         });
         write_records(records)
@@ -83,19 +81,19 @@ impl CsvLayout {
 fn flatten(
     message: &MessageDescriptor,
     prefix: &str,
-    json_prefix: &[String],
+    parents: &[FieldDescriptor],
     depth: usize,
     seen: &mut Vec<String>,
     columns: &mut Vec<Column>,
 ) {
     for field in message.fields() {
         let header = format!("{prefix}{}", field.name());
-        let mut json_path = json_prefix.to_vec();
-        json_path.push(field.json_name().to_owned());
+        let mut path = parents.to_vec();
+        path.push(field.clone());
         let mut element_fields = None;
         if let Kind::Message(inner) = field.kind() {
             if field.is_list() && inner.fields().all(|f| !f.is_list() && !matches!(f.kind(), Kind::Message(_))) {
-                element_fields = Some(inner.fields().map(|f| f.json_name().to_owned()).collect());
+                element_fields = Some(inner.fields().collect());
             }
             let nested = !field.is_list()
                 && !field.is_map()
@@ -105,54 +103,99 @@ fn flatten(
                 && !seen.iter().any(|name| name == inner.full_name());
             if nested {
                 seen.push(inner.full_name().to_owned());
-                flatten(&inner, &format!("{header}."), &json_path, depth + 1, seen, columns);
+                flatten(&inner, &format!("{header}."), &path, depth + 1, seen, columns);
                 seen.pop();
                 continue;
             }
         }
-        columns.push(Column { header, json_path, element_fields });
+        columns.push(Column { header, path, element_fields });
     }
 }
 
-fn lookup<'a>(json: &'a Json, path: &[String]) -> Option<&'a Json> {
-    path.iter().try_fold(json, |value, key| value.get(key))
-}
-
 impl Column {
-    /// Renders one value as a cell: scalars as text, lists of scalars joined with `;`, lists of
-    /// flat messages as `a:b;c:d` in field order (the form the query filters take, for example
-    /// `imd_decile:1`), anything else as compact JSON.
-    fn cell(&self, value: Option<&Json>) -> String {
-        match (value, &self.element_fields) {
-            (Some(Json::Array(items)), Some(fields)) => items
+    /// Returns the cell of one element: empty when a field on the way (or the value itself) is
+    /// unset, scalars as text, lists of scalars joined with `;`, lists of flat messages as
+    /// `a:b;c:d` in field order (the form the query filters take, for example `imd_decile:1`),
+    /// anything else as compact proto3 JSON.
+    fn cell(&self, element: &DynamicMessage) -> String {
+        self.cell_in(element, 0)
+    }
+
+    fn cell_in(&self, message: &DynamicMessage, depth: usize) -> String {
+        let field = &self.path[depth];
+        if depth + 1 < self.path.len() {
+            if !message.has_field(field) {
+                return String::new();
+            }
+            return match message.get_field(field).as_ref() {
+                Value::Message(inner) => self.cell_in(inner, depth + 1),
+                _ => String::new(),
+            };
+        }
+        let last = field;
+        if last.supports_presence() && !message.has_field(last) {
+            return String::new();
+        }
+        let value = message.get_field(last);
+        match (value.as_ref(), &self.element_fields) {
+            (Value::List(items), Some(fields)) => items
                 .iter()
-                .map(|item| fields.iter().map(|f| scalar_cell(item.get(f))).collect::<Vec<_>>().join(":"))
+                .filter_map(Value::as_message)
+                .map(|item| fields.iter().map(|f| scalar(&item.get_field(f), f)).collect::<Vec<_>>().join(":"))
                 .collect::<Vec<_>>()
                 .join(";"),
-            (Some(Json::Array(items)), None) if items.iter().all(is_scalar) => {
-                items.iter().map(|item| scalar_cell(Some(item))).collect::<Vec<_>>().join(";")
+            (Value::List(items), None) if !matches!(last.kind(), Kind::Message(_)) => {
+                items.iter().map(|item| scalar(item, last)).collect::<Vec<_>>().join(";")
             }
-            (value, _) => scalar_cell(value),
+            (Value::List(_) | Value::Map(_) | Value::Message(_) | Value::Bytes(_), _) => as_json(message, last),
+            (value, _) => scalar(value, last),
         }
     }
 }
 
-fn scalar_cell(value: Option<&Json>) -> String {
+/// Renders a scalar as the proto3 JSON mapping writes it, less the quotes; whole doubles print
+/// as integers (5, not 5.0), as a spreadsheet would show them.
+fn scalar(value: &Value, field: &FieldDescriptor) -> String {
     match value {
-        None | Some(Json::Null) => String::new(),
-        Some(Json::String(s)) => s.clone(),
-        Some(Json::Bool(b)) => b.to_string(),
-        // A whole double prints as an integer (5, not 5.0), as a spreadsheet would show it.
-        Some(Json::Number(n)) => match n.as_f64() {
-            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 1e15 => format!("{f:.0}"),
-            _ => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::I32(n) => n.to_string(),
+        Value::I64(n) => n.to_string(),
+        Value::U32(n) => n.to_string(),
+        Value::U64(n) => n.to_string(),
+        Value::F32(f) => float(f64::from(*f)),
+        Value::F64(f) => float(*f),
+        Value::String(s) => s.clone(),
+        Value::EnumNumber(number) => match field.kind() {
+            Kind::Enum(e) => e.get_value(*number).map_or_else(|| number.to_string(), |v| v.name().to_owned()),
+            _ => number.to_string(),
         },
-        Some(other) => other.to_string(),
+        _ => String::new(),
     }
 }
 
-fn is_scalar(value: &Json) -> bool {
-    !matches!(value, Json::Array(_) | Json::Object(_))
+fn float(f: f64) -> String {
+    if f.is_nan() {
+        "NaN".to_owned()
+    } else if f.is_infinite() {
+        if f > 0.0 { "Infinity" } else { "-Infinity" }.to_owned()
+    } else if f.fract() == 0.0 && f.abs() < 1e15 {
+        format!("{f:.0}")
+    } else {
+        f.to_string()
+    }
+}
+
+/// Renders one field of `message` (a timestamp, a nested message, a list of them) as compact
+/// proto3 JSON, by serialising a copy of the message holding only that field.
+fn as_json(message: &DynamicMessage, field: &FieldDescriptor) -> String {
+    let mut only = DynamicMessage::new(field.parent_message().clone());
+    only.set_field(field, message.get_field(field).into_owned());
+    let Ok(json) = only.serialize(serde_json::value::Serializer) else { return String::new() };
+    match json.get(field.json_name()) {
+        None | Some(Json::Null) => String::new(),
+        Some(Json::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
 }
 
 fn write_records(records: impl Iterator<Item = Vec<String>>) -> Vec<u8> {
