@@ -130,16 +130,17 @@ pub fn grpc_service(
     quota: Option<quota::QuotaLayer>,
     config: &GatewayConfig,
 ) -> GrpcService {
-    let deadline = DefaultDeadlineLayer::new(
-        Duration::from_millis(config.default_timeout_ms),
-        sharedmetrics_grpc::streaming_methods(sharedmetrics_proto::FILE_DESCRIPTOR_SET),
-    );
     let known_rpcs = sharedmetrics_grpc::rpc_paths(&[
         sharedmetrics_proto::FILE_DESCRIPTOR_SET,
         tonic_health::pb::FILE_DESCRIPTOR_SET,
         tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
         tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
     ]);
+    let deadline = DefaultDeadlineLayer::new(
+        Duration::from_millis(config.default_timeout_ms),
+        sharedmetrics_grpc::streaming_methods(sharedmetrics_proto::FILE_DESCRIPTOR_SET),
+    )
+    .with_rpc_deadlines(&config.rpc_timeouts_ms, &known_rpcs);
     // The middleware, outermost first: each request passes these top to bottom.
     let service = tower::ServiceBuilder::new()
         // Telemetry first, so it sees every answer, refusals below included: a server span per

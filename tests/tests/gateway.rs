@@ -1,8 +1,9 @@
 //! The gateway's protections through real servers, in both topologies: OIDC bearer tokens
 //! verified against a JWKS served on loopback (wrong issuer, audience, signature or expiry
 //! refused), per-principal request and row quotas (one principal flooded is answered
-//! RESOURCE_EXHAUSTED with a retry-after while another is still served), and the audit log of
-//! writes (an org admin reads its own organisation's events only; national reads all).
+//! RESOURCE_EXHAUSTED with a retry-after while another is still served), per-RPC deadlines, and
+//! the audit log of writes (an org admin reads its own organisation's events only; national
+//! reads all).
 
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -10,6 +11,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sharedmetrics_e2e::{AuthChannel, Backend, Sandbox, Topology};
 use sharedmetrics_proto::sharedmetrics::access::v1 as access;
 use sharedmetrics_proto::sharedmetrics::access::v1::access_service_client::AccessServiceClient;
+use sharedmetrics_proto::sharedmetrics::benchmarking::v1::CompareAreasRequest;
+use sharedmetrics_proto::sharedmetrics::benchmarking::v1::benchmarking_service_client::BenchmarkingServiceClient;
 use sharedmetrics_proto::sharedmetrics::common::v1::{AreaType, CiMethod, PeriodType, Polarity, ValueType};
 use sharedmetrics_proto::sharedmetrics::definitions::v1::definitions_service_client::DefinitionsServiceClient;
 use sharedmetrics_proto::sharedmetrics::definitions::v1::{CreateMetricRequest, MetricVersionSpec, Visibility};
@@ -256,6 +259,8 @@ async fn a_flooding_principal_is_refused_while_another_is_served(backend: Backen
     let sandbox = Sandbox::start_with(backend, topology, |config| {
         config.quotas.requests_per_minute = REQUESTS;
         config.quotas.rows_per_minute = ROWS;
+        // One RPC with a deadline of its own, too short for any real answer.
+        config.gateway.rpc_timeouts_ms.insert("CompareAreas".into(), 1);
     })
     .await
     .expect("the platform starts");
@@ -300,6 +305,18 @@ async fn a_flooding_principal_is_refused_while_another_is_served(backend: Backen
     assert_eq!(over.code(), Code::ResourceExhausted, "{}", over.message());
     assert!(over.message().contains("observation rows"), "{}", over.message());
     assert_eq!(stored_rows(&sandbox, "quota-rows").await, 36, "the refused submission stored nothing");
+
+    // A per-RPC deadline replaces the default for that RPC only.
+    let late = BenchmarkingServiceClient::new(sandbox.admin())
+        .compare_areas(CompareAreasRequest {
+            metric_code: "quota-rows".into(),
+            area_type: AreaType::LocalAuthorityDistrict as i32,
+            ..Default::default()
+        })
+        .await
+        .expect_err("1 ms is too short for a comparison");
+    assert_eq!(late.code(), Code::DeadlineExceeded, "{}", late.message());
+    assert!(late.message().contains("deadline of 1 ms"), "{}", late.message());
     sandbox.stop().await.unwrap();
 }
 

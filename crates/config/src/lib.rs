@@ -138,6 +138,10 @@ pub struct GatewayConfig {
     pub default_timeout_ms: u64,
     /// Requests served at once before new ones are refused with RESOURCE_EXHAUSTED.
     pub max_concurrent_requests: usize,
+    /// Deadlines of particular RPCs, in milliseconds, by method name (`CompareAreas`) or full
+    /// name (`sharedmetrics.benchmarking.v1.BenchmarkingService/CompareAreas`); they replace the
+    /// default for unary calls and give a streaming RPC a deadline it would otherwise not have.
+    pub rpc_timeouts_ms: std::collections::BTreeMap<String, u64>,
 }
 
 impl Default for GatewayConfig {
@@ -147,6 +151,7 @@ impl Default for GatewayConfig {
             http_addr: ([127, 0, 0, 1], 8080).into(),
             default_timeout_ms: 30_000,
             max_concurrent_requests: 1024,
+            rpc_timeouts_ms: Default::default(),
         }
     }
 }

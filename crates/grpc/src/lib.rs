@@ -294,19 +294,41 @@ pub fn streaming_methods(descriptor_set: &[u8]) -> std::collections::HashSet<Str
     paths
 }
 
-/// Tower layer giving unary calls that carry no `grpc-timeout` a default deadline, so no call
-/// holds resources forever; streaming calls (bulk ingest, exports) and calls with their own
-/// deadline are left to that deadline.
+/// Tower layer giving calls that carry no `grpc-timeout` a deadline, so no call holds resources
+/// forever: a per-RPC deadline when one is configured, otherwise the default for unary calls;
+/// streaming calls (bulk ingest, exports) without a configured deadline, and calls with their own
+/// deadline, are left to that.
 #[derive(Clone)]
 pub struct DefaultDeadlineLayer {
     deadline: std::time::Duration,
     streaming: Arc<std::collections::HashSet<String>>,
+    per_rpc: Arc<std::collections::HashMap<String, std::time::Duration>>,
 }
 
 impl DefaultDeadlineLayer {
     /// Returns a layer applying `deadline` to unary calls not in `streaming`.
     pub fn new(deadline: std::time::Duration, streaming: std::collections::HashSet<String>) -> Self {
-        Self { deadline, streaming: Arc::new(streaming) }
+        Self { deadline, streaming: Arc::new(streaming), per_rpc: Default::default() }
+    }
+
+    /// Also applies the deadlines of `per_rpc`, keyed by method name (`CompareAreas`) or full
+    /// name (`package.Service/Method`), to the matching paths among `paths`.
+    pub fn with_rpc_deadlines<'a>(
+        mut self,
+        per_rpc: impl IntoIterator<Item = (&'a String, &'a u64)>,
+        paths: &std::collections::HashSet<String>,
+    ) -> Self {
+        let mut map = std::collections::HashMap::new();
+        for (name, millis) in per_rpc {
+            for path in paths {
+                let full = path.trim_start_matches('/');
+                if full == name || full.rsplit('/').next() == Some(name.as_str()) {
+                    map.insert(path.clone(), std::time::Duration::from_millis(*millis));
+                }
+            }
+        }
+        self.per_rpc = Arc::new(map);
+        self
     }
 }
 
@@ -314,7 +336,7 @@ impl<S> tower::Layer<S> for DefaultDeadlineLayer {
     type Service = DefaultDeadline<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        DefaultDeadline { inner, deadline: self.deadline, streaming: self.streaming.clone() }
+        DefaultDeadline { inner, layer: self.clone() }
     }
 }
 
@@ -322,8 +344,7 @@ impl<S> tower::Layer<S> for DefaultDeadlineLayer {
 #[derive(Clone)]
 pub struct DefaultDeadline<S> {
     inner: S,
-    deadline: std::time::Duration,
-    streaming: Arc<std::collections::HashSet<String>>,
+    layer: DefaultDeadlineLayer,
 }
 
 impl<S, B> tower::Service<http::Request<B>> for DefaultDeadline<S>
@@ -341,17 +362,23 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let applies = !request.headers().contains_key("grpc-timeout") && !self.streaming.contains(request.uri().path());
+        let path = request.uri().path();
+        let deadline = if request.headers().contains_key("grpc-timeout") {
+            None
+        } else if let Some(deadline) = self.layer.per_rpc.get(path) {
+            Some(*deadline)
+        } else if self.layer.streaming.contains(path) {
+            None
+        } else {
+            Some(self.layer.deadline)
+        };
         let future = self.inner.call(request);
-        let deadline = self.deadline;
         Box::pin(async move {
-            if !applies {
-                return future.await;
-            }
+            let Some(deadline) = deadline else { return future.await };
             match tokio::time::timeout(deadline, future).await {
                 Ok(result) => result,
                 Err(_) => Ok(tonic::Status::deadline_exceeded(format!(
-                    "the call took longer than the default deadline of {} ms; send a grpc-timeout to allow more",
+                    "the call took longer than its deadline of {} ms; send a grpc-timeout to allow more",
                     deadline.as_millis()
                 ))
                 .into_http()),
