@@ -116,7 +116,7 @@ function signIn(ctx) {
       clearCredential();
       whoami = null;
       renderWho();
-      replace(problem, errorSummary(error));
+      replace(problem, errorSummary(error, { onSignInPage: true }));
       problem.querySelector('[role=alert]')?.focus();
     }
   });

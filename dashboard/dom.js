@@ -55,8 +55,8 @@ export function announce(message) {
 }
 
 /** An error box that says what went wrong and what to do next. */
-export function errorSummary(error) {
-  const advice = error.status === 401
+export function errorSummary(error, { onSignInPage = false } = {}) {
+  const advice = error.status === 401 && !onSignInPage
     ? h('p', null, 'Your API key or token was not accepted. ', h('a', { href: '#/signin' }, 'Sign in again'), '.')
     : error.status === 404
       ? h('p', null, 'It does not exist, or your organisation may not see it.')
