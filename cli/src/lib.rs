@@ -382,7 +382,7 @@ pub async fn start(config: Config, targets: &[Target]) -> anyhow::Result<Platfor
     let mut admin_key = None;
     if has(Target::Gateway) {
         let db = db.clone().expect("the gateway has a database");
-        let access = AccessService::new(db.clone());
+        let access = AccessService::new(db.clone()).with_quotas(&config.quotas);
         // ExplainAccess reads resources' facts through the services themselves (not their
         // audited or quota-counted views: explaining is neither a write nor the caller's load).
         access.set_explainer(sharedmetrics_gateway::explain::Explainer::new(

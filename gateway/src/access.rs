@@ -94,6 +94,8 @@ pub struct AccessService {
     /// Entries live [`KEY_CACHE_TTL`]; a revocation here drops its entry at once (another
     /// gateway replica notices within the TTL).
     keys: moka::future::Cache<String, api_key::Model>,
+    /// The quotas every principal is held to, reported by WhoAmI.
+    quotas: sharedmetrics_config::QuotaConfig,
     /// Set once the services exist (see [`AccessService::set_explainer`]); shared by clones.
     explainer: Arc<OnceLock<Explainer>>,
 }
@@ -183,7 +185,13 @@ impl AccessService {
     /// Returns the access service on `db` (migrated).
     pub fn new(db: DatabaseConnection) -> Self {
         let keys = moka::future::Cache::builder().max_capacity(10_000).time_to_live(KEY_CACHE_TTL).build();
-        Self { db, keys, explainer: Arc::new(OnceLock::new()) }
+        Self { db, keys, quotas: Default::default(), explainer: Arc::new(OnceLock::new()) }
+    }
+
+    /// Reports `quotas` in WhoAmI (the gateway's quota layers enforce them).
+    pub fn with_quotas(mut self, quotas: &sharedmetrics_config::QuotaConfig) -> Self {
+        self.quotas = quotas.clone();
+        self
     }
 
     /// Gives ExplainAccess the services it reads facts from; until then it answers UNAVAILABLE.
@@ -307,8 +315,8 @@ impl AccessApi for AccessService {
         Ok(WhoAmIResponse {
             principal: Some(principal_message(principal)),
             credential_expires_at: expires_at.map(timestamp),
-            requests_per_minute: 0,
-            rows_per_minute: 0,
+            requests_per_minute: self.quotas.requests_per_minute,
+            rows_per_minute: u32::try_from(self.quotas.rows_per_minute).unwrap_or(u32::MAX),
         })
     }
 

@@ -283,7 +283,12 @@ async fn a_flooding_principal_is_refused_while_another_is_served(backend: Backen
         assert!((1..=60).contains(&retry_after), "retry after {retry_after} s");
     }
     let served = AccessServiceClient::new(neighbour).who_am_i(access::WhoAmIRequest {}).await;
-    assert!(served.is_ok(), "another principal is still served: {served:?}");
+    let served = served.expect("another principal is still served").into_inner();
+    assert_eq!(
+        (served.requests_per_minute, served.rows_per_minute),
+        (REQUESTS, ROWS as u32),
+        "WhoAmI states the quotas"
+    );
     // The REST side counts in the same window: 429 with Retry-After for the flooder, 200 for
     // the neighbour.
     let (status, headers, body) = curl_whoami(&sandbox, &flooder_key);
@@ -317,6 +322,49 @@ async fn a_flooding_principal_is_refused_while_another_is_served(backend: Backen
         .expect_err("1 ms is too short for a comparison");
     assert_eq!(late.code(), Code::DeadlineExceeded, "{}", late.message());
     assert!(late.message().contains("deadline of 1 ms"), "{}", late.message());
+    sandbox.stop().await.unwrap();
+}
+
+async fn overload_is_shed_and_oversized_messages_refused(backend: Backend, topology: Topology) {
+    let sandbox = Sandbox::start_with(backend, topology, |config| {
+        config.gateway.max_concurrent_requests = 2;
+        config.quotas.max_message_bytes = 64 * 1024;
+    })
+    .await
+    .expect("the platform starts");
+    DefinitionsServiceClient::new(sandbox.admin())
+        .create_metric(CreateMetricRequest { spec: Some(metric_spec("shed")), new_version: false, publish: true })
+        .await
+        .expect("the admin defines the metric");
+    // Twenty comparisons at once on one connection, the first of which loads the area hierarchy:
+    // past two in flight the gateway answers at once instead of queueing.
+    let calls = (0..20).map(|_| {
+        let mut client = BenchmarkingServiceClient::new(sandbox.admin());
+        async move {
+            client
+                .compare_areas(CompareAreasRequest {
+                    metric_code: "shed".into(),
+                    area_type: AreaType::Lsoa as i32,
+                    ..Default::default()
+                })
+                .await
+        }
+    });
+    let answers = futures::future::join_all(calls).await;
+    let shed: Vec<&tonic::Status> =
+        answers.iter().filter_map(|a| a.as_ref().err()).filter(|s| s.code() == Code::ResourceExhausted).collect();
+    assert!(!shed.is_empty(), "some calls are shed: {answers:?}");
+    assert!(shed.len() <= 18, "at least the two in flight are served");
+    assert!(shed.iter().all(|s| s.message().contains("Too many active requests")), "{shed:?}");
+    // And the gateway still answers afterwards.
+    AccessServiceClient::new(sandbox.admin()).who_am_i(access::WhoAmIRequest {}).await.expect("still serving");
+
+    // A message past the size limit is refused before it is decoded, and stores nothing.
+    let (submitter, _) = sandbox.create_key("RBL", &[access::Role::Submitter]).await.unwrap();
+    let status = submit(&submitter, "shed", rows(3_000, 1990)).await.expect_err("3,000 rows exceed 64 KiB");
+    assert_eq!(status.code(), Code::OutOfRange, "{}", status.message());
+    assert!(status.message().contains("65536"), "the limit is named: {}", status.message());
+    assert_eq!(stored_rows(&sandbox, "shed").await, 0);
     sandbox.stop().await.unwrap();
 }
 
@@ -420,6 +468,16 @@ async fn quotas_single_binary_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quotas_split_postgres() {
     a_flooding_principal_is_refused_while_another_is_served(Backend::Postgres, Topology::Split).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overload_single_binary_sqlite() {
+    overload_is_shed_and_oversized_messages_refused(Backend::Sqlite, Topology::SingleBinary).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overload_split_postgres() {
+    overload_is_shed_and_oversized_messages_refused(Backend::Postgres, Topology::Split).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
