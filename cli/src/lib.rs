@@ -300,12 +300,18 @@ pub async fn start(config: Config, targets: &[Target]) -> anyhow::Result<Platfor
     let benchmarking: Arc<dyn BenchmarkingApi> = if has(Target::Benchmarking) {
         // One DataVersions shared with the submissions service in this process, so a publication
         // invalidates cached results at once (across processes this takes Redis).
-        Arc::new(BenchmarkingService::new(
+        let service = Arc::new(BenchmarkingService::new(
             definitions.clone(),
             submissions.clone(),
             cache.clone(),
             data_versions.clone(),
-        ))
+        ));
+        // The area hierarchy takes seconds to build; build it now, not in a user's first request.
+        if config.reference_data.preload {
+            let warming = service.clone();
+            tokio::spawn(async move { warming.warm_up().await });
+        }
+        service
     } else {
         let channel = tonic::transport::Channel::from_shared(config.services.benchmarking.url.clone())
             .context("services.benchmarking.url")?

@@ -116,6 +116,8 @@ impl Sandbox {
         config.reference_data.catalogue_dir = root.join("data/catalogue");
         config.reference_data.values_dir = root.join("data/reference");
         config.bootstrap.admin_key_file = PathBuf::new();
+        // Many sandboxes share two cores: build the area hierarchy only where a test needs it.
+        config.reference_data.preload = false;
         if backend == Backend::Postgres || topology == Topology::Split {
             // The PostgreSQL runs and every split run use the real Redis (cache and data
             // versions shared between processes, as the Helm chart deploys them); the SQLite

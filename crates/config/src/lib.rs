@@ -250,6 +250,9 @@ pub struct ReferenceDataConfig {
     pub values_dir: PathBuf,
     /// Imports the reference data and catalogue on start when the store has none.
     pub import_on_start: bool,
+    /// Builds the benchmarking service's area hierarchy at start, in the background, rather than
+    /// in the first request that needs it.
+    pub preload: bool,
 }
 
 impl Default for ReferenceDataConfig {
@@ -259,6 +262,7 @@ impl Default for ReferenceDataConfig {
             catalogue_dir: PathBuf::from("data/catalogue"),
             values_dir: PathBuf::from("data/reference"),
             import_on_start: true,
+            preload: true,
         }
     }
 }

@@ -48,6 +48,38 @@ impl BenchmarkingService {
         }
     }
 
+    /// Loads the area hierarchies and organisation names now rather than on the first request
+    /// that needs them (seconds of work over every LSOA in England), retrying while the
+    /// definitions service is not reachable yet. Requests arriving meanwhile wait for this load
+    /// instead of starting their own.
+    pub async fn warm_up(&self) {
+        // Areas and organisation names are public reference data: any reader may load them.
+        let principal = Principal {
+            id: "system:benchmarking-warm-up".into(),
+            kind: sharedmetrics_access::PrincipalKind::ApiKey,
+            organisation: "X24".into(),
+            roles: vec![sharedmetrics_access::Role::Reader],
+            key_id: None,
+            display_name: "benchmarking warm-up".into(),
+        };
+        let started = std::time::Instant::now();
+        for attempt in 1..=10u32 {
+            match (self.areas(&principal).await, self.organisation_names(&principal).await) {
+                (Ok(_), Ok(_)) => {
+                    tracing::info!(
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "benchmarking reference data loaded"
+                    );
+                    return;
+                }
+                (Err(error), _) | (_, Err(error)) => {
+                    tracing::warn!(%error, attempt, "benchmarking reference data not loaded yet; retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(500 * u64::from(attempt))).await;
+                }
+            }
+        }
+    }
+
     /// Returns the area hierarchies, loading them on first use.
     pub(crate) async fn areas(&self, principal: &Principal) -> ServiceResult<Arc<AreaIndex>> {
         self.areas
