@@ -189,6 +189,7 @@ async fn identity_and_authentication(sandbox: &Sandbox, curl: &Curl) {
     expect_error(&curl.get("/v1/no-such-thing", None).await, 404, "NOT_FOUND", "an unknown route");
     let wrong_method = curl.call("DELETE", "/v1/metrics", Some(&sandbox.admin_key), &[], None).await;
     assert_eq!(wrong_method.status, 405, "a known path with another method");
+    assert_eq!(wrong_method.json()["error"]["http_status"], 405, "{}", wrong_method.text());
 }
 
 async fn a_metric_defined_over_rest_reads_the_same_over_grpc(sandbox: &Sandbox, curl: &Curl, code: &str) {

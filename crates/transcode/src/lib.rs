@@ -129,8 +129,10 @@ async fn transcode(State(transcoder): State<Arc<Transcoder>>, request: Request) 
                 "METHOD_NOT_ALLOWED",
                 format!("{} is not allowed on {path}; use {}", parts.method, allow.join(" or ")),
             );
-            let mut response = error_response(&error);
-            *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+            // 405 rather than the code's 400, in the body as on the status line.
+            let mut body = error_body(&error);
+            body["error"]["http_status"] = StatusCode::METHOD_NOT_ALLOWED.as_u16().into();
+            let mut response = (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response();
             if let Ok(value) = HeaderValue::from_str(&allow.join(", ")) {
                 response.headers_mut().insert(header::ALLOW, value);
             }
