@@ -47,6 +47,12 @@ const PRIVATE_METRIC: &str = "acc-private";
 const PUBLIC_METRIC: &str = "acc-public";
 /// RBL's members-only charter.
 const CHARTER: &str = "acc-charter";
+/// RBL's metric shared with the partner group [`PARTNERS`].
+const PARTNERS_METRIC: &str = "acc-partners";
+/// RBL's peer group of partner organisations (Liverpool City Council).
+const PARTNERS: &str = "acc-partner-orgs";
+/// The tag of every metric this file defines.
+const TAG: &str = "access-e2e";
 
 /// The role of a matrix key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -91,11 +97,12 @@ impl Org {
 /// What the policy should do with a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Expect {
-    /// The policy lets it through: the call succeeds, or fails on its content or the resource's
-    /// state (INVALID_ARGUMENT, FAILED_PRECONDITION, ALREADY_EXISTS) after the policy passed.
+    /// The policy lets it through, and the call (whose request is valid) succeeds.
     Pass,
     /// The policy refuses with this code (PERMISSION_DENIED, or NOT_FOUND for a hidden resource).
     Refused(Code),
+    /// The call failed otherwise: never expected, so a broken request cannot pass for a decision.
+    Failed(Code),
 }
 
 /// The resources of organisation A and the keys of both organisations.
@@ -165,6 +172,9 @@ fn spec(code: &str, owners: &[&str], visibility: Visibility) -> MetricVersionSpe
         area_types: vec![AreaType::Lsoa as i32, AreaType::LocalAuthorityDistrict as i32],
         owners: owners.iter().map(|o| (*o).to_owned()).collect(),
         visibility: visibility as i32,
+        dimensions: vec!["sex".into(), "imd_decile".into()],
+        // One tag on every metric of this file, so an area profile can be asked for these only.
+        tags: vec![TAG.into()],
         valid_from: "2020-04-01".into(),
         ..Default::default()
     }
@@ -239,6 +249,23 @@ async fn set_up(sandbox: &Sandbox) -> Fixture {
     let (owner_admin, _) = sandbox.create_key(OWNER, &[access::Role::OrgAdmin, access::Role::Steward]).await.unwrap();
     create_metric(&owner_admin, spec(PRIVATE_METRIC, &[OWNER], Visibility::OwnersOnly), true).await;
     create_metric(&owner_admin, spec(PUBLIC_METRIC, &[OWNER], Visibility::Public), true).await;
+    DefinitionsServiceClient::new(owner_admin.clone())
+        .create_peer_group(CreatePeerGroupRequest {
+            peer_group: Some(PeerGroup {
+                code: PARTNERS.into(),
+                name: "RBL's partners".into(),
+                member_type: PeerGroupMemberType::Organisation as i32,
+                members: vec![COUNCIL.into()],
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("RBL names its partners: {}", ServiceError::from(e)));
+    let partners_spec = MetricVersionSpec {
+        partner_groups: vec![PARTNERS.into()],
+        ..spec(PARTNERS_METRIC, &[OWNER], Visibility::Partners)
+    };
+    create_metric(&owner_admin, partners_spec, true).await;
 
     let published_submission = owner_submission(&owner_submitter, "2022/23").await;
     let embargoed_submission = owner_submission(&owner_submitter, "2021/22").await;
@@ -588,8 +615,10 @@ fn matrix() -> Vec<(&'static str, CallFn, ExpectFn)> {
             format!("{B}GetAreaProfile"),
             call!(|f, ch, tag| ok(BenchmarkingServiceClient::new(ch)
                 .get_area_profile(GetAreaProfileRequest {
-                    area_code: WIRRAL_LSOA.into(),
+                    // A district, not an LSOA: a profile compares every area of its type.
+                    area_code: LIVERPOOL.into(),
                     period_code: "2022/23".into(),
+                    tag: TAG.into(),
                     ..Default::default()
                 })
                 .await)),
@@ -802,7 +831,7 @@ fn outcome(result: &CallResult) -> Expect {
         Ok(()) => Expect::Pass,
         Err(status) => match status.code() {
             Code::PermissionDenied | Code::NotFound | Code::Unauthenticated => Expect::Refused(status.code()),
-            _ => Expect::Pass,
+            code => Expect::Failed(code),
         },
     }
 }
@@ -923,6 +952,22 @@ async fn nothing_of_a_leaks_into_b_lists(fixture: &Fixture) {
                 assert_eq!(events.iter().any(|e| e.organisation_code == OWNER), insider, "{who}: A's audit events");
             }
 
+            let profile = BenchmarkingServiceClient::new(channel.clone())
+                .get_area_profile(GetAreaProfileRequest {
+                    // A district, not an LSOA: a profile compares every area of its type.
+                    area_code: LIVERPOOL.into(),
+                    period_code: "2022/23".into(),
+                    tag: TAG.into(),
+                    ..Default::default()
+                })
+                .await
+                .expect("profiled")
+                .into_inner();
+            let profiled: BTreeSet<String> = profile.metrics.into_iter().map(|m| m.metric_code).collect();
+            assert!(profiled.contains(PUBLIC_METRIC), "{who}: the public metric in the area profile");
+            assert_eq!(profiled.contains(PRIVATE_METRIC), insider, "{who}: the private metric in the area profile");
+            assert_eq!(profiled.contains(PARTNERS_METRIC), insider, "{who}: the partners' metric in the area profile");
+
             let explained = explain(&channel, Action::Read, ResourceKind::Metric, PRIVATE_METRIC, "").await;
             assert_eq!(explained.allowed, insider, "{who}: {}", explained.explanation);
             if !insider {
@@ -1006,6 +1051,30 @@ async fn explain_access_names_the_rule_the_services_apply(sandbox: &Sandbox, fix
         .await
         .expect_err("hidden");
     assert_eq!(real.code(), Code::NotFound);
+    let (partner, _) = sandbox.create_key(COUNCIL, &[access::Role::Reader]).await.unwrap();
+    allowed(&explain(&partner, Action::Read, ResourceKind::Metric, PARTNERS_METRIC, "").await, "read.partner");
+    DefinitionsServiceClient::new(partner.clone())
+        .get_metric(GetMetricRequest { code: PARTNERS_METRIC.into(), version: 0 })
+        .await
+        .expect("a partner reads the partners' metric");
+    let listed: Vec<String> = DefinitionsServiceClient::new(partner.clone())
+        .list_metrics(ListMetricsRequest { page_size: 1000, tag: TAG.into(), ..Default::default() })
+        .await
+        .expect("listed")
+        .into_inner()
+        .metrics
+        .into_iter()
+        .map(|m| m.code)
+        .collect();
+    assert!(listed.contains(&PARTNERS_METRIC.to_owned()), "{listed:?}");
+    assert!(!listed.contains(&PRIVATE_METRIC.to_owned()), "a partner sees no owners-only metric: {listed:?}");
+    let outsider = explain(&key(R::Reader, Org::Other), Action::Read, ResourceKind::Metric, PARTNERS_METRIC, "").await;
+    assert_eq!((outsider.allowed, outsider.rule.as_str()), (false, "read.not_in_audience"));
+    let refused = DefinitionsServiceClient::new(key(R::Reader, Org::Other))
+        .get_metric(GetMetricRequest { code: PARTNERS_METRIC.into(), version: 0 })
+        .await
+        .expect_err("not a partner");
+    assert_eq!(refused.code(), Code::NotFound);
     let missing = explain(&key(R::Reader, Org::Other), Action::Read, ResourceKind::Metric, "acc-no-such", "").await;
     assert_eq!(
         missing.explanation.replace("acc-no-such", PRIVATE_METRIC),
