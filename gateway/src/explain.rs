@@ -14,8 +14,8 @@
 //! | charter | READ, CREATE, UPDATE (membership) |
 //! | commitment | READ, UPDATE (progress); CREATE with `resource_code` the organisation it would be for |
 //! | api key | READ, UPDATE, REVOKE; CREATE with `resource_code` the organisation it would be for |
-//! | organisation | READ, READ_AUDIT |
-//! | area, dimension, peer group | READ; CREATE for dimensions and peer groups |
+//! | organisation | READ, READ_AUDIT, READ_UNPUBLISHED (listing its submissions) |
+//! | area, dimension, peer group | READ; CREATE for dimensions and peer groups; UPDATE (a new version) for peer groups |
 //!
 //! A resource the principal may not see answers the same refusal whether or not it exists, so an
 //! explanation never confirms another organisation's private metric, submission or key.
@@ -124,6 +124,8 @@ impl Explainer {
                     Decision::allow(rules::READ_PUBLIC, "organisations are reference data every caller reads")
                 }
                 Action::ReadAudit => policy::read_audit(principal, code),
+                // Listing the organisation's submissions, drafts included.
+                Action::ReadUnpublished => policy::list_submissions(principal, Some(code)),
                 _ => policy::default_deny(&what),
             }),
             ResourceKind::Area => Ok(match action {
@@ -140,10 +142,31 @@ impl Explainer {
                 Action::Create => {
                     policy::any_role(principal, &[Role::Steward, Role::OrgAdmin], "creating a peer group")
                 }
+                Action::Update => {
+                    let owner = self.peer_group_owner(code).await?;
+                    let owner = owner.ok_or_else(|| ServiceError::not_found("peer group", code))?;
+                    policy::version_peer_group(principal, code, &owner)
+                }
                 _ => policy::default_deny(&what),
             }),
             // API keys live in the gateway's own store; the access service decides them.
             ResourceKind::ApiKey | ResourceKind::Unspecified => Ok(policy::default_deny(&what)),
+        }
+    }
+
+    /// Returns the owner of peer group `code`, if it exists (peer groups are readable by all).
+    async fn peer_group_owner(&self, code: &str) -> ServiceResult<Option<String>> {
+        let mut token = String::new();
+        loop {
+            let request = ListPeerGroupsRequest { page_size: 1000, page_token: token, ..Default::default() };
+            let page = self.definitions.list_peer_groups(&internal(), request).await?;
+            if let Some(group) = page.peer_groups.into_iter().find(|g| g.code == code) {
+                return Ok(Some(group.owner));
+            }
+            if page.next_page_token.is_empty() {
+                return Ok(None);
+            }
+            token = page.next_page_token;
         }
     }
 

@@ -1208,6 +1208,33 @@ async fn explain_access_names_the_rule_the_services_apply(sandbox: &Sandbox, fix
         .await;
     same_refusal(&explained, real, "read_audit.other_organisation");
 
+    // Organisation: listing its submissions.
+    let explained =
+        explain(&key(R::OrgAdmin, Org::Other), Action::ReadUnpublished, ResourceKind::Organisation, OWNER, "").await;
+    let real = SubmissionsServiceClient::new(key(R::OrgAdmin, Org::Other))
+        .list_submissions(ListSubmissionsRequest { organisation_code: OWNER.into(), ..Default::default() })
+        .await;
+    same_refusal(&explained, real, "read_unpublished.other_organisation");
+
+    // Peer group: a new version changes its members, and so who reads the metrics shared with it.
+    allowed(
+        &explain(&key(R::Steward, Org::Own), Action::Update, ResourceKind::PeerGroup, PARTNERS, "").await,
+        "peer_group.owner",
+    );
+    let explained = explain(&key(R::Steward, Org::Other), Action::Update, ResourceKind::PeerGroup, PARTNERS, "").await;
+    let real = DefinitionsServiceClient::new(key(R::Steward, Org::Other))
+        .create_peer_group(CreatePeerGroupRequest {
+            peer_group: Some(PeerGroup {
+                code: PARTNERS.into(),
+                name: "Hijacked".into(),
+                member_type: PeerGroupMemberType::Organisation as i32,
+                members: vec![OTHER.into()],
+                ..Default::default()
+            }),
+        })
+        .await;
+    same_refusal(&explained, real, "peer_group.not_owner");
+
     // Anything no rule grants.
     let explained = explain(&key(R::National, Org::Own), Action::Retract, ResourceKind::Charter, CHARTER, "").await;
     assert_eq!((explained.allowed, explained.rule.as_str()), (false, "default.deny"));

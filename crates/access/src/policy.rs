@@ -30,6 +30,14 @@ pub mod rules {
     pub const READ_UNPUBLISHED_SUBMITTER: &str = "read_unpublished.submitting_organisation";
     /// Refused: unpublished data of a metric the organisation does not own.
     pub const READ_UNPUBLISHED_NOT_OWNER: &str = "read_unpublished.not_owner";
+    /// Refused: listing another organisation's submissions (only national lists others').
+    pub const READ_UNPUBLISHED_OTHER_ORGANISATION: &str = "read_unpublished.other_organisation";
+    /// National versions any peer group.
+    pub const PEER_GROUP_NATIONAL: &str = "peer_group.national";
+    /// The owning organisation versions its peer group.
+    pub const PEER_GROUP_OWNER: &str = "peer_group.owner";
+    /// Refused: another organisation's peer group (its members decide partner visibility).
+    pub const PEER_GROUP_NOT_OWNER: &str = "peer_group.not_owner";
     /// Refused: submitting needs the `submitter` role.
     pub const SUBMIT_ROLE_MISSING: &str = "submit.role_missing";
     /// National submits for any area.
@@ -140,11 +148,6 @@ impl Decision {
     /// must look like a missing one, so no rule travels with it.
     pub fn check_visible(self, kind: &str, key: &str) -> ServiceResult<()> {
         if self.allowed { Ok(()) } else { Err(ServiceError::not_found(kind, key)) }
-    }
-
-    /// Returns the first refusal, or `next` when this decision allows: for checks in sequence.
-    pub fn and_then(self, next: impl FnOnce() -> Decision) -> Decision {
-        if self.allowed { next() } else { self }
     }
 }
 
@@ -274,6 +277,39 @@ pub fn read_submission(principal: &Principal, submitting_organisation: &str, own
         );
     }
     read_unpublished(principal, owners)
+}
+
+/// Decides listing the submissions of `organisation` (`None`: every organisation's): its own
+/// organisation's, or national.
+pub fn list_submissions(principal: &Principal, organisation: Option<&str>) -> Decision {
+    if principal.is_national() {
+        return Decision::allow(rules::READ_UNPUBLISHED_NATIONAL, "national lists every organisation's submissions");
+    }
+    match organisation {
+        Some(org) if principal.belongs_to(org) => {
+            Decision::allow(rules::READ_UNPUBLISHED_SUBMITTER, format!("{org} lists its own submissions"))
+        }
+        _ => Decision::deny(
+            rules::READ_UNPUBLISHED_OTHER_ORGANISATION,
+            format!("{} lists only its own submissions (national lists all)", principal.organisation),
+        ),
+    }
+}
+
+/// Decides making a new version of peer group `code` owned by `owner`: its owner, or national.
+/// (Creating a group needs a role, see [`any_role`]; versioning one changes who its members are,
+/// and with them who reads the metrics shared with it.)
+pub fn version_peer_group(principal: &Principal, code: &str, owner: &str) -> Decision {
+    if principal.is_national() {
+        return Decision::allow(rules::PEER_GROUP_NATIONAL, "national versions any peer group");
+    }
+    if principal.belongs_to(owner) {
+        return Decision::allow(rules::PEER_GROUP_OWNER, format!("peer group {code:?} belongs to {owner}"));
+    }
+    Decision::deny(
+        rules::PEER_GROUP_NOT_OWNER,
+        format!("peer group {code:?} belongs to {owner}; only its owner can version it"),
+    )
 }
 
 /// Decides defining a resource owned by `owners`: a steward of one of the owners, or `national`.
@@ -698,6 +734,21 @@ mod tests {
         let hidden = read(&principal("RBN", &[]), Audience::OwnersOnly { owners: &codes(&["RBL"]) });
         let err = hidden.check_visible("metric", "m").unwrap_err();
         assert_eq!((err.code, err.rule()), (sharedmetrics_error::ErrorCode::NotFound, None));
+    }
+
+    #[test]
+    fn an_organisation_lists_its_own_submissions_and_versions_its_own_peer_groups() {
+        assert_eq!(
+            list_submissions(&principal("RBL", &[Role::Reader]), Some("RBL")).rule,
+            rules::READ_UNPUBLISHED_SUBMITTER
+        );
+        let other = list_submissions(&principal("RBN", &[Role::OrgAdmin]), Some("RBL"));
+        assert_eq!((other.allowed, other.rule), (false, rules::READ_UNPUBLISHED_OTHER_ORGANISATION));
+        assert!(!list_submissions(&principal("RBN", &[Role::Reader]), None).allowed);
+        assert!(list_submissions(&principal("X24", &[Role::National]), None).allowed);
+        assert_eq!(version_peer_group(&principal("RBL", &[Role::Steward]), "p", "RBL").rule, rules::PEER_GROUP_OWNER);
+        let hijack = version_peer_group(&principal("RBN", &[Role::Steward]), "p", "RBL");
+        assert_eq!((hijack.allowed, hijack.rule), (false, rules::PEER_GROUP_NOT_OWNER));
     }
 
     #[test]

@@ -584,14 +584,8 @@ impl crate::DefinitionsApi for DefinitionsService {
         }
         let previous =
             store::latest_peer_group(&self.db, &group.code).await.map_err(db_error("reading a peer group"))?;
-        if let Some(previous) = &previous
-            && !principal.is_national()
-            && previous.owner != principal.organisation
-        {
-            return Err(ServiceError::permission_denied(format!(
-                "peer group {:?} belongs to {}; only its owner can version it",
-                group.code, previous.owner
-            )));
+        if let Some(previous) = &previous {
+            policy::version_peer_group(principal, &group.code, &previous.owner).check()?;
         }
         let row = peer_group::Model {
             code: group.code.clone(),

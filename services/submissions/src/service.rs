@@ -385,15 +385,13 @@ impl SubmissionsApi for SubmissionsService {
         principal: &Principal,
         request: ListSubmissionsRequest,
     ) -> ServiceResult<ListSubmissionsResponse> {
-        let organisation = if principal.is_national() {
-            (!request.organisation_code.is_empty()).then_some(request.organisation_code.as_str())
-        } else if request.organisation_code.is_empty() || principal.belongs_to(&request.organisation_code) {
-            Some(principal.organisation.as_str())
-        } else {
-            return Err(ServiceError::permission_denied(
-                "an organisation lists only its own submissions (national lists all)",
-            ));
+        // Empty means the caller's organisation, or every organisation's for national.
+        let organisation = match request.organisation_code.as_str() {
+            "" if principal.is_national() => None,
+            "" => Some(principal.organisation.as_str()),
+            code => Some(code),
         };
+        policy::list_submissions(principal, organisation).check()?;
         let metric = (!request.metric_code.is_empty()).then_some(request.metric_code.as_str());
         let rows =
             store::list_submissions(&self.db, metric, organisation).await.map_err(db_error("listing submissions"))?;
