@@ -563,14 +563,15 @@ async fn credentials_are_required_and_revoked_keys_refused(sandbox: &Sandbox) {
     assert!(revoked.message().contains("revoked"), "{}", revoked.message());
 }
 
-async fn unbuilt_rpcs_answer_unimplemented_naming_what_is_missing(sandbox: &Sandbox) {
+async fn explain_access_without_a_resource_names_the_missing_field(sandbox: &Sandbox) {
     let status = AccessServiceClient::new(sandbox.admin())
         .explain_access(access::ExplainAccessRequest::default())
         .await
         .unwrap_err();
-    assert_eq!(status.code(), Code::Unimplemented);
-    assert!(status.message().contains("ExplainAccess is not built yet"), "{}", status.message());
-    assert_eq!(error(status).code, ErrorCode::Unimplemented, "the stable reason travels too");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let error = error(status);
+    assert_eq!(error.code, ErrorCode::InvalidArgument, "the stable reason travels too");
+    assert_eq!(violations(&error), vec![("resource_code".to_owned(), "REQUIRED".to_owned())]);
 }
 
 /// The RPCs of DESIGN.md §5, per service.
@@ -627,7 +628,7 @@ const CONTRACT: &[(&str, &[&str])] = &[
     ),
     (
         "sharedmetrics.access.v1.AccessService",
-        &["WhoAmI", "CreateApiKey", "ListApiKeys", "RevokeApiKey", "ExplainAccess"],
+        &["WhoAmI", "CreateApiKey", "ListApiKeys", "RevokeApiKey", "ExplainAccess", "ListAuditEvents"],
     ),
 ];
 
@@ -729,7 +730,7 @@ async fn run_all(backend: Backend, topology: Topology) {
     stewards_define_only_for_their_organisation_and_private_metrics_stay_private(&sandbox).await;
     dimensions_and_peer_groups_are_validated_and_listed(&sandbox).await;
     credentials_are_required_and_revoked_keys_refused(&sandbox).await;
-    unbuilt_rpcs_answer_unimplemented_naming_what_is_missing(&sandbox).await;
+    explain_access_without_a_resource_names_the_missing_field(&sandbox).await;
     reflection_lists_every_service_and_rpc_of_the_contract(&sandbox).await;
     health_reports_serving_over_grpc_and_http(&sandbox).await;
     sandbox.stop().await.expect("the platform stops");
