@@ -24,7 +24,7 @@ use sharedmetrics_definitions::{
 use sharedmetrics_gateway::GatewayServices;
 use sharedmetrics_gateway::access::{AccessService, ApiKeyAuthenticator, AuditedAccess};
 use sharedmetrics_gateway::audit::{AuditLog, AuditedSubmissions};
-use sharedmetrics_gateway::quota::{QuotaLayer, RowQuotaSubmissions};
+use sharedmetrics_gateway::quota::{InFlightLimitLayer, Protection, QuotaLayer, RowQuotaSubmissions};
 use sharedmetrics_grpc::ForwardedIdentity;
 use sharedmetrics_proto::sharedmetrics::benchmarking::v1::benchmarking_service_server::BenchmarkingServiceServer;
 use sharedmetrics_proto::sharedmetrics::commitments::v1::commitments_service_server::CommitmentsServiceServer;
@@ -409,7 +409,10 @@ pub async fn start(config: Config, targets: &[Target]) -> anyhow::Result<Platfor
             benchmarking: benchmarking.clone(),
             access: Arc::new(AuditedAccess::new(Arc::new(access.clone()), audit)),
         };
-        let quota = Some(QuotaLayer::new(counters, &config.quotas));
+        let protection = Some(Protection {
+            in_flight: InFlightLimitLayer::new(config.gateway.max_in_flight_requests),
+            quota: QuotaLayer::new(counters, &config.quotas),
+        });
         let (listener, addr) = bind(config.gateway.grpc_addr, "the gateway's gRPC").await?;
         grpc_addr = Some(addr);
         let oidc = sharedmetrics_gateway::oidc::OidcVerifier::new(&config.oidc);
@@ -426,7 +429,7 @@ pub async fn start(config: Config, targets: &[Target]) -> anyhow::Result<Platfor
         let rest_grpc = sharedmetrics_gateway::grpc_service(
             sharedmetrics_gateway::gateway_routes(&services, max_message_bytes).routes(),
             authenticator.clone(),
-            quota.clone(),
+            protection.clone(),
             &gateway_config,
         );
         // JSON is several times the size of the same message in protobuf.
@@ -439,7 +442,7 @@ pub async fn start(config: Config, targets: &[Target]) -> anyhow::Result<Platfor
                 sharedmetrics_gateway::gateway_routes(&services, max_message_bytes),
                 &serving,
                 authenticator,
-                quota,
+                protection,
                 &gateway_config,
                 signal_grpc,
             )

@@ -84,7 +84,7 @@ pub async fn serve_grpc(
     mut routes: RoutesBuilder,
     serving: &[&str],
     authenticator: Arc<dyn Authenticator>,
-    quota: Option<quota::QuotaLayer>,
+    protection: Option<quota::Protection>,
     config: &GatewayConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
@@ -103,7 +103,7 @@ pub async fn serve_grpc(
     routes.add_service(health).add_service(reflection_v1).add_service(reflection_v1alpha);
 
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    let service = grpc_service(routes.routes(), authenticator, quota, config);
+    let service = grpc_service(routes.routes(), authenticator, protection, config);
     tonic::transport::Server::builder()
         // Past the concurrency limit, refuse at once rather than queue without bound.
         .concurrency_limit_per_connection(config.max_concurrent_requests)
@@ -127,9 +127,10 @@ pub type GrpcService =
 pub fn grpc_service(
     routes: tonic::service::Routes,
     authenticator: Arc<dyn Authenticator>,
-    quota: Option<quota::QuotaLayer>,
+    protection: Option<quota::Protection>,
     config: &GatewayConfig,
 ) -> GrpcService {
+    let (in_flight, quota) = protection.map(|p| (p.in_flight, p.quota)).unzip();
     let known_rpcs = sharedmetrics_grpc::rpc_paths(&[
         sharedmetrics_proto::FILE_DESCRIPTOR_SET,
         tonic_health::pb::FILE_DESCRIPTOR_SET,
@@ -146,6 +147,8 @@ pub fn grpc_service(
         // Telemetry first, so it sees every answer, refusals below included: a server span per
         // RPC joined to the caller's traceparent, and the RPC's count by code and its latency.
         .layer(ServerTelemetryLayer::new(known_rpcs))
+        // Past the process's bound on requests in flight (both doors), refuse at once.
+        .option_layer(in_flight)
         // A unary call without its own deadline gets the default one; bulk streams run as long
         // as their data takes (a client's grpc-timeout still applies to them).
         .layer(deadline)

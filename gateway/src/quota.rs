@@ -216,3 +216,107 @@ impl SubmissionsApi for RowQuotaSubmissions {
         self.inner.retract_submission(principal, request).await
     }
 }
+
+/// The protections only the gateway applies (services behind it trust it): the process-wide
+/// bound on requests in flight and the per-principal request quota. Clones share their counts,
+/// so the gRPC port and the REST transcoder draw on the same bound and quotas.
+#[derive(Clone)]
+pub struct Protection {
+    /// The process-wide bound on requests in flight.
+    pub in_flight: InFlightLimitLayer,
+    /// Requests per principal per minute.
+    pub quota: QuotaLayer,
+}
+
+/// Tower layer bounding the requests in flight in the whole process, over every connection and
+/// both doors (the REST transcoder calls the same stack): past the bound a request is answered
+/// RESOURCE_EXHAUSTED at once instead of waiting, so overload never builds a queue. A request
+/// counts until its response body has been sent, so a long export holds its place.
+#[derive(Clone)]
+pub struct InFlightLimitLayer {
+    permits: Arc<tokio::sync::Semaphore>,
+    limit: usize,
+}
+
+impl InFlightLimitLayer {
+    /// Returns a layer letting at most `limit` requests be in flight.
+    pub fn new(limit: usize) -> Self {
+        Self { permits: Arc::new(tokio::sync::Semaphore::new(limit)), limit }
+    }
+}
+
+impl<S> tower::Layer<S> for InFlightLimitLayer {
+    type Service = InFlightLimit<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        InFlightLimit { inner, layer: self.clone() }
+    }
+}
+
+/// The service [`InFlightLimitLayer`] produces.
+#[derive(Clone)]
+pub struct InFlightLimit<S> {
+    inner: S,
+    layer: InFlightLimitLayer,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for InFlightLimit<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let Ok(permit) = self.layer.permits.clone().try_acquire_owned() else {
+            let limit = self.layer.limit;
+            tracing::warn!(limit, "request shed: the process is at its in-flight limit");
+            let error = ServiceError::new(
+                ErrorCode::ResourceExhausted,
+                format!("the gateway is at its limit of {limit} requests in flight; retry shortly"),
+            )
+            .with_metadata(sharedmetrics_error::RETRY_AFTER_METADATA_KEY, "1");
+            let mut response = tonic::Status::from(error).into_http();
+            response.headers_mut().insert("retry-after", 1.into());
+            return Box::pin(async move { Ok(response) });
+        };
+        let future = self.inner.call(request);
+        Box::pin(async move {
+            let response = future.await?;
+            Ok(response.map(|body| tonic::body::Body::new(HoldingBody { inner: body, _permit: permit })))
+        })
+    }
+}
+
+/// A response body that keeps its request's in-flight permit until the body is dropped.
+struct HoldingBody {
+    inner: tonic::body::Body,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl http_body::Body for HoldingBody {
+    type Data = bytes::Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -138,6 +138,9 @@ pub struct GatewayConfig {
     pub default_timeout_ms: u64,
     /// Requests served at once before new ones are refused with RESOURCE_EXHAUSTED.
     pub max_concurrent_requests: usize,
+    /// Requests in flight in the whole process, over every connection and both doors (gRPC and
+    /// REST), before new ones are refused with RESOURCE_EXHAUSTED.
+    pub max_in_flight_requests: usize,
     /// Deadlines of particular RPCs, in milliseconds, by method name (`CompareAreas`) or full
     /// name (`sharedmetrics.benchmarking.v1.BenchmarkingService/CompareAreas`); they replace the
     /// default for unary calls and give a streaming RPC a deadline it would otherwise not have.
@@ -151,6 +154,7 @@ impl Default for GatewayConfig {
             http_addr: ([127, 0, 0, 1], 8080).into(),
             default_timeout_ms: 30_000,
             max_concurrent_requests: 1024,
+            max_in_flight_requests: 4096,
             rpc_timeouts_ms: Default::default(),
         }
     }
@@ -377,6 +381,12 @@ impl Config {
         if self.gateway.max_concurrent_requests == 0 {
             return Err(ConfigError::Invalid {
                 key: "gateway.max_concurrent_requests",
+                reason: "must be at least 1".to_owned(),
+            });
+        }
+        if self.gateway.max_in_flight_requests == 0 {
+            return Err(ConfigError::Invalid {
+                key: "gateway.max_in_flight_requests",
                 reason: "must be at least 1".to_owned(),
             });
         }
