@@ -462,6 +462,26 @@ async fn writes_are_audited_and_read_by_their_own_organisation(backend: Backend,
     assert!(theirs.iter().all(|e| e.organisation_code == "RBN"), "no RBL events leak to RBN");
     let status = list(rbn_admin, "RBL").await.expect_err("RBN's admin may not read RBL's log");
     assert_eq!(status.code(), Code::PermissionDenied);
+    // A key past its expiry is refused, with the reason.
+    let soon = SystemTime::now() + Duration::from_secs(2);
+    let since_epoch = soon.duration_since(UNIX_EPOCH).unwrap();
+    let short = AccessServiceClient::new(sandbox.admin())
+        .create_api_key(access::CreateApiKeyRequest {
+            name: "short-lived".into(),
+            roles: vec![access::Role::Reader as i32],
+            organisation_code: "RBL".into(),
+            expires_at: Some(prost_types::Timestamp { seconds: since_epoch.as_secs() as i64, nanos: 0 }),
+        })
+        .await
+        .expect("the admin makes a short-lived key")
+        .into_inner()
+        .secret;
+    who_am_i(&sandbox, &short).await.expect("the key works before its expiry");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let expired = who_am_i(&sandbox, &short).await.expect_err("the key has expired");
+    assert_eq!(expired.code(), Code::Unauthenticated);
+    assert!(expired.message().contains("expired"), "{}", expired.message());
+
     // A reader may not read the log; the revoked reader key is refused outright.
     let (reader, _) = sandbox.create_key("RBL", &[access::Role::Reader]).await.unwrap();
     assert_eq!(list(reader, "").await.unwrap_err().code(), Code::PermissionDenied);
