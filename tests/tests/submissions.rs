@@ -1,6 +1,7 @@
 //! The submissions scenarios through the gateway, in both topologies, on PostgreSQL and on
 //! SQLite: validation with row indexes and codes, receipts, idempotency, revisions and `as_of`,
-//! REPLACE and DELETE, publication, disclosure control, and whole-or-absent streams.
+//! REPLACE and DELETE, publication, disclosure control, streamed and paged queries, and
+//! whole-or-absent streams.
 
 use std::time::Duration;
 
@@ -430,6 +431,118 @@ async fn outsiders_see_published_data_with_small_counts_suppressed(sandbox: &San
     assert_eq!(outsider_submission.code(), Code::NotFound);
 }
 
+/// Wirral's district code: its LSOAs are in RBL's ICB.
+const WIRRAL: &str = "E08000015";
+
+/// Reads a query as its messages, so the test sees how the answer was cut.
+async fn messages(client: &mut Client, request: QueryObservationsRequest) -> Vec<QueryObservationsResponse> {
+    let mut stream = client.query_observations(request).await.expect("the query is answered").into_inner();
+    let mut out = Vec::new();
+    while let Some(message) = stream.message().await.expect("the stream completes") {
+        out.push(message);
+    }
+    out
+}
+
+/// A query of more rows than one message holds streams in several messages, pages join up to
+/// the whole answer, and disclosure control is the same for every (area, period) however the
+/// answer is cut: the service suppresses each cell group as the database yields it.
+async fn a_large_query_streams_and_pages_with_disclosure_per_cell(sandbox: &Sandbox) {
+    let metric = "e2e-sub-pages";
+    create_metric(sandbox, spec(metric, PeriodType::FinancialYear), true).await;
+    let mut definitions = DefinitionsServiceClient::new(sandbox.admin());
+    let lsoas: Vec<String> = definitions
+        .list_areas(ListAreasRequest {
+            r#type: AreaType::Lsoa as i32,
+            parent_code: WIRRAL.into(),
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .areas
+        .into_iter()
+        .map(|a| a.code)
+        .collect();
+    assert!(lsoas.len() > 150, "Wirral has about 200 LSOAs, not {}", lsoas.len());
+    let mut rows = Vec::new();
+    for period in ["2023/24", "2024/25"] {
+        for lsoa in &lsoas {
+            rows.push(row(lsoa, period, &[], 50.0, 1000.0));
+            rows.push(row(lsoa, period, &[("sex", "F")], 3.0, 480.0));
+            rows.push(row(lsoa, period, &[("sex", "M")], 47.0, 520.0));
+        }
+    }
+    let total = rows.len();
+    let mut trust_client =
+        SubmissionsServiceClient::new(key_for(sandbox, "RBL", &[access::Role::Submitter, access::Role::Reader]).await);
+    let receipt = submit(&mut trust_client, header(metric, SubmissionMode::Merge), rows).await;
+    assert_eq!(counts(&receipt).0, total as u64);
+    trust_client
+        .publish_submission(PublishSubmissionRequest { submission_id: receipt.submission_id, embargo_until: None })
+        .await
+        .expect("the submitter publishes");
+
+    let mut council = SubmissionsServiceClient::new(key_for(sandbox, "316", &[access::Role::Reader]).await);
+    let whole_request = QueryObservationsRequest { metric_code: metric.into(), ..Default::default() };
+    let whole = messages(&mut council, whole_request.clone()).await;
+    assert!(whole.len() >= 3, "{total} rows come in several messages, not {}", whole.len());
+    assert!(whole.iter().all(|m| m.next_page_token.is_empty()), "an unpaged query has no next page");
+    let whole: Vec<Observation> = whole.into_iter().flat_map(|m| m.observations).collect();
+    assert_eq!(whole.len(), total);
+    let reason = |pairs: &str| {
+        whole
+            .iter()
+            .filter(|o| {
+                let codes: Vec<String> = o
+                    .breakdown
+                    .as_ref()
+                    .map(|b| b.codes.iter().map(|c| format!("{}:{}", c.dimension, c.code)).collect())
+                    .unwrap_or_default();
+                codes.join(";") == pairs
+            })
+            .map(|o| (o.suppression_reason, o.numerator))
+            .collect::<Vec<_>>()
+    };
+    let cells = total / 3;
+    assert_eq!(reason("sex:F"), vec![(SuppressionReason::SmallCount as i32, None); cells]);
+    assert_eq!(reason("sex:M"), vec![(SuppressionReason::Secondary as i32, None); cells], "50 − 47 reveals 3");
+    assert_eq!(reason(""), vec![(SuppressionReason::Unspecified as i32, Some(50.0)); cells]);
+
+    // Pages of 500 join up to the whole answer, in its order; the last has no token.
+    let mut paged = Vec::new();
+    let mut token = String::new();
+    let mut pages = 0;
+    loop {
+        let request = QueryObservationsRequest { page_size: 500, page_token: token, ..whole_request.clone() };
+        let answer = messages(&mut council, request).await;
+        let last = answer.last().expect("every answer has a message").next_page_token.clone();
+        let page: Vec<Observation> = answer.into_iter().flat_map(|m| m.observations).collect();
+        assert!(page.len() <= 500);
+        paged.extend(page);
+        pages += 1;
+        if last.is_empty() {
+            break;
+        }
+        token = last;
+    }
+    assert_eq!(pages, total.div_ceil(500));
+    assert_eq!(paged, whole, "the pages are the whole answer, cell for cell");
+    let exact =
+        messages(&mut council, QueryObservationsRequest { page_size: total as u32, ..whole_request.clone() }).await;
+    assert!(exact.last().unwrap().next_page_token.is_empty(), "a page holding the rest has no successor");
+
+    // A filter applies after disclosure control, so filtering cannot reveal a hidden cell.
+    let males = query(
+        &mut council,
+        QueryObservationsRequest { breakdown_codes: vec!["sex:M".into()], page_size: 100, ..whole_request },
+    )
+    .await;
+    assert_eq!(males.len(), 100);
+    assert!(males.iter().all(|o| o.suppression_reason == SuppressionReason::Secondary as i32));
+}
+
 /// Rows of a monthly metric: `count` distinct keys over every LSOA.
 fn monthly_rows(lsoas: &[String], count: usize) -> impl Iterator<Item = ObservationRow> + '_ {
     (0..count).map(move |i| {
@@ -539,6 +652,7 @@ async fn run_all(backend: Backend, topology: Topology, stream_rows: usize) {
     revisions_keep_history_and_as_of_reads_the_past(&sandbox).await;
     replace_retracts_rows_not_resent_and_delete_removes_them(&sandbox).await;
     outsiders_see_published_data_with_small_counts_suppressed(&sandbox).await;
+    a_large_query_streams_and_pages_with_disclosure_per_cell(&sandbox).await;
     a_stream_commits_whole_and_a_killed_stream_leaves_nothing(&sandbox, stream_rows).await;
     sandbox.stop().await.expect("the platform stops");
 }

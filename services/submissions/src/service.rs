@@ -16,6 +16,7 @@ use sharedmetrics_proto::sharedmetrics::common::v1::{AreaType, Breakdown, Breakd
 use sharedmetrics_proto::sharedmetrics::definitions::v1::{GetMetricRequest, MetricStatus, MetricVersion};
 use sharedmetrics_proto::sharedmetrics::submissions::v1::*;
 use tokio::sync::Mutex;
+use tracing::Instrument;
 
 use crate::disclosure::{self, Cell, Suppression};
 use crate::entity::submission;
@@ -289,6 +290,162 @@ fn suppressions(rows: &[VisibleRow], principal: &Principal, threshold: u32) -> V
     out
 }
 
+/// The filters of a QueryObservations request applied after disclosure control (which sees every
+/// visible cell of an area and period, so filtering cannot reveal a suppressed cell).
+struct Selection {
+    changed_since: Option<i64>,
+    area_type: Option<(Arc<crate::reference::Reference>, AreaType)>,
+    codes: Vec<(String, String)>,
+    /// Sorted.
+    dimensions: Vec<String>,
+    include_totals: bool,
+}
+
+impl Selection {
+    /// Returns whether the request asks for this row.
+    fn keeps(&self, visible: &VisibleRow) -> bool {
+        let row = &visible.row;
+        let current = match self.changed_since {
+            Some(since) => row.valid_from_us > since,
+            None => !row.deleted,
+        };
+        if !current {
+            return false;
+        }
+        if let Some((reference, area_type)) = &self.area_type
+            && !reference.areas.get(&row.area_code).is_some_and(|a| a.area_type == *area_type)
+        {
+            return false;
+        }
+        let pairs = breakdown_pairs(&row.breakdown_key);
+        if pairs.is_empty() {
+            return (self.codes.is_empty() && self.dimensions.is_empty()) || self.include_totals;
+        }
+        let mut dims: Vec<&str> = pairs.iter().map(|(d, _)| d.as_str()).collect();
+        dims.sort_unstable();
+        (self.dimensions.is_empty() || dims == self.dimensions) && self.codes.iter().all(|c| pairs.contains(c))
+    }
+}
+
+/// Sends a query's observations in messages of [`BATCH`], keeping to the page the request asked
+/// for; the last message carries the next page's token.
+struct Pager {
+    offset: usize,
+    page_size: Option<usize>,
+    /// Rows that passed the selection so far, including those before `offset`.
+    matched: usize,
+    batch: Vec<Observation>,
+    data_version: Option<prost_types::Timestamp>,
+    sender: tokio::sync::mpsc::Sender<ServiceResult<QueryObservationsResponse>>,
+}
+
+/// Whether the pager wants more rows.
+enum Next {
+    More,
+    /// The page is full and another row exists, or the reader has gone.
+    Stop,
+}
+
+impl Pager {
+    /// Takes the next selected row.
+    async fn push(&mut self, observation: impl FnOnce() -> Observation) -> Next {
+        self.matched += 1;
+        if self.matched <= self.offset {
+            return Next::More;
+        }
+        if let Some(size) = self.page_size
+            && self.matched > self.offset + size
+        {
+            // One row past the page: the page is complete and has a successor.
+            return Next::Stop;
+        }
+        if self.batch.len() == BATCH && !self.flush(String::new()).await {
+            return Next::Stop;
+        }
+        self.batch.push(observation());
+        Next::More
+    }
+
+    /// Sends the rows held, with `next_page_token`; false when the reader has gone.
+    async fn flush(&mut self, next_page_token: String) -> bool {
+        let message = QueryObservationsResponse {
+            observations: std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH)),
+            data_version: self.data_version,
+            next_page_token,
+        };
+        self.sender.send(Ok(message)).await.is_ok()
+    }
+
+    /// Sends the last message (possibly empty, so every answer has one carrying the token).
+    async fn finish(mut self) {
+        let next = match self.page_size {
+            Some(size) if self.matched > self.offset + size => (self.offset + size).to_string(),
+            _ => String::new(),
+        };
+        self.flush(next).await;
+    }
+}
+
+/// Who asked a query and what it reads: what turns a stored row into the reader's message.
+struct Answer {
+    principal: Principal,
+    metric: String,
+    version: u32,
+    threshold: u32,
+    now: i64,
+}
+
+impl Answer {
+    /// Reads `rows` (ordered so each area and period is adjacent), applies disclosure control
+    /// to each (area, period) group as it completes, and sends the selected rows through
+    /// `pager`. A database error mid-way is sent as the stream's last item.
+    async fn send(
+        &self,
+        rows: impl futures::Stream<Item = Result<VisibleRow, sea_orm::DbErr>>,
+        selection: &Selection,
+        mut pager: Pager,
+    ) {
+        let mut rows = std::pin::pin!(rows);
+        let mut group: Vec<VisibleRow> = Vec::new();
+        loop {
+            let row = match rows.next().await {
+                Some(Ok(row)) => row,
+                Some(Err(error)) => {
+                    let _ = pager.sender.send(Err(db_error("reading observations")(error))).await;
+                    return;
+                }
+                None => break,
+            };
+            let same_cell = group
+                .first()
+                .is_none_or(|g| g.row.area_code == row.row.area_code && g.row.period_code == row.row.period_code);
+            if !same_cell {
+                if let Next::Stop = self.emit(&group, selection, &mut pager).await {
+                    return pager.finish().await;
+                }
+                group.clear();
+            }
+            group.push(row);
+        }
+        self.emit(&group, selection, &mut pager).await;
+        pager.finish().await
+    }
+
+    /// Applies disclosure control to one (area, period) group and passes its selected rows on.
+    async fn emit(&self, group: &[VisibleRow], selection: &Selection, pager: &mut Pager) -> Next {
+        let suppression = suppressions(group, &self.principal, self.threshold);
+        for (visible, suppressed) in group.iter().zip(suppression) {
+            if selection.keeps(visible)
+                && let Next::Stop =
+                    pager.push(|| observation(&self.metric, self.version, visible, self.now, suppressed)).await
+            {
+                return Next::Stop;
+            }
+        }
+        Next::More
+    }
+}
+
 #[async_trait::async_trait]
 impl SubmissionsApi for SubmissionsService {
     async fn submit_observations(
@@ -456,40 +613,18 @@ impl SubmissionsApi for SubmissionsService {
             period_start_from: period_bound(&request.period_from, "period_from")?,
             period_start_to: period_bound(&request.period_to, "period_to")?,
         };
-        let rows = store::latest_visible(&self.db, &read).await.map_err(db_error("reading observations"))?;
-        let suppression = suppressions(&rows, principal, version.effective_disclosure_threshold);
-
         let area_type = AreaType::try_from(request.area_type).unwrap_or(AreaType::Unspecified);
         let reference =
             if area_type == AreaType::Unspecified { None } else { Some(self.reference.get(principal).await?) };
-        let codes = parse_codes(&request.breakdown_codes, "breakdown_codes")?;
-        let mut dimension_filter = request.breakdown_dimensions.clone();
-        dimension_filter.sort();
-        let filtered_by_breakdown = !codes.is_empty() || !dimension_filter.is_empty();
-        let changed_since = request.changed_since.as_ref().map(micros);
-        let mut observations: Vec<Observation> = rows
-            .iter()
-            .zip(suppression)
-            .filter(|(v, _)| match changed_since {
-                Some(since) => v.row.valid_from_us > since,
-                None => !v.row.deleted,
-            })
-            .filter(|(v, _)| {
-                reference
-                    .as_ref()
-                    .is_none_or(|r| r.areas.get(&v.row.area_code).is_some_and(|a| a.area_type == area_type))
-            })
-            .filter(|(v, _)| {
-                let pairs = breakdown_pairs(&v.row.breakdown_key);
-                if pairs.is_empty() {
-                    return !filtered_by_breakdown || request.include_totals;
-                }
-                let mut dims: Vec<String> = pairs.iter().map(|(d, _)| d.clone()).collect();
-                dims.sort();
-                (dimension_filter.is_empty() || dims == dimension_filter) && codes.iter().all(|c| pairs.contains(c))
-            })
-            .map(|(v, s)| observation(&spec.code, version.version, v, now, s))
-            .collect();
+        let mut dimensions = request.breakdown_dimensions.clone();
+        dimensions.sort();
+        let selection = Selection {
+            changed_since: request.changed_since.as_ref().map(micros),
+            area_type: reference.map(|r| (r, area_type)),
+            codes: parse_codes(&request.breakdown_codes, "breakdown_codes")?,
+            dimensions,
+            include_totals: request.include_totals,
+        };
         let offset: usize = if request.page_token.is_empty() {
             0
         } else {
@@ -501,28 +636,34 @@ impl SubmissionsApi for SubmissionsService {
                 )
             })?
         };
-        let total = observations.len();
-        observations = observations.into_iter().skip(offset).collect();
-        let mut next_page_token = String::new();
-        if request.page_size > 0 && observations.len() > request.page_size as usize {
-            observations.truncate(request.page_size as usize);
-            next_page_token = (offset + request.page_size as usize).to_string();
-        }
-        let _ = total;
-        let data_version = Some(timestamp(as_of));
-        let mut batches: Vec<QueryObservationsResponse> = observations
-            .chunks(BATCH)
-            .map(|chunk| QueryObservationsResponse {
-                observations: chunk.to_vec(),
-                data_version,
-                next_page_token: String::new(),
-            })
-            .collect();
-        match batches.last_mut() {
-            Some(last) => last.next_page_token = next_page_token,
-            None => batches.push(QueryObservationsResponse { observations: Vec::new(), data_version, next_page_token }),
-        }
-        Ok(futures::stream::iter(batches.into_iter().map(Ok)).boxed())
+        let (sender, receiver) = tokio::sync::mpsc::channel(2);
+        let pager = Pager {
+            offset,
+            page_size: (request.page_size > 0).then_some(request.page_size as usize),
+            matched: 0,
+            batch: Vec::with_capacity(BATCH),
+            data_version: Some(timestamp(as_of)),
+            sender,
+        };
+        let answer = Answer {
+            principal: principal.clone(),
+            metric: spec.code.clone(),
+            version: version.version,
+            threshold: version.effective_disclosure_threshold,
+            now,
+        };
+        // The rows are read, grouped, suppressed and sent as the database yields them, through a
+        // channel of two messages: memory stays bounded by the largest (area, period) group
+        // whatever the query's size, and a reader that stops (or disconnects) stops the read.
+        let db = self.db.clone();
+        tokio::spawn(
+            async move {
+                let rows = store::latest_visible_stream(&db, &read);
+                answer.send(rows, &selection, pager).await;
+            }
+            .instrument(tracing::Span::current()),
+        );
+        Ok(tokio_stream::wrappers::ReceiverStream::new(receiver).boxed())
     }
 
     async fn get_observation_history(

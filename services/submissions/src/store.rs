@@ -6,7 +6,7 @@
 use sea_orm::sea_query::ArrayType;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QueryResult, Statement, Value,
+    QueryOrder, QueryResult, Statement, StreamTrait, Value,
 };
 
 use crate::entity::submission;
@@ -363,10 +363,50 @@ pub struct VisibleRow {
     pub visible_from_us: Option<i64>,
 }
 
+impl VisibleRow {
+    fn from_result(row: &QueryResult) -> Result<Self, DbErr> {
+        Ok(Self {
+            row: StoredRow::from_result(row)?,
+            state: row.try_get("", "state")?,
+            visible_from_us: row.try_get("", "visible_from_us")?,
+        })
+    }
+}
+
 /// Returns, for each key, the latest version the viewer may see as of `as_of_us` (retraction
 /// records included): a version is visible to outsiders once its submission is published and
-/// past any embargo, so a draft revision never hides the published value from them.
+/// past any embargo, so a draft revision never hides the published value from them. Rows come
+/// ordered by period, area and breakdown, so the cells of one (area, period) are adjacent.
 pub async fn latest_visible(db: &impl ConnectionTrait, read: &Read) -> Result<Vec<VisibleRow>, DbErr> {
+    let Some(statement) = latest_visible_statement(db, read) else { return Ok(Vec::new()) };
+    db.query_all_raw(statement).await?.iter().map(VisibleRow::from_result).collect()
+}
+
+/// [`latest_visible`] read as the database sends it, row by row, so a reader of any size holds
+/// one row at a time here rather than the whole answer.
+pub fn latest_visible_stream<'a, C>(
+    db: &'a C,
+    read: &Read,
+) -> impl futures::Stream<Item = Result<VisibleRow, DbErr>> + Send + 'a
+where
+    C: ConnectionTrait + StreamTrait,
+{
+    use futures::{StreamExt, TryStreamExt};
+    let statement = latest_visible_statement(db, read);
+    futures::stream::once(async move {
+        match statement {
+            Some(statement) => db
+                .stream_raw(statement)
+                .await
+                .map(|rows| rows.map(|r| r.and_then(|r| VisibleRow::from_result(&r))).left_stream()),
+            None => Ok(futures::stream::empty().right_stream()),
+        }
+    })
+    .try_flatten()
+}
+
+/// The query of [`latest_visible`], or none when it can match nothing (an empty area list).
+fn latest_visible_statement(db: &impl ConnectionTrait, read: &Read) -> Option<Statement> {
     let mut values: Vec<Value> = vec![
         read.metric.clone().into(),
         read.version.into(),
@@ -385,12 +425,14 @@ pub async fn latest_visible(db: &impl ConnectionTrait, read: &Read) -> Result<Ve
     }
     if let Some(areas) = &read.areas {
         if areas.is_empty() {
-            return Ok(Vec::new());
+            return None;
         }
         let list = placeholders(values.len() + 1, areas.len());
         values.extend(areas.iter().map(|a| Value::from(a.clone())));
         filters.push_str(&format!(" AND o.area_code IN ({list})"));
     }
+    // period_code follows period_start in the order because two periods can start on the same
+    // day (a financial year and its first quarter): each (area, period) must stay adjacent.
     let sql = format!(
         "SELECT * FROM (
             SELECT {COLUMNS}, s.state AS state, s.visible_from_us AS visible_from_us,
@@ -400,18 +442,9 @@ pub async fn latest_visible(db: &impl ConnectionTrait, read: &Read) -> Result<Ve
             WHERE o.metric_code = $1 AND o.metric_version = $2 AND o.valid_from_us <= $3
               AND ($4 OR o.organisation_code = $5 OR (s.visible_from_us IS NOT NULL AND s.visible_from_us <= $3))
               {filters}
-        ) t WHERE t.latest = 1 ORDER BY t.period_start, t.area_code, t.breakdown_key"
+        ) t WHERE t.latest = 1 ORDER BY t.period_start, t.period_code, t.area_code, t.breakdown_key"
     );
-    let rows = db.query_all_raw(statement(db, &sql, values)).await?;
-    rows.iter()
-        .map(|r| {
-            Ok(VisibleRow {
-                row: StoredRow::from_result(r)?,
-                state: r.try_get("", "state")?,
-                visible_from_us: r.try_get("", "visible_from_us")?,
-            })
-        })
-        .collect()
+    Some(statement(db, &sql, values))
 }
 
 /// Returns every version of one key, oldest first, with its submission's publication facts.
@@ -432,15 +465,7 @@ pub async fn history(
     );
     let values: Vec<Value> = vec![metric.into(), version.into(), area.into(), period.into(), breakdown_key.into()];
     let rows = db.query_all_raw(statement(db, &sql, values)).await?;
-    rows.iter()
-        .map(|r| {
-            Ok(VisibleRow {
-                row: StoredRow::from_result(r)?,
-                state: r.try_get("", "state")?,
-                visible_from_us: r.try_get("", "visible_from_us")?,
-            })
-        })
-        .collect()
+    rows.iter().map(VisibleRow::from_result).collect()
 }
 
 /// Returns the current rows written by a submission.
