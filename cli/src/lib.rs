@@ -450,7 +450,10 @@ pub async fn start(config: Config, targets: &[Target]) -> anyhow::Result<Platfor
         });
         let (http_listener, addr) = bind(config.gateway.http_addr, "the gateway's HTTP").await?;
         http_addr = Some(addr);
-        let router = sharedmetrics_gateway::http_router(Some(db)).merge(rest);
+        let mut router = sharedmetrics_gateway::http_router(Some(db)).merge(rest);
+        if let Some(cors) = sharedmetrics_gateway::cors_layer(&config.gateway) {
+            router = router.layer(cors);
+        }
         let signal_http = signal();
         tasks.spawn(async move {
             axum::serve(http_listener, router).with_graceful_shutdown(signal_http).await?;

@@ -111,10 +111,52 @@ pub async fn serve_grpc(
         // gRPC-web (HTTP/1.1, `application/grpc-web*`) so a browser page can call the API; plain
         // gRPC passes through untouched.
         .accept_http1(true)
-        .layer(tonic_web::GrpcWebLayer::new())
+        .layer(tower::ServiceBuilder::new().option_layer(cors_layer(config)).layer(tonic_web::GrpcWebLayer::new()))
         .serve_with_incoming_shutdown(service, incoming, shutdown)
         .await?;
     Ok(())
+}
+
+/// Returns the CORS layer for `gateway.cors_allowed_origins`, or none when the list is empty
+/// (browsers then allow the platform's own origin only). Preflights are answered here; the
+/// headers a client sends (credentials, gRPC-web's, a deadline) are allowed, and the ones it
+/// must read (the gRPC status, retry-after, the CSV file name) exposed.
+pub fn cors_layer(config: &GatewayConfig) -> Option<tower_http::cors::CorsLayer> {
+    use http::{HeaderName, HeaderValue, Method, header};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    if config.cors_allowed_origins.is_empty() {
+        return None;
+    }
+    let origins = if config.cors_allowed_origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        // Config::validate has checked each origin's form.
+        AllowOrigin::list(config.cors_allowed_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    let name = HeaderName::from_static;
+    Some(
+        CorsLayer::new()
+            .allow_origin(origins)
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::ACCEPT,
+                name("x-api-key"),
+                name("x-grpc-web"),
+                name("x-user-agent"),
+                name("grpc-timeout"),
+                name("traceparent"),
+            ])
+            .expose_headers([
+                name("grpc-status"),
+                name("grpc-message"),
+                name("grpc-status-details-bin"),
+                header::RETRY_AFTER,
+                header::CONTENT_DISPOSITION,
+            ])
+            .max_age(Duration::from_secs(3600)),
+    )
 }
 
 /// The gRPC side as one cloneable tower service: the routes behind the gateway's middleware.

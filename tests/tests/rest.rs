@@ -2,7 +2,8 @@
 //! topologies on PostgreSQL and SQLite: a metric, a submission (unary and streamed), its
 //! publication, a query (NDJSON and CSV), a comparison and the caller's identity each return
 //! the same data as the gRPC call; errors are JSON with the stable codes; the OpenAPI document
-//! lists every annotated RPC; gRPC-web answers a hand-framed WhoAmI on both ports.
+//! lists every annotated RPC; gRPC-web answers a hand-framed WhoAmI on both ports; CORS grants
+//! browser pages of configured origins only.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -33,6 +34,8 @@ const PERIOD: &str = "2024/25";
 struct Http {
     status: u16,
     content_type: String,
+    /// Response headers, names lowercased.
+    headers: Vec<(String, String)>,
     body: Vec<u8>,
 }
 
@@ -40,6 +43,11 @@ impl Http {
     fn json(&self) -> Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// Returns the value of response header `name` (lowercase), if sent.
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 
     fn text(&self) -> String {
@@ -73,6 +81,8 @@ impl Curl {
             std::fs::write(&file, body).expect("the body is written");
             args.extend(["--data-binary".into(), format!("@{}", file.display())]);
         }
+        let header_file = self.scratch.join(format!("{}.headers", uuid::Uuid::new_v4().simple()));
+        args.extend(["-D".into(), header_file.display().to_string()]);
         args.extend(["-w".into(), "\n%{http_code}\n%{content_type}".into(), format!("{}{path}", self.base)]);
         // curl blocks; the platform under test runs on the runtime's other threads.
         let output = tokio::task::spawn_blocking(move || Command::new("curl").args(&args).output())
@@ -87,7 +97,14 @@ impl Curl {
         let status_at = out.iter().rposition(|b| *b == b'\n').expect("write-out");
         let status = String::from_utf8_lossy(&out[status_at + 1..]).parse().expect("a status");
         out.truncate(status_at);
-        Http { status, content_type, body: out }
+        let headers = std::fs::read_to_string(&header_file)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| line.split_once(':'))
+            .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+            .collect();
+        let _ = std::fs::remove_file(&header_file);
+        Http { status, content_type, headers, body: out }
     }
 
     async fn get(&self, path: &str, key: Option<&str>) -> Http {
@@ -511,8 +528,65 @@ async fn grpc_web_answers_whoami_on_both_ports(sandbox: &Sandbox, curl: &Curl) {
     }
 }
 
+/// The browser origin the REST scenarios allow (CORS).
+const ALLOWED_ORIGIN: &str = "https://dashboard.example.nhs.uk";
+
+/// A page on an allowed origin may call the API from a browser (a preflight answered, the
+/// answer readable, the gRPC status and retry-after exposed), on the REST side and gRPC-web of
+/// both ports; a page on any other origin gets no CORS grant, so its browser withholds the answer.
+async fn cross_origin_pages_are_allowed_only_from_configured_origins(sandbox: &Sandbox, curl: &Curl) {
+    let grpc_port = Curl { base: sandbox.grpc_url(), scratch: curl.scratch.join("cors") };
+    std::fs::create_dir_all(&grpc_port.scratch).unwrap();
+    let checks = [
+        (curl, "/v1/whoami", "GET"),
+        (curl, "/sharedmetrics.access.v1.AccessService/WhoAmI", "POST"),
+        (&grpc_port, "/sharedmetrics.access.v1.AccessService/WhoAmI", "POST"),
+    ];
+    for (port, path, method) in checks {
+        let at = format!("{method} {}{path}", port.base);
+        let request_method = format!("Access-Control-Request-Method: {method}");
+        let preflight = |origin: &str| {
+            let origin = format!("Origin: {origin}");
+            let request_method = request_method.clone();
+            async move {
+                let headers = [
+                    origin.as_str(),
+                    request_method.as_str(),
+                    "Access-Control-Request-Headers: authorization,x-grpc-web",
+                ];
+                port.call("OPTIONS", path, None, &headers, None).await
+            }
+        };
+        let allowed = preflight(ALLOWED_ORIGIN).await;
+        assert!(allowed.status < 300, "a preflight from an allowed origin is answered: {at} {}", allowed.status);
+        assert_eq!(allowed.header("access-control-allow-origin"), Some(ALLOWED_ORIGIN), "{at}");
+        let allowed_headers = allowed.header("access-control-allow-headers").unwrap_or_default().to_ascii_lowercase();
+        assert!(
+            allowed_headers.contains("authorization") && allowed_headers.contains("x-grpc-web"),
+            "{at}: {allowed_headers}"
+        );
+        assert!(allowed.header("access-control-allow-methods").unwrap_or_default().contains(method), "{at}");
+
+        let refused = preflight("https://elsewhere.example").await;
+        assert_eq!(refused.header("access-control-allow-origin"), None, "no grant to another origin: {at}");
+    }
+    let origin = format!("Origin: {ALLOWED_ORIGIN}");
+    let answer = curl.call("GET", "/v1/whoami", Some(&sandbox.admin_key), &[&origin], None).await;
+    expect_status(&answer, 200, "WhoAmI from an allowed origin");
+    assert_eq!(answer.header("access-control-allow-origin"), Some(ALLOWED_ORIGIN));
+    let exposed = answer.header("access-control-expose-headers").unwrap_or_default().to_ascii_lowercase();
+    assert!(exposed.contains("grpc-status") && exposed.contains("retry-after"), "{exposed}");
+    let other =
+        curl.call("GET", "/v1/whoami", Some(&sandbox.admin_key), &["Origin: https://elsewhere.example"], None).await;
+    assert_eq!(other.header("access-control-allow-origin"), None);
+}
+
 async fn run_all(backend: Backend, topology: Topology) {
-    let sandbox = Sandbox::start(backend, topology).await.expect("the platform starts");
+    let sandbox = Sandbox::start_with(backend, topology, |config| {
+        config.gateway.cors_allowed_origins = vec![ALLOWED_ORIGIN.to_owned()];
+    })
+    .await
+    .expect("the platform starts");
     let curl = Curl::new(&sandbox);
     identity_and_authentication(&sandbox, &curl).await;
     the_openapi_document_lists_every_annotated_rpc(&curl).await;
@@ -521,6 +595,7 @@ async fn run_all(backend: Backend, topology: Topology) {
     a_metric_defined_over_rest_reads_the_same_over_grpc(&sandbox, &curl, "e2e-rest-ne").await;
     a_streamed_submission_and_a_comparison_over_rest_match_grpc(&sandbox, &curl, "e2e-rest-ne").await;
     grpc_web_answers_whoami_on_both_ports(&sandbox, &curl).await;
+    cross_origin_pages_are_allowed_only_from_configured_origins(&sandbox, &curl).await;
     drop(curl);
     sandbox.stop().await.expect("the platform stops");
 }

@@ -145,6 +145,10 @@ pub struct GatewayConfig {
     /// name (`sharedmetrics.benchmarking.v1.BenchmarkingService/CompareAreas`); they replace the
     /// default for unary calls and give a streaming RPC a deadline it would otherwise not have.
     pub rpc_timeouts_ms: std::collections::BTreeMap<String, u64>,
+    /// Origins (`https://host[:port]`) whose web pages may call the API from a browser (CORS, on
+    /// the REST side and gRPC-web of both ports); `*` allows any. Empty: the platform's own
+    /// origin only (the dashboard), as browsers enforce without CORS headers.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl Default for GatewayConfig {
@@ -156,6 +160,7 @@ impl Default for GatewayConfig {
             max_concurrent_requests: 1024,
             max_in_flight_requests: 4096,
             rpc_timeouts_ms: Default::default(),
+            cors_allowed_origins: Vec::new(),
         }
     }
 }
@@ -390,6 +395,19 @@ impl Config {
                 reason: "must be at least 1".to_owned(),
             });
         }
+        for (i, origin) in self.gateway.cors_allowed_origins.iter().enumerate() {
+            let host = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
+            let valid = origin == "*"
+                || host.is_some_and(|h| !h.is_empty() && !h.contains(['/', ' ', '?', '#']) && h.is_ascii());
+            if !valid {
+                return Err(ConfigError::Invalid {
+                    key: "gateway.cors_allowed_origins",
+                    reason: format!(
+                        "entry {i} ({origin:?}) must be * or an origin: http(s)://host[:port], no path or trailing slash"
+                    ),
+                });
+            }
+        }
         Ok(())
     }
 }
@@ -500,6 +518,23 @@ mod tests {
             jail.set_env("SHAREDMETRICS__DATABASE__URL", "mysql://x");
             let err = Config::load(None).unwrap_err();
             assert!(err.to_string().starts_with("configuration key database.url"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn cors_origins_load_from_the_environment_and_malformed_ones_are_named() {
+        Jail::expect_with(|jail| {
+            jail.set_env("SHAREDMETRICS__GATEWAY__CORS_ALLOWED_ORIGINS", r#"["https://app.example.nhs.uk", "*"]"#);
+            let config = Config::load(None).expect("valid");
+            assert_eq!(config.gateway.cors_allowed_origins, ["https://app.example.nhs.uk", "*"]);
+            jail.set_env(
+                "SHAREDMETRICS__GATEWAY__CORS_ALLOWED_ORIGINS",
+                r#"["https://a.example", "https://b.example/"]"#,
+            );
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.starts_with("configuration key gateway.cors_allowed_origins"), "{err}");
+            assert!(err.contains("entry 1"), "the entry at fault is named: {err}");
             Ok(())
         });
     }
