@@ -460,12 +460,14 @@ fn write_report(table: &str, comparisons: &str, overhead: &str, csv: &str, count
          is measured on a split deployment: through the gateway (API key, quota, deadline, metrics and trace layers, \
          then gRPC to the benchmarking service) against the benchmarking service's own port called directly with a \
          signed forwarded identity. The middleware figure runs the gateway of one process (`--target all`) against \
-         the same service behind a bare tonic server that only inserts the caller's identity.\n\n\
+         the same service behind a bare tonic server that only inserts the caller's identity. Both figures alternate \
+         the two paths in rounds, so that a slow spell of the shared machine falls on both.\n\n\
          ## CSV export over REST\n\n{csv}\n\
          A query of {csv_rows} rows exported as `text/csv` through the HTTP port (`GET /v1/observations?format=csv`, \
          the REST transcoder calling the gateway's gRPC stack in process), read by `curl` in another process. The \
-         rows stream from the gRPC response into the HTTP body batch by batch, never collected, so the RSS growth \
-         stays far below the CSV's size.\n",
+         submissions service reads the rows as the database yields them and applies disclosure control per (area, \
+         period) group; the transcoder writes each batch into the HTTP body as it arrives. Nothing is collected, so \
+         the RSS growth is bounded by a group and a few batches, not by the query.\n",
         csv_rows = csv_export::CSV_ROWS
     );
     std::fs::write(path, text)?;
