@@ -456,6 +456,13 @@ pub async fn start(config: Config, targets: &[Target]) -> anyhow::Result<Platfor
         }
         let signal_http = signal();
         tasks.spawn(async move {
+            // TCP_NODELAY, as on the gRPC port: a streamed answer must not wait on delayed ACKs.
+            use axum::serve::ListenerExt;
+            let http_listener = http_listener.tap_io(|tcp| {
+                if let Err(error) = tcp.set_nodelay(true) {
+                    tracing::warn!(%error, "setting TCP_NODELAY failed");
+                }
+            });
             axum::serve(http_listener, router).with_graceful_shutdown(signal_http).await?;
             Ok(())
         });

@@ -166,7 +166,8 @@ pub async fn gateway_overhead() -> anyhow::Result<String> {
     let bare_addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let bare = tokio::spawn(tonic::transport::Server::builder().add_service(server).serve_with_incoming_shutdown(
-        tokio_stream::wrappers::TcpListenerStream::new(listener),
+        // As the platform's servers do (the gateway and every service set TCP_NODELAY).
+        tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
         async {
             let _ = stopped.await;
         },
