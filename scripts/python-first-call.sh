@@ -24,3 +24,14 @@ for _ in $(seq 1 120); do
 done
 python3 "$root/examples/python/first_call.py" "127.0.0.1:$grpc_port" "$(cat "$scratch/admin-api-key")"
 echo "python first call: ok"
+# The bootstrap key's only copy is its file: created 0600, and never in the server's output.
+mode=$(stat -c %a "$scratch/admin-api-key")
+[ "$mode" = 600 ] || { echo "the admin key file is mode $mode, not 600"; exit 1; }
+db_mode=$(stat -c %a "$scratch/sm.db")
+[ "$db_mode" = 600 ] || { echo "the SQLite store is mode $db_mode, not 600"; exit 1; }
+if grep -qF "$(cut -d_ -f3 "$scratch/admin-api-key")" "$scratch/server.log"; then
+  echo "the admin key's secret appears in the server's standard output or log"; exit 1
+fi
+grep -q "admin API key created: read it from $scratch/admin-api-key" "$scratch/server.log" \
+  || { echo "the server does not say where the admin key is"; cat "$scratch/server.log"; exit 1; }
+echo "bootstrap admin key: only in its 0600 file, not in the output; SQLite store 0600: ok"

@@ -215,23 +215,41 @@ async fn bootstrap_admin_key(access: &AccessService, config: &Config) -> anyhow:
     if !config.bootstrap.create_admin_key || access.has_keys().await? {
         return Ok(None);
     }
+    let lifetime = chrono::Duration::days(i64::from(config.bootstrap.admin_key_lifetime_days));
+    let organisation = &config.bootstrap.admin_organisation;
     let issued = access
-        .issue_key("bootstrap admin", &config.bootstrap.admin_organisation, &Role::ALL, None, "bootstrap")
+        .issue_key(
+            "bootstrap admin",
+            organisation,
+            &Role::ALL,
+            chrono::Utc::now() + lifetime,
+            ("bootstrap", organisation),
+        )
         .await?;
     let file = &config.bootstrap.admin_key_file;
     if !file.as_os_str().is_empty() {
-        if let Some(parent) = file.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(file, format!("{}\n", issued.secret))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))?;
-        }
+        write_secret_file(file, &issued.secret)
+            .with_context(|| format!("writing the admin key to {}", file.display()))?;
     }
-    tracing::info!(key_id = %issued.row.key_id, organisation = %issued.row.organisation_code, "bootstrap admin api key created");
+    let expires = issued.row.expires_at.map(|t| t.to_rfc3339()).unwrap_or_default();
+    tracing::info!(key_id = %issued.row.key_id, organisation = %issued.row.organisation_code, %expires, file = %file.display(), "bootstrap admin api key created");
     Ok(Some(issued.secret))
+}
+
+/// Writes `secret` to a new file readable by its owner only: the file is created 0600 (never
+/// world-readable, not even for a moment) and replaces any older one.
+fn write_secret_file(file: &Path, secret: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(parent) = file.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let _ = std::fs::remove_file(file);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut out = options.open(file)?;
+    writeln!(out, "{secret}")
 }
 
 /// Starts the given roles and returns once every listener is serving.
@@ -388,7 +406,7 @@ pub async fn start(config: Config, targets: &[Target]) -> anyhow::Result<Platfor
     let mut admin_key = None;
     if has(Target::Gateway) {
         let db = db.clone().expect("the gateway has a database");
-        let access = AccessService::new(db.clone()).with_quotas(&config.quotas);
+        let access = AccessService::new(db.clone()).with_quotas(&config.quotas).with_key_lifetime(&config.api_keys);
         // ExplainAccess reads resources' facts through the services themselves (not their
         // audited or quota-counted views: explaining is neither a write nor the caller's load).
         access.set_explainer(sharedmetrics_gateway::explain::Explainer::new(
@@ -419,7 +437,12 @@ pub async fn start(config: Config, targets: &[Target]) -> anyhow::Result<Platfor
         if oidc.is_some() {
             tracing::info!(issuer = %config.oidc.issuer, "accepting oidc bearer tokens");
         }
-        let authenticator = Arc::new(ApiKeyAuthenticator::new(access).with_oidc(oidc));
+        // Failed authentications are counted per key id and client address, for both doors.
+        let throttle = sharedmetrics_gateway::access::throttle::AuthThrottle::new(
+            &config.gateway.auth_throttle,
+            config.gateway.trusted_proxy_networks(),
+        );
+        let authenticator = Arc::new(ApiKeyAuthenticator::new(access).with_oidc(oidc).with_throttle(throttle));
         let gateway_config = config.gateway.clone();
         let max_message_bytes = config.quotas.max_message_bytes;
         let signal_grpc = signal();
@@ -455,16 +478,11 @@ pub async fn start(config: Config, targets: &[Target]) -> anyhow::Result<Platfor
             router = router.layer(cors);
         }
         let signal_http = signal();
+        let http_config = config.gateway.clone();
         tasks.spawn(async move {
-            // TCP_NODELAY, as on the gRPC port: a streamed answer must not wait on delayed ACKs.
-            use axum::serve::ListenerExt;
-            let http_listener = http_listener.tap_io(|tcp| {
-                if let Err(error) = tcp.set_nodelay(true) {
-                    tracing::warn!(%error, "setting TCP_NODELAY failed");
-                }
-            });
-            axum::serve(http_listener, router).with_graceful_shutdown(signal_http).await?;
-            Ok(())
+            // TCP_NODELAY, header and body timeouts for slow clients, and each peer's address
+            // (`ConnectInfo<SocketAddr>`), which the REST side passes on to the gRPC stack.
+            sharedmetrics_gateway::http_server::serve_http(http_listener, router, &http_config, signal_http).await
         });
     }
     let startup = started.elapsed();

@@ -66,12 +66,17 @@ async fn main() -> anyhow::Result<ExitCode> {
     let _telemetry = sharedmetrics_telemetry::init(&config.telemetry)?;
     match command {
         Command::Serve { targets } => {
-            let platform = sharedmetrics::start(config, &targets).await?;
-            if let Some(key) = &platform.admin_key {
-                // Printed, never logged: logs must not carry secrets.
-                println!(
-                    "\nadmin API key (shown once; also saved to the configured bootstrap.admin_key_file):\n  {key}\n"
+            // The bootstrap key's only copy is its 0600 file: never standard output, never a log.
+            let key_file = config.bootstrap.admin_key_file.clone();
+            if config.bootstrap.create_admin_key && key_file.as_os_str().is_empty() {
+                anyhow::bail!(
+                    "bootstrap.admin_key_file is empty, but the bootstrap admin key is written only to that file: \
+                     set it (SHAREDMETRICS__BOOTSTRAP__ADMIN_KEY_FILE) or set bootstrap.create_admin_key=false"
                 );
+            }
+            let platform = sharedmetrics::start(config, &targets).await?;
+            if platform.admin_key.is_some() {
+                println!("\nadmin API key created: read it from {} (mode 0600)\n", key_file.display());
             }
             if let (Some(grpc), Some(http)) = (platform.grpc_addr, platform.http_addr) {
                 println!(

@@ -5,6 +5,7 @@
 pub mod entity;
 pub mod migration;
 mod store;
+pub mod throttle;
 
 use std::sync::{Arc, OnceLock};
 
@@ -96,6 +97,9 @@ pub struct AccessService {
     keys: moka::future::Cache<String, api_key::Model>,
     /// The quotas every principal is held to, reported by WhoAmI.
     quotas: sharedmetrics_config::QuotaConfig,
+    /// The longest lifetime a key may be created with, and the lifetime of a key asked for
+    /// without an expiry.
+    max_key_lifetime: chrono::Duration,
     /// Set once the services exist (see [`AccessService::set_explainer`]); shared by clones.
     explainer: Arc<OnceLock<Explainer>>,
 }
@@ -139,7 +143,17 @@ fn timestamp(at: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp { seconds: at.timestamp(), nanos: at.timestamp_subsec_nanos() as i32 }
 }
 
-fn key_message(row: &api_key::Model) -> ApiKey {
+/// Returns a key as `viewer` may see it: who created it is named by key only inside the
+/// creator's organisation (and to national); elsewhere by the creator's organisation, so no
+/// organisation learns another's key ids.
+fn key_message(row: &api_key::Model, viewer: &Principal) -> ApiKey {
+    let created_by = if viewer.is_national() || viewer.belongs_to(&row.created_by_organisation) {
+        row.created_by.clone()
+    } else if row.created_by_organisation.is_empty() {
+        "another organisation".to_owned()
+    } else {
+        format!("organisation:{}", row.created_by_organisation)
+    };
     ApiKey {
         key_id: row.key_id.clone(),
         name: row.name.clone(),
@@ -150,7 +164,7 @@ fn key_message(row: &api_key::Model) -> ApiKey {
         expires_at: row.expires_at.map(timestamp),
         revoked_at: row.revoked_at.map(timestamp),
         last_used_at: row.last_used_at.map(timestamp),
-        created_by: row.created_by.clone(),
+        created_by,
     }
 }
 
@@ -185,7 +199,14 @@ impl AccessService {
     /// Returns the access service on `db` (migrated).
     pub fn new(db: DatabaseConnection) -> Self {
         let keys = moka::future::Cache::builder().max_capacity(10_000).time_to_live(KEY_CACHE_TTL).build();
-        Self { db, keys, quotas: Default::default(), explainer: Arc::new(OnceLock::new()) }
+        let max_key_lifetime = lifetime(&sharedmetrics_config::ApiKeyConfig::default());
+        Self { db, keys, quotas: Default::default(), max_key_lifetime, explainer: Arc::new(OnceLock::new()) }
+    }
+
+    /// Holds created keys to `config`'s maximum lifetime.
+    pub fn with_key_lifetime(mut self, config: &sharedmetrics_config::ApiKeyConfig) -> Self {
+        self.max_key_lifetime = lifetime(config);
+        self
     }
 
     /// Reports `quotas` in WhoAmI (the gateway's quota layers enforce them).
@@ -201,14 +222,15 @@ impl AccessService {
         }
     }
 
-    /// Creates and stores a key; the caller shows the secret once.
+    /// Creates and stores a key expiring at `expires_at`, made by `created_by` of
+    /// `creator_organisation`; the caller shows the secret once.
     pub async fn issue_key(
         &self,
         name: &str,
         organisation: &str,
         roles: &[Role],
-        expires_at: Option<chrono::DateTime<chrono::Utc>>,
-        created_by: &str,
+        expires_at: chrono::DateTime<chrono::Utc>,
+        (created_by, creator_organisation): (&str, &str),
     ) -> ServiceResult<IssuedKey> {
         let key_id = random_hex(8);
         let secret = format!("{KEY_PREFIX}{key_id}_{}", random_hex(32));
@@ -220,10 +242,11 @@ impl AccessService {
             organisation_code: organisation.to_owned(),
             roles: serde_json::to_string(&names).expect("strings serialise"),
             created_at: chrono::Utc::now(),
-            expires_at,
+            expires_at: Some(expires_at),
             revoked_at: None,
             last_used_at: None,
             created_by: created_by.to_owned(),
+            created_by_organisation: creator_organisation.to_owned(),
         };
         store::insert(&self.db, row.clone()).await.map_err(db_error("storing an API key"))?;
         Ok(IssuedKey { row, secret })
@@ -274,6 +297,11 @@ impl AccessService {
         }
         Ok(principal_of_key(&row))
     }
+}
+
+/// Returns the maximum key lifetime `config` sets.
+fn lifetime(config: &sharedmetrics_config::ApiKeyConfig) -> chrono::Duration {
+    chrono::Duration::days(i64::from(config.max_lifetime_days))
 }
 
 /// Returns an INVALID_ARGUMENT for an unknown role value at `field`.
@@ -342,10 +370,9 @@ impl AccessApi for AccessService {
         if roles.is_empty() {
             return Err(ServiceError::invalid_field("roles", "REQUIRED", "an API key needs at least one role"));
         }
-        if !principal.is_national() && roles.contains(&Role::National) {
-            let refusal = "only a national principal may grant the national role";
-            return Err(policy::Decision::deny(policy::rules::MANAGE_KEYS_NATIONAL_ROLE, refusal).refusal());
-        }
+        policy::grant_roles(principal, &roles).check()?;
+        let now = chrono::Utc::now();
+        let latest = now + self.max_key_lifetime;
         let expires_at = request
             .expires_at
             .map(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
@@ -353,12 +380,26 @@ impl AccessApi for AccessService {
                 t.ok_or_else(|| ServiceError::invalid_field("expires_at", "INVALID_TIME", "expires_at is out of range"))
             })
             .transpose()?;
-        if expires_at.is_some_and(|t| t <= chrono::Utc::now()) {
+        if expires_at.is_some_and(|t| t <= now) {
             return Err(ServiceError::invalid_field("expires_at", "OUT_OF_RANGE", "expires_at is in the past"));
         }
-        let issued = self.issue_key(&request.name, &organisation, &roles, expires_at, &principal.id).await?;
+        if let Some(at) = expires_at.filter(|t| *t > latest) {
+            return Err(ServiceError::invalid_field(
+                "expires_at",
+                "OUT_OF_RANGE",
+                format!(
+                    "expires_at {} is past the maximum key lifetime of {} days (at most {})",
+                    at.to_rfc3339(),
+                    self.max_key_lifetime.num_days(),
+                    latest.to_rfc3339()
+                ),
+            ));
+        }
+        let creator = (principal.id.as_str(), principal.organisation.as_str());
+        let issued =
+            self.issue_key(&request.name, &organisation, &roles, expires_at.unwrap_or(latest), creator).await?;
         tracing::info!(key_id = %issued.row.key_id, organisation = %organisation, principal = %principal.id, "api key created");
-        Ok(CreateApiKeyResponse { api_key: Some(key_message(&issued.row)), secret: issued.secret })
+        Ok(CreateApiKeyResponse { api_key: Some(key_message(&issued.row, principal)), secret: issued.secret })
     }
 
     async fn list_api_keys(
@@ -391,7 +432,7 @@ impl AccessApi for AccessService {
         let keys: Vec<ApiKey> = rows
             .iter()
             .filter(|k| request.include_inactive || (k.revoked_at.is_none() && k.expires_at.is_none_or(|t| t > now)))
-            .map(key_message)
+            .map(|k| key_message(k, principal))
             .collect();
         let total = keys.len() as u64;
         let api_keys = keys.into_iter().skip(offset as usize).take(limit as usize).collect();
@@ -421,7 +462,7 @@ impl AccessApi for AccessService {
         // Refused from the next request on, not after the cache's time to live.
         self.keys.invalidate(&row.key_id).await;
         tracing::info!(key_id = %row.key_id, principal = %principal.id, "api key revoked");
-        Ok(RevokeApiKeyResponse { api_key: Some(key_message(&row)) })
+        Ok(RevokeApiKeyResponse { api_key: Some(key_message(&row, principal)) })
     }
 
     async fn explain_access(
@@ -479,17 +520,26 @@ impl AccessApi for AccessService {
     }
 }
 
+/// Returns the key id of a presented API key (`sm_<key id>_<secret>`), if it has that form.
+fn key_id_of(presented: &str) -> Option<&str> {
+    presented.strip_prefix(KEY_PREFIX).and_then(|rest| rest.split_once('_')).map(|(id, _)| id)
+}
+
 /// Authenticates requests at the gateway: an API key (`authorization: Bearer sm_…` or
-/// `x-api-key: sm_…`), or, when OIDC is configured, an OIDC bearer token.
+/// `x-api-key: sm_…`), or, when OIDC is configured, an OIDC bearer token; repeated failures
+/// from one key id or client address are throttled ([`throttle`]).
 pub struct ApiKeyAuthenticator {
     access: AccessService,
     oidc: Option<std::sync::Arc<crate::oidc::OidcVerifier>>,
+    throttle: throttle::AuthThrottle,
 }
 
 impl ApiKeyAuthenticator {
-    /// Returns an authenticator checking keys against `access` (and no OIDC tokens).
+    /// Returns an authenticator checking keys against `access` (and no OIDC tokens), with the
+    /// default throttle of failed authentications and no trusted proxies.
     pub fn new(access: AccessService) -> Self {
-        Self { access, oidc: None }
+        let throttle = throttle::AuthThrottle::new(&Default::default(), Vec::new());
+        Self { access, oidc: None, throttle }
     }
 
     /// Also accepts OIDC bearer tokens verified by `oidc`.
@@ -497,27 +547,58 @@ impl ApiKeyAuthenticator {
         self.oidc = oidc.map(std::sync::Arc::new);
         self
     }
+
+    /// Throttles failed authentications with `throttle` instead of the default.
+    pub fn with_throttle(mut self, throttle: throttle::AuthThrottle) -> Self {
+        self.throttle = throttle;
+        self
+    }
 }
 
 #[async_trait::async_trait]
 impl sharedmetrics_grpc::Authenticator for ApiKeyAuthenticator {
-    async fn authenticate(&self, headers: &http::HeaderMap) -> Result<Option<Principal>, ServiceError> {
+    async fn authenticate(
+        &self,
+        headers: &http::HeaderMap,
+        peer: Option<std::net::SocketAddr>,
+    ) -> Result<Option<Principal>, ServiceError> {
         let bearer = headers
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(str::trim);
         let api_key = headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim);
-        match (bearer, api_key) {
-            (Some(token), _) if !token.starts_with(KEY_PREFIX) => match &self.oidc {
-                Some(oidc) => oidc.verify(token).await.map(Some),
+        let (credential, is_key) = match (bearer, api_key) {
+            (Some(token), _) if !token.starts_with(KEY_PREFIX) => (token, false),
+            (Some(key), _) | (None, Some(key)) => (key, true),
+            (None, None) => return Ok(None),
+        };
+        // Before anything is checked: a key id or address past its failures is refused without
+        // the secret being compared, so guessing gains nothing. Only the key id is ever logged.
+        let key_id = if is_key { key_id_of(credential) } else { None };
+        let client = self.throttle.client_address(headers, peer);
+        self.throttle.check(key_id, client).await?;
+        let result = if is_key {
+            self.access.authenticate_key(credential).await
+        } else {
+            match &self.oidc {
+                Some(oidc) => oidc.verify(credential).await,
                 None => Err(ServiceError::new(
                     ErrorCode::Unauthenticated,
                     "the bearer credential is not an API key (sm_…) and OIDC sign-in is not configured",
                 )),
-            },
-            (Some(key), _) | (None, Some(key)) => self.access.authenticate_key(key).await.map(Some),
-            (None, None) => Ok(None),
+            }
+        };
+        match result {
+            Ok(principal) => Ok(Some(principal)),
+            Err(error) => {
+                // Only refused credentials count: a store that failed to answer is not the
+                // client's failure.
+                if error.code == ErrorCode::Unauthenticated {
+                    self.throttle.record_failure(key_id, client).await;
+                }
+                Err(error)
+            }
         }
     }
 }

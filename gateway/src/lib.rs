@@ -8,6 +8,7 @@ pub mod access;
 pub mod audit;
 pub mod dashboard;
 pub mod explain;
+pub mod http_server;
 pub mod oidc;
 pub mod quota;
 
@@ -21,7 +22,9 @@ use sharedmetrics_benchmarking::{BenchmarkingApi, BenchmarkingGrpc};
 use sharedmetrics_commitments::{CommitmentsApi, CommitmentsGrpc};
 use sharedmetrics_config::GatewayConfig;
 use sharedmetrics_definitions::{DefinitionsApi, DefinitionsGrpc};
-use sharedmetrics_grpc::{Authenticator, DefaultDeadlineLayer, IdentityLayer, ServerTelemetryLayer};
+use sharedmetrics_grpc::{
+    Authenticator, DefaultDeadlineLayer, IdentityLayer, ServerTelemetryLayer, StreamIdleTimeoutLayer,
+};
 use sharedmetrics_proto::sharedmetrics::access::v1::access_service_server::AccessServiceServer;
 use sharedmetrics_proto::sharedmetrics::benchmarking::v1::benchmarking_service_server::BenchmarkingServiceServer;
 use sharedmetrics_proto::sharedmetrics::commitments::v1::commitments_service_server::CommitmentsServiceServer;
@@ -106,10 +109,15 @@ pub async fn serve_grpc(
     // segment waits for the client's delayed ACK (40 ms on Linux) before its last segment.
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     let service = grpc_service(routes.routes(), authenticator, protection, config);
+    let millis = |ms: u64| (ms > 0).then(|| Duration::from_millis(ms));
     tonic::transport::Server::builder()
         // Past the concurrency limit, refuse at once rather than queue without bound.
         .concurrency_limit_per_connection(config.max_concurrent_requests)
         .load_shed(true)
+        // Ping each connection's peer, and close the connection (ending its calls) when a ping
+        // goes unanswered: a vanished client's streams are not held until TCP notices.
+        .http2_keepalive_interval(millis(config.http2_keepalive_interval_ms))
+        .http2_keepalive_timeout(Some(Duration::from_millis(config.http2_keepalive_timeout_ms)))
         // gRPC-web (HTTP/1.1, `application/grpc-web*`) so a browser page can call the API; plain
         // gRPC passes through untouched.
         .accept_http1(true)
@@ -186,6 +194,8 @@ pub fn grpc_service(
         sharedmetrics_grpc::streaming_methods(sharedmetrics_proto::FILE_DESCRIPTOR_SET),
     )
     .with_rpc_deadlines(&config.rpc_timeouts_ms, &known_rpcs);
+    let stream_idle = (config.grpc_stream_idle_timeout_ms > 0)
+        .then(|| StreamIdleTimeoutLayer::new(Duration::from_millis(config.grpc_stream_idle_timeout_ms)));
     // The middleware, outermost first: each request passes these top to bottom.
     let service = tower::ServiceBuilder::new()
         // Telemetry first, so it sees every answer, refusals below included: a server span per
@@ -196,6 +206,9 @@ pub fn grpc_service(
         // A unary call without its own deadline gets the default one; bulk streams run as long
         // as their data takes (a client's grpc-timeout still applies to them).
         .layer(deadline)
+        // ... but not as long as their client stays silent: a stream that sends nothing for the
+        // idle timeout ends (DEADLINE_EXCEEDED), storing nothing.
+        .option_layer(stream_idle)
         // Who is calling: every handler below sees the principal (or its absence).
         .layer(IdentityLayer::new(authenticator))
         // Per-principal requests per minute (the gateway only; services behind it trust it).

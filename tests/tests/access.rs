@@ -29,6 +29,9 @@ use sharedmetrics_proto::sharedmetrics::submissions::v1::submissions_service_cli
 use sharedmetrics_proto::sharedmetrics::submissions::v1::*;
 use tonic::{Code, Status};
 
+#[path = "access/as_of.rs"]
+mod as_of;
+
 /// Organisation A: owns every resource of the fixture.
 const OWNER: &str = "RBL";
 /// Organisation B: another trust of the same ICB, owning nothing here.
@@ -115,6 +118,10 @@ struct Fixture {
     draft_submission: String,
     embargoed_submission: String,
     published_submission: String,
+    /// A draft revision (numerator [`as_of::REVISED`]) of a published row of 2020/21.
+    revision_submission: String,
+    /// A time after the 2020/21 row was published and before its draft revision was made.
+    before_revision: prost_types::Timestamp,
     commitment: String,
 }
 
@@ -181,10 +188,14 @@ fn spec(code: &str, owners: &[&str], visibility: Visibility) -> MetricVersionSpe
 }
 
 fn rows(period: &str) -> Vec<ObservationRow> {
+    rows_with(period, 40.0)
+}
+
+fn rows_with(period: &str, numerator: f64) -> Vec<ObservationRow> {
     vec![ObservationRow {
         area_code: WIRRAL_LSOA.into(),
         period_code: period.into(),
-        numerator: Some(40.0),
+        numerator: Some(numerator),
         denominator: Some(100.0),
         ..Default::default()
     }]
@@ -202,11 +213,13 @@ fn header(metric: &str, dry_run: bool) -> SubmissionHeader {
 
 /// Submits RBL's rows for `period` on the public metric as RBL's submitter; returns the id.
 async fn owner_submission(fixture_submitter: &AuthChannel, period: &str) -> String {
+    owner_submission_of(fixture_submitter, rows(period)).await
+}
+
+/// Submits `rows` on the public metric as RBL's submitter; returns the id.
+async fn owner_submission_of(fixture_submitter: &AuthChannel, rows: Vec<ObservationRow>) -> String {
     let receipt = SubmissionsServiceClient::new(fixture_submitter.clone())
-        .submit_observations(SubmitObservationsRequest {
-            header: Some(header(PUBLIC_METRIC, false)),
-            rows: rows(period),
-        })
+        .submit_observations(SubmitObservationsRequest { header: Some(header(PUBLIC_METRIC, false)), rows })
         .await
         .expect("RBL submits")
         .into_inner()
@@ -286,6 +299,16 @@ async fn set_up(sandbox: &Sandbox) -> Fixture {
         })
         .await
         .expect("RBL publishes under embargo");
+    let revised = owner_submission(&owner_submitter, as_of::REVISED_PERIOD).await;
+    submissions
+        .publish_submission(PublishSubmissionRequest { submission_id: revised, embargo_until: None })
+        .await
+        .expect("RBL publishes the row it will revise");
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let before_revision = prost_types::Timestamp::from(std::time::SystemTime::now());
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let revision_submission =
+        owner_submission_of(&owner_submitter, rows_with(as_of::REVISED_PERIOD, as_of::REVISED)).await;
 
     let mut commitments = CommitmentsServiceClient::new(owner_admin.clone());
     commitments
@@ -316,6 +339,8 @@ async fn set_up(sandbox: &Sandbox) -> Fixture {
         draft_submission,
         embargoed_submission,
         published_submission,
+        revision_submission,
+        before_revision,
         commitment,
     }
 }
@@ -1296,6 +1321,7 @@ async fn run_all(backend: Backend, topology: Topology) {
     let fixture = set_up(&sandbox).await;
     explain_access_names_the_rule_the_services_apply(&sandbox, &fixture).await;
     nothing_of_a_leaks_into_b_lists(&fixture).await;
+    as_of::no_as_of_reveals_what_is_hidden_now(&fixture).await;
     the_matrix_holds_for_every_rpc_role_and_organisation(&fixture).await;
     sandbox.stop().await.expect("the platform stops");
 }

@@ -1,9 +1,10 @@
 //! The gateway's protections through real servers, in both topologies: OIDC bearer tokens
 //! verified against a JWKS served on loopback (wrong issuer, audience, signature or expiry
 //! refused), per-principal request and row quotas (one principal flooded is answered
-//! RESOURCE_EXHAUSTED with a retry-after while another is still served), per-RPC deadlines, and
-//! the audit log of writes (an org admin reads its own organisation's events only; national
-//! reads all).
+//! RESOURCE_EXHAUSTED with a retry-after while another is still served), per-RPC deadlines, the
+//! audit log of writes (an org admin reads its own organisation's events only; national reads
+//! all), failed authentications throttled per key id and per client address, and a stalled
+//! client stream ended by its idle timeout with nothing stored.
 
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -279,7 +280,8 @@ async fn a_flooding_principal_is_refused_while_another_is_served(backend: Backen
     });
     let answers = futures::future::join_all(calls).await;
     let refused: Vec<&tonic::Status> = answers.iter().filter_map(|a| a.as_ref().err()).collect();
-    assert_eq!(answers.len() - refused.len(), REQUESTS as usize, "exactly the quota is served");
+    let codes: Vec<(Code, &str)> = refused.iter().map(|s| (s.code(), s.message())).collect();
+    assert_eq!(answers.len() - refused.len(), REQUESTS as usize, "exactly the quota is served; refused: {codes:?}");
     assert_eq!(refused.len(), 15);
     for status in &refused {
         assert_eq!(status.code(), Code::ResourceExhausted, "{}", status.message());
@@ -403,7 +405,7 @@ async fn overload_is_shed_and_oversized_messages_refused(backend: Backend, topol
 
 async fn writes_are_audited_and_read_by_their_own_organisation(backend: Backend, topology: Topology) {
     let sandbox = Sandbox::start(backend, topology).await.expect("the platform starts");
-    let (rbl_admin, _) = sandbox.create_key("RBL", &[access::Role::OrgAdmin]).await.unwrap();
+    let (rbl_admin, _) = sandbox.create_key("RBL", &[access::Role::OrgAdmin, access::Role::Submitter]).await.unwrap();
     let (rbn_admin, _) = sandbox.create_key("RBN", &[access::Role::OrgAdmin]).await.unwrap();
     let (rbl_reader, rbl_reader_id) = sandbox.create_key("RBL", &[access::Role::Reader]).await.unwrap();
 
@@ -503,6 +505,165 @@ async fn writes_are_audited_and_read_by_their_own_organisation(backend: Backend,
     sandbox.stop().await.unwrap();
 }
 
+/// Calls WhoAmI with `credential`, as if forwarded by a proxy for `forwarded_for`.
+async fn who_am_i_for(
+    sandbox: &Sandbox,
+    credential: &str,
+    forwarded_for: &str,
+) -> Result<access::WhoAmIResponse, tonic::Status> {
+    let mut request = tonic::Request::new(access::WhoAmIRequest {});
+    request.metadata_mut().insert("x-forwarded-for", forwarded_for.parse().expect("an ascii address"));
+    AccessServiceClient::new(sandbox.with_key(Some(credential))).who_am_i(request).await.map(|r| r.into_inner())
+}
+
+/// Asserts that `status` is the throttle's refusal, counted by `counted` (`key_id` or
+/// `client_address`), with a retry-after both as metadata and in the ErrorInfo.
+fn assert_throttled(status: &tonic::Status, counted: &str) {
+    assert_eq!(status.code(), Code::ResourceExhausted, "{}", status.message());
+    assert!(status.message().contains("too many failed authentications"), "{}", status.message());
+    let retry_after = status.metadata().get("retry-after").expect("a retry-after").to_str().unwrap().to_owned();
+    let seconds: u64 = retry_after.parse().unwrap();
+    assert!((1..=60).contains(&seconds), "retry after {seconds} s");
+    let error = sharedmetrics_error::ServiceError::from(status.clone());
+    assert_eq!(error.code, sharedmetrics_error::ErrorCode::ResourceExhausted);
+    assert_eq!(error.metadata.get(sharedmetrics_error::RETRY_AFTER_METADATA_KEY), Some(&retry_after));
+    assert_eq!(error.metadata.get("throttled").map(String::as_str), Some(counted), "{:?}", error.metadata);
+}
+
+async fn failed_authentications_are_throttled_per_key_id(backend: Backend, topology: Topology) {
+    let sandbox = Sandbox::start_with(backend, topology, |config| {
+        config.gateway.auth_throttle.max_failures = 3;
+        // The test's clients all connect from loopback; as a trusted proxy it may say, in
+        // X-Forwarded-For, which client each attempt stands for.
+        config.gateway.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await
+    .expect("the platform starts");
+    let (secret, _) = secret_key(&sandbox, "RBL", &[access::Role::Reader]).await;
+    let (other_secret, _) = secret_key(&sandbox, "RBN", &[access::Role::Reader]).await;
+    let (prefix, _) = secret.rsplit_once('_').expect("sm_<key id>_<secret>");
+    let wrong = format!("{prefix}_{}", "0".repeat(64));
+    assert_ne!(wrong, secret);
+
+    // Three wrong secrets for the real key id, each from another address: refused as wrong.
+    for i in 1..=3 {
+        let status = who_am_i_for(&sandbox, &wrong, &format!("192.0.2.{i}")).await.expect_err("a wrong secret");
+        assert_eq!(status.code(), Code::Unauthenticated, "attempt {i}: {}", status.message());
+        assert!(!status.message().contains(&wrong), "the presented key is never echoed");
+    }
+    // The fourth, from a fresh address and even with the right secret, is refused unchecked.
+    let status = who_am_i_for(&sandbox, &secret, "192.0.2.4").await.expect_err("the key id is throttled");
+    assert_throttled(&status, "key_id");
+    assert!(!status.message().contains(&secret), "the secret is never echoed");
+    // Another key is served, from an address that made one of the failures.
+    let other = who_am_i_for(&sandbox, &other_secret, "192.0.2.1").await.expect("another key is served");
+    assert_eq!(other.principal.unwrap().organisation_code, "RBN");
+    // The REST side shares the count: 429 with a Retry-After, the stable reason in the body.
+    let (status, headers, body) = curl_whoami(&sandbox, &secret);
+    assert_eq!(status, 429, "{body}");
+    assert!(headers.to_ascii_lowercase().contains("retry-after:"), "{headers}");
+    assert!(body.contains("\"RESOURCE_EXHAUSTED\"") && body.contains("retry_after_seconds"), "{body}");
+    let (status, _, body) = curl_whoami(&sandbox, &other_secret);
+    assert_eq!(status, 200, "{body}");
+    sandbox.stop().await.unwrap();
+}
+
+async fn failed_authentications_are_throttled_per_client_address(backend: Backend, topology: Topology) {
+    // No trusted proxies (the default): X-Forwarded-For is not believed, so every attempt below
+    // counts against 127.0.0.1, the one address all of the test's clients share.
+    let sandbox = Sandbox::start_with(backend, topology, |config| config.gateway.auth_throttle.max_failures = 3)
+        .await
+        .expect("the platform starts");
+    let (secret, _) = secret_key(&sandbox, "RBL", &[access::Role::Reader]).await;
+    for (credential, forwarded_for) in [("sm_malformed", "203.0.113.1"), ("sm_0000000000000000_unknown", "203.0.113.2")]
+    {
+        let status = who_am_i_for(&sandbox, credential, forwarded_for).await.expect_err("a bad key");
+        assert_eq!(status.code(), Code::Unauthenticated, "{credential}: {}", status.message());
+    }
+    // The REST side counts in the same place.
+    let (status, _, body) = curl_whoami(&sandbox, "sm_1111111111111111_unknown");
+    assert_eq!(status, 401, "{body}");
+    // The next attempt from the address is refused at once, whatever it presents.
+    let status = who_am_i_for(&sandbox, &secret, "198.51.100.7").await.expect_err("the address is throttled");
+    assert_throttled(&status, "client_address");
+    let (status, headers, body) = curl_whoami(&sandbox, &secret);
+    assert_eq!(status, 429, "{body}");
+    let retry_after = headers
+        .lines()
+        .find_map(|line| line.to_ascii_lowercase().strip_prefix("retry-after:").map(|v| v.trim().to_owned()))
+        .unwrap_or_else(|| panic!("a Retry-After: {headers}"));
+    assert!(retry_after.parse::<u64>().is_ok_and(|s| (1..=60).contains(&s)), "{retry_after}");
+    assert!(body.contains("\"RESOURCE_EXHAUSTED\"") && body.contains("from this address"), "{body}");
+    sandbox.stop().await.unwrap();
+}
+
+fn stream_frame(frame: stream_observations_request::Frame) -> StreamObservationsRequest {
+    StreamObservationsRequest { frame: Some(frame) }
+}
+
+async fn an_idle_stream_is_ended_and_stores_nothing(backend: Backend, topology: Topology) {
+    use futures::StreamExt as _;
+    const IDLE_MS: u64 = 500;
+    let sandbox = Sandbox::start_with(backend, topology, |config| config.gateway.grpc_stream_idle_timeout_ms = IDLE_MS)
+        .await
+        .expect("the platform starts");
+    for code in ["idle-stream", "paced-stream"] {
+        DefinitionsServiceClient::new(sandbox.admin())
+            .create_metric(CreateMetricRequest { spec: Some(metric_spec(code)), new_version: false, publish: true })
+            .await
+            .expect("the admin defines the metric");
+    }
+    let header = |metric: &str| {
+        stream_frame(stream_observations_request::Frame::Header(SubmissionHeader {
+            metric_code: metric.into(),
+            mode: SubmissionMode::Merge as i32,
+            source_system: "idle".into(),
+            ..Default::default()
+        }))
+    };
+    let chunk =
+        |year| stream_frame(stream_observations_request::Frame::Chunk(ObservationChunk { rows: rows(3, year) }));
+
+    // A header and a chunk, then silence: the server ends the call, naming the idle timeout.
+    let stalled = tokio_stream::StreamExt::chain(
+        tokio_stream::iter(vec![header("idle-stream"), chunk(2021)]),
+        tokio_stream::pending(),
+    );
+    let started = std::time::Instant::now();
+    let mut client = SubmissionsServiceClient::new(sandbox.admin());
+    let call = client.stream_observations(stalled);
+    let status = tokio::time::timeout(Duration::from_secs(20), call)
+        .await
+        .expect("the server ends the stalled call")
+        .expect_err("a stalled stream is refused");
+    assert!(started.elapsed() >= Duration::from_millis(IDLE_MS), "ended after {:?}", started.elapsed());
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{}", status.message());
+    assert!(status.message().contains("idle timeout"), "{}", status.message());
+    assert!(status.message().contains(&format!("{IDLE_MS} ms")), "{}", status.message());
+    assert_eq!(stored_rows(&sandbox, "idle-stream").await, 0, "nothing of the stalled stream is stored");
+
+    // A client pausing for less than the limit between frames is served as before.
+    let paced = futures::stream::iter(vec![
+        header("paced-stream"),
+        chunk(2021),
+        stream_frame(stream_observations_request::Frame::End(StreamEnd { row_count: 3 })),
+    ])
+    .then(|frame| async move {
+        tokio::time::sleep(Duration::from_millis(IDLE_MS / 3)).await;
+        frame
+    });
+    let receipt = SubmissionsServiceClient::new(sandbox.admin())
+        .stream_observations(paced)
+        .await
+        .expect("a paced stream commits")
+        .into_inner()
+        .receipt
+        .unwrap();
+    assert!(receipt.committed);
+    assert_eq!(stored_rows(&sandbox, "paced-stream").await, 3);
+    sandbox.stop().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oidc_tokens_single_binary_sqlite() {
     oidc_tokens_are_verified_against_the_issuers_keys(Backend::Sqlite, Topology::SingleBinary).await;
@@ -541,4 +702,34 @@ async fn audit_single_binary_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_split_postgres() {
     writes_are_audited_and_read_by_their_own_organisation(Backend::Postgres, Topology::Split).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_throttle_per_key_single_binary_sqlite() {
+    failed_authentications_are_throttled_per_key_id(Backend::Sqlite, Topology::SingleBinary).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_throttle_per_key_split_postgres() {
+    failed_authentications_are_throttled_per_key_id(Backend::Postgres, Topology::Split).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_throttle_per_address_single_binary_sqlite() {
+    failed_authentications_are_throttled_per_client_address(Backend::Sqlite, Topology::SingleBinary).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_throttle_per_address_split_postgres() {
+    failed_authentications_are_throttled_per_client_address(Backend::Postgres, Topology::Split).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_idle_timeout_single_binary_sqlite() {
+    an_idle_stream_is_ended_and_stores_nothing(Backend::Sqlite, Topology::SingleBinary).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_idle_timeout_split_postgres() {
+    an_idle_stream_is_ended_and_stores_nothing(Backend::Postgres, Topology::Split).await;
 }

@@ -3,11 +3,15 @@
 //! publication, a query (NDJSON and CSV), a comparison and the caller's identity each return
 //! the same data as the gRPC call; errors are JSON with the stable codes; the OpenAPI document
 //! lists every annotated RPC; gRPC-web answers a hand-framed WhoAmI on both ports; CORS grants
-//! browser pages of configured origins only.
+//! browser pages of configured origins only. Hardening: a body must be JSON (or NDJSON for the
+//! stream), else 415; each error's codes agree with its status; a formula in a text field comes
+//! back neutralised in CSV; a client slow to send its headers or its body is cut off.
 
 use std::collections::BTreeSet;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use prost::Message;
 use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
@@ -145,13 +149,15 @@ fn expect_status(response: &Http, status: u16, what: &str) {
     assert_eq!(response.status, status, "{what}: {}", String::from_utf8_lossy(&response.body));
 }
 
-/// Asserts an error answer: its HTTP status, JSON body and stable code.
+/// Asserts an error answer: its HTTP status, JSON body and stable code, and a gRPC status
+/// (name and number) beside them.
 fn expect_error(response: &Http, status: u16, code: &str, what: &str) -> Value {
     expect_status(response, status, what);
     assert!(response.content_type.starts_with("application/json"), "{what}: {}", response.content_type);
     let error = response.json()["error"].clone();
     assert_eq!(error["code"], code, "{what}: {error}");
     assert_eq!(error["http_status"], status, "{what}");
+    assert!(error["status"].as_str().is_some_and(|s| !s.is_empty()) && error["grpc_code"].is_u64(), "{what}: {error}");
     assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()), "{what}: a message");
     error
 }
@@ -231,7 +237,8 @@ async fn a_metric_defined_over_rest_reads_the_same_over_grpc(sandbox: &Sandbox, 
     let unknown = curl.post("/v1/metrics", admin, &json!({"spec": {"colour": "red"}})).await;
     let error = expect_error(&unknown, 400, "INVALID_ARGUMENT", "an unknown field");
     assert!(error["message"].as_str().unwrap().contains("colour"), "{error}");
-    let malformed = curl.call("POST", "/v1/metrics", admin, &[], Some(b"{\"spec\": ")).await;
+    let malformed =
+        curl.call("POST", "/v1/metrics", admin, &["Content-Type: application/json"], Some(b"{\"spec\": ")).await;
     expect_error(&malformed, 400, "INVALID_ARGUMENT", "malformed JSON");
     let mut untitled = metric_spec(&format!("{code}-untitled"));
     untitled["title"] = json!("");
@@ -415,7 +422,8 @@ async fn a_streamed_submission_and_a_comparison_over_rest_match_grpc(sandbox: &S
         json!({"end": {"rowCount": "1"}}),
     ];
     let bad_body = serde_json::to_vec(&Value::Array(bad.to_vec())).unwrap();
-    let refused = curl.call("POST", "/v1/submissions:stream", Some(admin), &[], Some(&bad_body)).await;
+    let json = ["Content-Type: application/json"];
+    let refused = curl.call("POST", "/v1/submissions:stream", Some(admin), &json, Some(&bad_body)).await;
     let error = expect_error(&refused, 400, "INVALID_ARGUMENT", "a bad stream frame");
     assert_eq!(error["field_violations"][0]["field"], "[1].chunk.rows[0].numerator", "{error}");
 
@@ -581,9 +589,165 @@ async fn cross_origin_pages_are_allowed_only_from_configured_origins(sandbox: &S
     assert_eq!(other.header("access-control-allow-origin"), None);
 }
 
+/// Asserts an error whose codes agree with its status: the stable code and the gRPC status
+/// (by name and number) the transcoder gives that status, and the refusal's reason.
+fn expect_refusal(response: &Http, status: u16, grpc: (&str, u64), reason: Option<&str>, what: &str) -> Value {
+    let error = expect_error(response, status, grpc.0, what);
+    assert_eq!(error["status"], grpc.0, "{what}: {error}");
+    assert_eq!(error["grpc_code"], grpc.1, "{what}: {error}");
+    if let Some(reason) = reason {
+        assert_eq!(error["field_violations"][0]["reason"], reason, "{what}: {error}");
+    }
+    error
+}
+
+/// The JSON body limit of the REST scenarios: 8 × `quotas.max_message_bytes`, set in [`run_all`].
+const MAX_JSON_BYTES: usize = 8 * MAX_MESSAGE_BYTES;
+const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+
+async fn writes_need_a_json_body_and_errors_agree_with_their_status(sandbox: &Sandbox, curl: &Curl) {
+    let admin = Some(sandbox.admin_key.as_str());
+    let spec = serde_json::to_vec(&json!({"spec": metric_spec("e2e-rest-types"), "publish": true})).unwrap();
+    // 415 for a type the route does not read, or none (`Content-Type:` makes curl send none).
+    let refused_types =
+        ["Content-Type: text/plain", "Content-Type: application/x-www-form-urlencoded", "Content-Type:"];
+    for content_type in refused_types {
+        let refused = curl.call("POST", "/v1/metrics", admin, &[content_type], Some(&spec)).await;
+        let what = format!("a metric sent with {content_type:?}");
+        let error = expect_refusal(&refused, 415, ("UNIMPLEMENTED", 12), Some("UNSUPPORTED_MEDIA_TYPE"), &what);
+        assert!(error["message"].as_str().unwrap().contains("application/json"), "{error}");
+    }
+    let csv = b"area_code,period_code,numerator\nE01007124,2024/25,3\n";
+    let refused = curl.call("POST", "/v1/submissions:stream", admin, &["Content-Type: text/csv"], Some(csv)).await;
+    expect_refusal(&refused, 415, ("UNIMPLEMENTED", 12), Some("UNSUPPORTED_MEDIA_TYPE"), "a CSV upload to the stream");
+    // JSON with its charset is accepted.
+    let utf8 = ["Content-Type: application/json; charset=utf-8"];
+    let created = curl.call("POST", "/v1/metrics", admin, &utf8, Some(&spec)).await;
+    expect_status(&created, 200, "a metric sent as application/json; charset=utf-8");
+
+    // Every error the transcoder makes itself says its own status in its codes.
+    let no_route = curl.get("/v1/no-such-thing", admin).await;
+    expect_refusal(&no_route, 404, ("NOT_FOUND", 5), None, "an unknown route");
+    let method = curl.call("DELETE", "/v1/metrics", admin, &[], None).await;
+    expect_refusal(&method, 405, ("UNIMPLEMENTED", 12), Some("METHOD_NOT_ALLOWED"), "a known path, another method");
+    assert!(method.header("allow").is_some_and(|allow| allow.contains("POST")), "{:?}", method.headers);
+    let malformed = curl.call("POST", "/v1/metrics", admin, &["Content-Type: application/json"], Some(b"{")).await;
+    expect_refusal(&malformed, 400, ("INVALID_ARGUMENT", 3), Some("INVALID_JSON"), "malformed JSON");
+    // Past the limit, refused on its Content-Length before curl sends it (Expect: 100-continue).
+    let title = "x".repeat(MAX_JSON_BYTES);
+    let large = serde_json::to_vec(&json!({"spec": {"code": "e2e-rest-large", "title": title}})).unwrap();
+    let too_large = curl.call("POST", "/v1/metrics", admin, &["Content-Type: application/json"], Some(&large)).await;
+    expect_refusal(&too_large, 413, ("RESOURCE_EXHAUSTED", 8), Some("BODY_TOO_LARGE"), "a body past the limit");
+}
+
+async fn a_formula_in_a_note_comes_back_neutralised_in_csv(sandbox: &Sandbox, curl: &Curl, code: &str) {
+    let admin = Some(sandbox.admin_key.as_str());
+    let created = curl.post("/v1/metrics", admin, &json!({"spec": metric_spec(code), "publish": true})).await;
+    expect_status(&created, 200, "the metric is created");
+    let formula = r#"=HYPERLINK("http://x")"#;
+    let body = json!({
+        "header": {"metricCode": code, "mode": "SUBMISSION_MODE_MERGE", "sourceSystem": "curl"},
+        "rows": [{"areaCode": WIRRAL_LSOAS[0], "periodCode": PERIOD, "numerator": 30, "denominator": 100, "note": formula}],
+    });
+    let submitted = curl.post("/v1/submissions", admin, &body).await;
+    expect_status(&submitted, 200, "a row with a formula for a note");
+    let id = submitted.json()["receipt"]["submissionId"].as_str().expect("an id").to_owned();
+    let published = curl.post(&format!("/v1/submissions/{id}:publish"), admin, &json!({})).await;
+    expect_status(&published, 200, "published");
+
+    let query = format!("/v1/observations?metric_code={code}&area_codes={}", WIRRAL_LSOAS[0]);
+    let ndjson = curl.get(&query, admin).await;
+    expect_status(&ndjson, 200, "the query as NDJSON");
+    assert!(ndjson.text().contains(r#""note":"=HYPERLINK(\"http://x\")""#), "JSON keeps the note: {}", ndjson.text());
+    let csv = curl.call("GET", &query, admin, &["Accept: text/csv"], None).await;
+    expect_status(&csv, 200, "the query as CSV");
+    // Quoted, its quotes doubled, and prefixed so a spreadsheet shows it rather than runs it.
+    assert!(csv.text().contains(r#""'=HYPERLINK(""http://x"")""#), "{}", csv.text());
+    let mut reader = csv::Reader::from_reader(csv.body.as_slice());
+    let header = reader.headers().unwrap().clone();
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap_or_else(|| panic!("no column {name}"));
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), 1, "{}", csv.text());
+    assert_eq!(&records[0][column("note")], format!("'{formula}"));
+    assert_eq!(&records[0][column("numerator")], "30", "a number is written as it is");
+}
+
+/// The HTTP port's header read and body idle limits in the REST scenarios (set in [`run_all`]).
+const HTTP_TIMEOUT: Duration = Duration::from_millis(1000);
+
+/// Writes `request` on a raw TCP connection to `addr` and reads until the server closes it or
+/// `give_up` passes; returns what was read, how long after the write, and whether it closed.
+async fn raw_exchange(addr: std::net::SocketAddr, request: Vec<u8>, give_up: Duration) -> (Vec<u8>, Duration, bool) {
+    tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(addr).expect("connects");
+        stream.set_read_timeout(Some(give_up)).unwrap();
+        let started = Instant::now();
+        stream.write_all(&request).expect("written");
+        let mut received = Vec::new();
+        let mut buffer = [0u8; 4096];
+        loop {
+            match stream.read(&mut buffer) {
+                Ok(0) => return (received, started.elapsed(), true),
+                Ok(n) => received.extend_from_slice(&buffer[..n]),
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                    return (received, started.elapsed(), false);
+                }
+                // Reset by the server: closed too.
+                Err(_) => return (received, started.elapsed(), true),
+            }
+        }
+    })
+    .await
+    .expect("the exchange ran")
+}
+
+async fn slow_clients_are_cut_off(sandbox: &Sandbox) {
+    let give_up = HTTP_TIMEOUT * 10;
+    // Headers begun and never finished: the connection is closed at the header read timeout.
+    let partial = format!("GET /v1/whoami HTTP/1.1\r\nHost: {}\r\nAuthorization: Bear", sandbox.http_addr);
+    let (_, waited, closed) = raw_exchange(sandbox.http_addr, partial.into_bytes(), give_up).await;
+    assert!(closed, "a client that never finishes its headers is disconnected (waited {waited:?})");
+    assert!(waited >= HTTP_TIMEOUT.mul_f64(0.9) && waited < give_up, "closed at the limit, not before: {waited:?}");
+
+    // Nothing at all, or the start of the HTTP/2 preface: closed at the same limit.
+    for silent in [&b""[..], b"PRI * HTTP/2"] {
+        let (_, waited, closed) = raw_exchange(sandbox.http_addr, silent.to_vec(), give_up).await;
+        let what = String::from_utf8_lossy(silent);
+        assert!(closed, "a client that sends {what:?} and stops is disconnected (waited {waited:?})");
+        assert!(waited >= HTTP_TIMEOUT.mul_f64(0.9) && waited < give_up, "{what:?}: closed at the limit: {waited:?}");
+    }
+
+    // A body announced as 100 bytes, 10 sent, then nothing: 408 at the body idle limit, closed.
+    let request = format!(
+        "POST /v1/metrics HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\n\
+         Content-Length: 100\r\n\r\n{{\"spec\": {{",
+        sandbox.http_addr, sandbox.admin_key
+    );
+    let (received, waited, closed) = raw_exchange(sandbox.http_addr, request.into_bytes(), give_up).await;
+    let answer = String::from_utf8_lossy(&received);
+    assert!(answer.starts_with("HTTP/1.1 408"), "a stalled body is answered 408 (after {waited:?}): {answer}");
+    assert!(closed, "and its connection closed: {answer}");
+    assert!(waited >= HTTP_TIMEOUT.mul_f64(0.9) && waited < give_up, "at the limit: {waited:?}");
+    let body = &answer[answer.find("\r\n\r\n").expect("a body") + 4..];
+    let error: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("a JSON body ({e}): {body}"));
+    assert_eq!(error["error"]["code"], "DEADLINE_EXCEEDED", "{error}");
+    assert_eq!(error["error"]["status"], "DEADLINE_EXCEEDED", "{error}");
+    assert_eq!(error["error"]["http_status"], 408, "{error}");
+    assert_eq!(error["error"]["field_violations"][0]["reason"], "BODY_TIMEOUT", "{error}");
+
+    // A prompt client on the same port is served as before.
+    let prompt = format!("GET /health/livez HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", sandbox.http_addr);
+    let (received, _, _) = raw_exchange(sandbox.http_addr, prompt.into_bytes(), give_up).await;
+    assert!(String::from_utf8_lossy(&received).starts_with("HTTP/1.1 200"), "{}", String::from_utf8_lossy(&received));
+}
+
 async fn run_all(backend: Backend, topology: Topology) {
     let sandbox = Sandbox::start_with(backend, topology, |config| {
         config.gateway.cors_allowed_origins = vec![ALLOWED_ORIGIN.to_owned()];
+        config.quotas.max_message_bytes = MAX_MESSAGE_BYTES;
+        let timeout_ms = HTTP_TIMEOUT.as_millis() as u64;
+        config.gateway.http_header_read_timeout_ms = timeout_ms;
+        config.gateway.http_body_idle_timeout_ms = timeout_ms;
     })
     .await
     .expect("the platform starts");
@@ -596,6 +760,9 @@ async fn run_all(backend: Backend, topology: Topology) {
     a_streamed_submission_and_a_comparison_over_rest_match_grpc(&sandbox, &curl, "e2e-rest-ne").await;
     grpc_web_answers_whoami_on_both_ports(&sandbox, &curl).await;
     cross_origin_pages_are_allowed_only_from_configured_origins(&sandbox, &curl).await;
+    writes_need_a_json_body_and_errors_agree_with_their_status(&sandbox, &curl).await;
+    a_formula_in_a_note_comes_back_neutralised_in_csv(&sandbox, &curl, "e2e-rest-formula").await;
+    slow_clients_are_cut_off(&sandbox).await;
     drop(curl);
     sandbox.stop().await.expect("the platform stops");
 }

@@ -127,6 +127,8 @@ async fn every_validation_rule_names_the_row_and_code(sandbox: &Sandbox) {
         row(WIRRAL_LSOA, "2024/25", &[], 31.0, 100.0),
         row(LONDON_LSOA, "2024/25", &[], 1.0, 2.0),
         ObservationRow { area_code: WIRRAL_LSOA_2.into(), period_code: "2024/25".into(), ..Default::default() },
+        ObservationRow { note: "n".repeat(1_001), ..row(WIRRAL_LSOA, "2024/25", &[("imd_decile", "3")], 1.0, 10.0) },
+        ObservationRow { note: "é".repeat(1_000), ..row(WIRRAL_LSOA, "2024/25", &[("imd_decile", "2")], 1.0, 10.0) },
     ];
     let receipt = submit(&mut client, header(metric, SubmissionMode::Merge), rows).await;
     let rejections: Vec<(u64, &str, &str)> =
@@ -146,10 +148,16 @@ async fn every_validation_rule_names_the_row_and_code(sandbox: &Sandbox) {
             (10, "DUPLICATE_KEY", ""),
             (11, "AREA_NOT_PERMITTED", "area_code"),
             (12, "MISSING_VALUE", "value"),
+            (13, "NOTE_TOO_LONG", "note"),
         ]
     );
     assert!(receipt.rejections.iter().all(|r| !r.message.is_empty()));
-    assert_eq!(counts(&receipt), (1, 0, 0, 0, 12), "one row created, the others rejected one by one");
+    assert!(receipt.rejections[12].message.contains("1001 characters"), "{:?}", receipt.rejections[12]);
+    assert_eq!(
+        counts(&receipt),
+        (2, 0, 0, 0, 13),
+        "two rows created (a note of 1,000 characters is kept), the others rejected one by one"
+    );
     assert!(receipt.committed);
 
     // The metric must be published and current.

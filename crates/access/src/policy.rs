@@ -94,6 +94,10 @@ pub mod rules {
     pub const MANAGE_KEYS_OTHER_ORGANISATION: &str = "manage_keys.other_organisation";
     /// Refused: only national grants the national role.
     pub const MANAGE_KEYS_NATIONAL_ROLE: &str = "manage_keys.grant_national";
+    /// Refused: a key may carry only roles its creator holds (`reader` excepted).
+    pub const MANAGE_KEYS_UNHELD_ROLE: &str = "manage_keys.grant_unheld_role";
+    /// Roles granted: each is held by the creator, or the creator is national.
+    pub const MANAGE_KEYS_GRANT: &str = "manage_keys.grant";
     /// National reads every organisation's audit log.
     pub const READ_AUDIT_NATIONAL: &str = "read_audit.national";
     /// An `org_admin` reads its own organisation's audit log.
@@ -603,6 +607,36 @@ pub fn manage_keys(principal: &Principal, organisation: &str, what: &str) -> Dec
     )
 }
 
+/// Decides granting `roles` to a new key: national grants any role (it already acts on every
+/// organisation's resources); anyone else grants only roles it holds itself, and `reader`,
+/// which gives nothing a key of its organisation does not already have. So an org admin cannot
+/// mint a steward or submitter key it could not act as.
+pub fn grant_roles(principal: &Principal, roles: &[Role]) -> Decision {
+    if principal.is_national() {
+        return Decision::allow(rules::MANAGE_KEYS_GRANT, "national grants any role");
+    }
+    if roles.contains(&Role::National) {
+        return Decision::deny(
+            rules::MANAGE_KEYS_NATIONAL_ROLE,
+            "only a national principal may grant the national role",
+        );
+    }
+    let unheld: Vec<&str> =
+        roles.iter().filter(|r| **r != Role::Reader && !principal.has_role(**r)).map(|r| r.name()).collect();
+    if !unheld.is_empty() {
+        return Decision::deny(
+            rules::MANAGE_KEYS_UNHELD_ROLE,
+            format!(
+                "a key may carry only roles its creator holds: {} holds {}, not {}",
+                principal.id,
+                role_list(principal),
+                unheld.join(", ")
+            ),
+        );
+    }
+    Decision::allow(rules::MANAGE_KEYS_GRANT, format!("{} holds every role it grants", principal.id))
+}
+
 /// Decides reading the audit log of `organisation`: its `org_admin`s, or national (who may also
 /// read every organisation's at once).
 pub fn read_audit(principal: &Principal, organisation: &str) -> Decision {
@@ -642,6 +676,20 @@ mod tests {
             key_id: None,
             display_name: org.into(),
         }
+    }
+
+    #[test]
+    fn a_key_carries_only_roles_its_creator_holds() {
+        let admin = principal("RBL", &[Role::OrgAdmin, Role::Reader]);
+        let escalation = grant_roles(&admin, &[Role::Steward, Role::Submitter]);
+        assert!(!escalation.allowed);
+        assert_eq!(escalation.rule, rules::MANAGE_KEYS_UNHELD_ROLE);
+        assert!(escalation.explanation.contains("steward, submitter"), "{}", escalation.explanation);
+        assert!(grant_roles(&admin, &[Role::Reader, Role::OrgAdmin]).allowed);
+        // reader gives nothing a key of the organisation lacks, so any org admin grants it.
+        assert!(grant_roles(&principal("RBL", &[Role::OrgAdmin]), &[Role::Reader]).allowed);
+        assert_eq!(grant_roles(&admin, &[Role::National]).rule, rules::MANAGE_KEYS_NATIONAL_ROLE);
+        assert!(grant_roles(&principal("X24", &[Role::National]), &[Role::Steward, Role::National]).allowed);
     }
 
     fn codes(list: &[&str]) -> Vec<String> {

@@ -5,7 +5,7 @@
 //! `SHAREDMETRICS__` ones. [`Config::validate`] runs last and names the key at fault.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
@@ -73,6 +73,23 @@ pub struct Config {
     pub quotas: QuotaConfig,
     /// People signing in with OIDC bearer tokens; off unless an issuer is set.
     pub oidc: OidcConfig,
+    /// The lifetime of API keys.
+    pub api_keys: ApiKeyConfig,
+}
+
+/// API key lifetimes: every key expires, so a leaked key stops working by itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ApiKeyConfig {
+    /// The longest lifetime a key may be created with, in days; a key created without an
+    /// expiry gets this one.
+    pub max_lifetime_days: u32,
+}
+
+impl Default for ApiKeyConfig {
+    fn default() -> Self {
+        Self { max_lifetime_days: 365 }
+    }
 }
 
 /// Per-principal quotas (a fixed one-minute window, in Redis when configured so every gateway
@@ -149,6 +166,96 @@ pub struct GatewayConfig {
     /// the REST side and gRPC-web of both ports); `*` allows any. Empty: the platform's own
     /// origin only (the dashboard), as browsers enforce without CORS headers.
     pub cors_allowed_origins: Vec<String>,
+    /// Milliseconds an HTTP/1 client of the HTTP port has to send a request's headers (timed
+    /// from the connection's start or its previous answer, so an idle keep-alive connection is
+    /// closed after it too) before its connection is closed. 0 disables.
+    pub http_header_read_timeout_ms: u64,
+    /// Milliseconds a request body on the HTTP port may bring no bytes while the server waits
+    /// for more before the request is answered 408 and its connection closed. 0 disables.
+    pub http_body_idle_timeout_ms: u64,
+    /// Milliseconds a streaming call's client may send nothing while the server waits for its
+    /// next message (StreamObservations between chunks) before the call is ended with
+    /// DEADLINE_EXCEEDED; the unfinished stream stores nothing. 0 disables.
+    pub grpc_stream_idle_timeout_ms: u64,
+    /// Interval of the HTTP/2 pings the gRPC servers send to check a connection's peer is still
+    /// there, in milliseconds; 0 sends none.
+    pub http2_keepalive_interval_ms: u64,
+    /// Milliseconds a ping may go unanswered before its connection (and every call on it) is
+    /// closed.
+    pub http2_keepalive_timeout_ms: u64,
+    /// Peers (addresses or networks: `10.0.0.7`, `10.0.0.0/8`, `fd00::/8`) trusted to say in
+    /// `X-Forwarded-For` whom they forward for; every other peer's own address is the client's.
+    /// Empty: `X-Forwarded-For` is never read.
+    pub trusted_proxies: Vec<String>,
+    /// Throttling of failed authentications per key id and per client address.
+    pub auth_throttle: AuthThrottleConfig,
+}
+
+/// Failed authentications tolerated per API key id and per client address: past
+/// `max_failures` within `window_seconds` of the first, further attempts from that key id or
+/// address are refused with RESOURCE_EXHAUSTED without checking the secret, until the window
+/// ends. Counted in each gateway process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthThrottleConfig {
+    /// Failed authentications allowed per key id, and per client address, in one window; 0
+    /// disables the throttle.
+    pub max_failures: u32,
+    /// Length of the window, in seconds, from the first failure it counts.
+    pub window_seconds: u64,
+}
+
+impl Default for AuthThrottleConfig {
+    fn default() -> Self {
+        Self { max_failures: 10, window_seconds: 60 }
+    }
+}
+
+/// An IP address or network in CIDR form (`10.0.0.0/8`); a bare address is a network of one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNetwork {
+    address: IpAddr,
+    prefix: u8,
+}
+
+impl IpNetwork {
+    /// Returns whether `ip` is in the network (an IPv4-mapped IPv6 address counts as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.address, ip.to_canonical()) {
+            (IpAddr::V4(network), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                u32::from(network) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(network), IpAddr::V6(ip)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                u128::from(network) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::str::FromStr for IpNetwork {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (address, prefix) = match s.split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (s, None),
+        };
+        let address: IpAddr = address.trim().parse().map_err(|_| format!("{s:?} is not an IP address or network"))?;
+        let longest = if address.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => longest,
+            Some(prefix) => prefix
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= longest)
+                .ok_or_else(|| format!("{s:?} has a prefix length outside 0..={longest}"))?,
+        };
+        Ok(Self { address: address.to_canonical(), prefix })
+    }
 }
 
 impl Default for GatewayConfig {
@@ -161,7 +268,22 @@ impl Default for GatewayConfig {
             max_in_flight_requests: 4096,
             rpc_timeouts_ms: Default::default(),
             cors_allowed_origins: Vec::new(),
+            http_header_read_timeout_ms: 10_000,
+            http_body_idle_timeout_ms: 30_000,
+            grpc_stream_idle_timeout_ms: 60_000,
+            http2_keepalive_interval_ms: 60_000,
+            http2_keepalive_timeout_ms: 20_000,
+            trusted_proxies: Vec::new(),
+            auth_throttle: AuthThrottleConfig::default(),
         }
+    }
+}
+
+impl GatewayConfig {
+    /// Returns the trusted proxies as networks ([`Config::validate`] has refused malformed
+    /// entries; any left unvalidated are skipped, so they trust nobody).
+    pub fn trusted_proxy_networks(&self) -> Vec<IpNetwork> {
+        self.trusted_proxies.iter().filter_map(|p| p.parse().ok()).collect()
     }
 }
 
@@ -284,8 +406,12 @@ pub struct BootstrapConfig {
     pub create_admin_key: bool,
     /// Organisation the admin key belongs to.
     pub admin_organisation: String,
-    /// Writes the admin key to this file as well (mode 0600), for scripts; empty for none.
+    /// Writes the admin key to this file (mode 0600), its only copy: it is never printed or
+    /// logged. `sharedmetrics serve` refuses to create the key when this is empty.
     pub admin_key_file: PathBuf,
+    /// Days the admin key is valid for (at most `api_keys.max_lifetime_days`): long enough
+    /// to create the organisations' own keys, then rotated (docs/access.md).
+    pub admin_key_lifetime_days: u32,
 }
 
 impl Default for BootstrapConfig {
@@ -294,6 +420,7 @@ impl Default for BootstrapConfig {
             create_admin_key: true,
             admin_organisation: "X24".to_owned(),
             admin_key_file: PathBuf::from("data/admin-api-key"),
+            admin_key_lifetime_days: 90,
         }
     }
 }
@@ -383,6 +510,23 @@ impl Config {
                 reason: "must start with redis:// or rediss://".to_owned(),
             });
         }
+        if self.api_keys.max_lifetime_days == 0 {
+            return Err(ConfigError::Invalid {
+                key: "api_keys.max_lifetime_days",
+                reason: "must be at least 1".to_owned(),
+            });
+        }
+        if self.bootstrap.admin_key_lifetime_days == 0
+            || self.bootstrap.admin_key_lifetime_days > self.api_keys.max_lifetime_days
+        {
+            return Err(ConfigError::Invalid {
+                key: "bootstrap.admin_key_lifetime_days",
+                reason: format!(
+                    "must be between 1 and api_keys.max_lifetime_days ({})",
+                    self.api_keys.max_lifetime_days
+                ),
+            });
+        }
         if self.gateway.max_concurrent_requests == 0 {
             return Err(ConfigError::Invalid {
                 key: "gateway.max_concurrent_requests",
@@ -407,6 +551,26 @@ impl Config {
                     ),
                 });
             }
+        }
+        for (i, proxy) in self.gateway.trusted_proxies.iter().enumerate() {
+            if let Err(reason) = proxy.parse::<IpNetwork>() {
+                return Err(ConfigError::Invalid {
+                    key: "gateway.trusted_proxies",
+                    reason: format!("entry {i}: {reason}; expected an address (10.0.0.7) or a network (10.0.0.0/8)"),
+                });
+            }
+        }
+        if self.gateway.http2_keepalive_interval_ms > 0 && self.gateway.http2_keepalive_timeout_ms == 0 {
+            return Err(ConfigError::Invalid {
+                key: "gateway.http2_keepalive_timeout_ms",
+                reason: "must be at least 1 while http2_keepalive_interval_ms is set".to_owned(),
+            });
+        }
+        if self.gateway.auth_throttle.max_failures > 0 && self.gateway.auth_throttle.window_seconds == 0 {
+            return Err(ConfigError::Invalid {
+                key: "gateway.auth_throttle.window_seconds",
+                reason: "must be at least 1 while max_failures is set".to_owned(),
+            });
         }
         Ok(())
     }
@@ -535,6 +699,61 @@ mod tests {
             let err = Config::load(None).unwrap_err().to_string();
             assert!(err.starts_with("configuration key gateway.cors_allowed_origins"), "{err}");
             assert!(err.contains("entry 1"), "the entry at fault is named: {err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn auth_throttle_and_trusted_proxies_load_from_the_environment() {
+        Jail::expect_with(|jail| {
+            let config = Config::load(None).expect("defaults are valid");
+            assert_eq!(config.gateway.auth_throttle, AuthThrottleConfig { max_failures: 10, window_seconds: 60 });
+            assert!(config.gateway.trusted_proxies.is_empty(), "X-Forwarded-For is trusted from nobody by default");
+            assert_eq!(config.gateway.grpc_stream_idle_timeout_ms, 60_000);
+            jail.set_env("SHAREDMETRICS__GATEWAY__AUTH_THROTTLE__MAX_FAILURES", "3");
+            jail.set_env("SHAREDMETRICS__GATEWAY__GRPC_STREAM_IDLE_TIMEOUT_MS", "500");
+            jail.set_env("SHAREDMETRICS__GATEWAY__TRUSTED_PROXIES", r#"["10.0.0.0/8", "192.0.2.7"]"#);
+            let config = Config::load(None).expect("valid");
+            assert_eq!(config.gateway.auth_throttle.max_failures, 3);
+            assert_eq!(config.gateway.auth_throttle.window_seconds, 60);
+            assert_eq!(config.gateway.grpc_stream_idle_timeout_ms, 500);
+            assert_eq!(config.gateway.trusted_proxy_networks().len(), 2);
+            jail.set_env("SHAREDMETRICS__GATEWAY__TRUSTED_PROXIES", r#"["10.0.0.0/8", "10.0.0.0/33"]"#);
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.starts_with("configuration key gateway.trusted_proxies"), "{err}");
+            assert!(err.contains("entry 1"), "the entry at fault is named: {err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn networks_contain_their_addresses_only() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let network: IpNetwork = "10.1.0.0/16".parse().unwrap();
+        assert!(network.contains(ip("10.1.255.3")));
+        assert!(!network.contains(ip("10.2.0.1")));
+        assert!(network.contains(ip("::ffff:10.1.0.9")), "an IPv4-mapped address is its IPv4 address");
+        let one: IpNetwork = "192.0.2.7".parse().unwrap();
+        assert!(one.contains(ip("192.0.2.7")) && !one.contains(ip("192.0.2.8")));
+        let everyone: IpNetwork = "0.0.0.0/0".parse().unwrap();
+        assert!(everyone.contains(ip("203.0.113.1")) && !everyone.contains(ip("2001:db8::1")));
+        let v6: IpNetwork = "fd00::/8".parse().unwrap();
+        assert!(v6.contains(ip("fd12::1")) && !v6.contains(ip("fe80::1")));
+        assert!("not-an-ip".parse::<IpNetwork>().is_err());
+        assert!("::/129".parse::<IpNetwork>().is_err());
+    }
+
+    #[test]
+    fn http_port_timeouts_default_and_load_from_the_environment() {
+        Jail::expect_with(|jail| {
+            let config = Config::load(None).expect("defaults are valid");
+            assert_eq!(config.gateway.http_header_read_timeout_ms, 10_000);
+            assert_eq!(config.gateway.http_body_idle_timeout_ms, 30_000);
+            jail.set_env("SHAREDMETRICS__GATEWAY__HTTP_HEADER_READ_TIMEOUT_MS", "500");
+            jail.set_env("SHAREDMETRICS__GATEWAY__HTTP_BODY_IDLE_TIMEOUT_MS", "0");
+            let config = Config::load(None).expect("valid");
+            assert_eq!(config.gateway.http_header_read_timeout_ms, 500);
+            assert_eq!(config.gateway.http_body_idle_timeout_ms, 0);
             Ok(())
         });
     }

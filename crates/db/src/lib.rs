@@ -23,6 +23,9 @@ pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<DatabaseConnecti
     {
         std::fs::create_dir_all(parent)?;
     }
+    if let Some(path) = sqlite_path(url) {
+        create_private_file(Path::new(path))?;
+    }
     let mut options = ConnectOptions::new(url.to_owned());
     options.max_connections(config.max_connections).connect_timeout(Duration::from_secs(10)).sqlx_logging(false);
     let db = Database::connect(options).await?;
@@ -39,6 +42,21 @@ pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<DatabaseConnecti
         }
     }
     Ok(db)
+}
+
+/// Creates the SQLite file readable by its owner only (0600) when it does not exist yet:
+/// SQLite gives its WAL and shared-memory files the database file's mode, so none of the
+/// store is readable by other users of the machine.
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error),
+    }
 }
 
 /// Returns the file path of a `sqlite://path?…` URL, or none for other URLs and in-memory ones.
@@ -86,6 +104,27 @@ pub fn statement(db: &impl ConnectionTrait, sql: &str, values: Vec<sea_orm::Valu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_new_sqlite_store_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("sharedmetrics-db-mode-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let file = dir.join("store.db");
+        let config = DatabaseConfig {
+            url: sharedmetrics_config::Secret::new(format!("sqlite://{}?mode=rwc", file.display())),
+            ..Default::default()
+        };
+        let db = connect(&config).await.expect("connects");
+        db.execute_unprepared("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1)").await.expect("writes");
+        for name in ["store.db", "store.db-wal", "store.db-shm"] {
+            let mode = std::fs::metadata(dir.join(name)).expect(name).permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{name} is {mode:o}");
+        }
+        db.close().await.expect("closes");
+        std::fs::remove_dir_all(&dir).expect("cleaned up");
+    }
 
     #[test]
     fn sqlite_paths_are_found_in_urls() {

@@ -6,8 +6,11 @@
 //! - [`service_adapters!`], which generates for a service's API trait the tonic server adapter
 //!   and the remote client that implements the same trait over a channel;
 //! - [`ServerTelemetryLayer`], a server span per RPC joined to the caller's trace, and the RPC's
-//!   count, code and latency.
+//!   count, code and latency;
+//! - [`DefaultDeadlineLayer`] and [`StreamIdleTimeoutLayer`], so no call holds the server's
+//!   resources for ever: a deadline for unary calls, an idle limit for a client's stream.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -16,8 +19,10 @@ use sharedmetrics_access::{Principal, PrincipalCodec};
 use sharedmetrics_error::ServiceError;
 
 pub mod server_telemetry;
+pub mod stream_idle;
 
 pub use server_telemetry::{ServerTelemetryLayer, rpc_paths};
+pub use stream_idle::StreamIdleTimeoutLayer;
 
 #[doc(hidden)]
 pub mod reexports {
@@ -31,8 +36,20 @@ pub mod reexports {
 #[async_trait::async_trait]
 pub trait Authenticator: Send + Sync + 'static {
     /// Returns the principal the headers prove, none when they carry no credentials (the
-    /// handler then refuses if it needs one), or an error when the credentials are bad.
-    async fn authenticate(&self, headers: &http::HeaderMap) -> Result<Option<Principal>, ServiceError>;
+    /// handler then refuses if it needs one), or an error when the credentials are bad (or, at
+    /// the gateway, when too many bad ones came from the same key id or `peer`).
+    async fn authenticate(
+        &self,
+        headers: &http::HeaderMap,
+        peer: Option<SocketAddr>,
+    ) -> Result<Option<Principal>, ServiceError>;
+}
+
+/// Returns the address of the peer a request came from: the TCP connection's remote address,
+/// which tonic puts in the request's extensions (and the REST side puts there for the calls it
+/// makes in process on behalf of its own peer).
+pub fn peer_addr<B>(request: &http::Request<B>) -> Option<SocketAddr> {
+    request.extensions().get::<tonic::transport::server::TcpConnectInfo>().and_then(|info| info.remote_addr)
 }
 
 /// Accepts the identity the gateway forwarded, signed with the shared internal token.
@@ -49,7 +66,11 @@ impl ForwardedIdentity {
 
 #[async_trait::async_trait]
 impl Authenticator for ForwardedIdentity {
-    async fn authenticate(&self, headers: &http::HeaderMap) -> Result<Option<Principal>, ServiceError> {
+    async fn authenticate(
+        &self,
+        headers: &http::HeaderMap,
+        _peer: Option<SocketAddr>,
+    ) -> Result<Option<Principal>, ServiceError> {
         if !headers.contains_key(sharedmetrics_access::PRINCIPAL_METADATA_KEY) {
             return Ok(None);
         }
@@ -106,12 +127,20 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let authenticator = self.authenticator.clone();
         Box::pin(async move {
-            match authenticator.authenticate(request.headers()).await {
+            match authenticator.authenticate(request.headers(), peer_addr(&request)).await {
                 Ok(Some(principal)) => {
                     request.extensions_mut().insert(principal);
                 }
                 Ok(None) => {}
-                Err(error) => return Ok(tonic::Status::from(error).into_http()),
+                Err(error) => {
+                    // A throttled refusal says when to come back, as the quotas do.
+                    let retry_after = error.metadata.get(sharedmetrics_error::RETRY_AFTER_METADATA_KEY).cloned();
+                    let mut response = tonic::Status::from(error).into_http();
+                    if let Some(value) = retry_after.and_then(|v| http::HeaderValue::from_str(&v).ok()) {
+                        response.headers_mut().insert(http::header::RETRY_AFTER, value);
+                    }
+                    return Ok(response);
+                }
             }
             inner.call(request).await
         })

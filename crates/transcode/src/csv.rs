@@ -1,7 +1,8 @@
 //! CSV for list and query RPCs: one row per element of the response's repeated message field,
 //! one column per scalar field (nested messages flattened with dotted names), the header
 //! first. Columns come from the descriptor, so the header is known before the first row and
-//! every chunk of a stream has the same columns.
+//! every chunk of a stream has the same columns. A text cell a spreadsheet would read as a
+//! formula is neutralised (OWASP CSV injection); numbers are written as they are.
 
 use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, Value};
 use serde::Serialize;
@@ -116,28 +117,32 @@ impl Column {
     /// Returns the cell of one element: empty when a field on the way (or the value itself) is
     /// unset, scalars as text, lists of scalars joined with `;`, lists of flat messages as
     /// `a:b;c:d` in field order (the form the query filters take, for example `imd_decile:1`),
-    /// anything else as compact proto3 JSON.
+    /// anything else as compact proto3 JSON. Text is neutralised ([`neutralise`]); numbers,
+    /// booleans and enum names are not (`-1.5` stays a number).
     fn cell(&self, element: &DynamicMessage) -> String {
-        self.cell_in(element, 0)
+        match self.cell_in(element, 0) {
+            (text, Cell::Text) => neutralise(text),
+            (text, Cell::Number) => text,
+        }
     }
 
-    fn cell_in(&self, message: &DynamicMessage, depth: usize) -> String {
+    fn cell_in(&self, message: &DynamicMessage, depth: usize) -> (String, Cell) {
         let field = &self.path[depth];
         if depth + 1 < self.path.len() {
             if !message.has_field(field) {
-                return String::new();
+                return (String::new(), Cell::Number);
             }
             return match message.get_field(field).as_ref() {
                 Value::Message(inner) => self.cell_in(inner, depth + 1),
-                _ => String::new(),
+                _ => (String::new(), Cell::Number),
             };
         }
         let last = field;
         if last.supports_presence() && !message.has_field(last) {
-            return String::new();
+            return (String::new(), Cell::Number);
         }
         let value = message.get_field(last);
-        match (value.as_ref(), &self.element_fields) {
+        let text = match (value.as_ref(), &self.element_fields) {
             (Value::List(items), Some(fields)) => items
                 .iter()
                 .filter_map(Value::as_message)
@@ -147,10 +152,30 @@ impl Column {
             (Value::List(items), None) if !matches!(last.kind(), Kind::Message(_)) => {
                 items.iter().map(|item| scalar(item, last)).collect::<Vec<_>>().join(";")
             }
-            (Value::List(_) | Value::Map(_) | Value::Message(_) | Value::Bytes(_), _) => as_json(message, last),
+            (Value::List(_) | Value::Map(_) | Value::Message(_) | Value::Bytes(_), _) => return as_json(message, last),
             (value, _) => scalar(value, last),
-        }
+        };
+        let kind = match last.kind() {
+            Kind::String | Kind::Bytes | Kind::Message(_) => Cell::Text,
+            _ => Cell::Number,
+        };
+        (text, kind)
     }
+}
+
+/// What a cell holds, for [`neutralise`]: text (from a string, bytes or a message), or a
+/// number, boolean or enum name, which a spreadsheet cannot take for a formula.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cell {
+    Text,
+    Number,
+}
+
+/// Returns a text cell a spreadsheet will not evaluate: one beginning with `=`, `+`, `-`, `@`,
+/// a tab or a carriage return is prefixed with `'` (OWASP CSV injection), which Excel and
+/// LibreOffice show as text and drop from the value. The CSV writer quotes as the cell needs.
+fn neutralise(text: String) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text }
 }
 
 /// Renders a scalar as the proto3 JSON mapping writes it, less the quotes; whole doubles print
@@ -186,15 +211,17 @@ fn float(f: f64) -> String {
 }
 
 /// Renders one field of `message` (a timestamp, a nested message, a list of them) as compact
-/// proto3 JSON, by serialising a copy of the message holding only that field.
-fn as_json(message: &DynamicMessage, field: &FieldDescriptor) -> String {
+/// proto3 JSON, by serialising a copy of the message holding only that field; a wrapper of a
+/// number (`DoubleValue`) renders as a number cell, anything else as text.
+fn as_json(message: &DynamicMessage, field: &FieldDescriptor) -> (String, Cell) {
     let mut only = DynamicMessage::new(field.parent_message().clone());
     only.set_field(field, message.get_field(field).into_owned());
-    let Ok(json) = only.serialize(serde_json::value::Serializer) else { return String::new() };
+    let Ok(json) = only.serialize(serde_json::value::Serializer) else { return (String::new(), Cell::Number) };
     match json.get(field.json_name()) {
-        None | Some(Json::Null) => String::new(),
-        Some(Json::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
+        None | Some(Json::Null) => (String::new(), Cell::Number),
+        Some(Json::String(s)) => (s.clone(), Cell::Text),
+        Some(number @ (Json::Number(_) | Json::Bool(_))) => (number.to_string(), Cell::Number),
+        Some(other) => (other.to_string(), Cell::Text),
     }
 }
 
@@ -250,6 +277,38 @@ mod tests {
         assert_eq!(&rows[1][column("numerator")], "");
         assert_eq!(&rows[1][column("suppressed")], "false");
         assert_eq!(layout.count(&message), 2);
+    }
+
+    #[test]
+    fn text_cells_that_read_as_formulas_are_neutralised_and_numbers_are_not() {
+        let pool = pool();
+        let output = pool.get_message_by_name("sharedmetrics.submissions.v1.QueryObservationsResponse").unwrap();
+        let layout = CsvLayout::for_response(&output).expect("a list");
+        let notes = ["=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "a = b", ""];
+        let observations: Vec<Json> = notes
+            .iter()
+            .map(|note| {
+                serde_json::json!({"metricCode": "M", "areaCode": "E1", "periodCode": "2024", "numerator": -1.5,
+                                   "denominator": -2, "note": note,
+                                   "breakdown": {"codes": [{"dimension": "=cmd", "code": "1"}]}})
+            })
+            .collect();
+        let message = crate::request::parse(&output, serde_json::json!({"observations": observations})).unwrap();
+        let text = String::from_utf8(layout.header_row().into_iter().chain(layout.rows(&message)).collect()).unwrap();
+        // Quoted where the cell needs it: the formula's quotes doubled inside a quoted cell.
+        assert!(text.contains(r#""'=HYPERLINK(""http://x"")""#), "{text}");
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let header = reader.headers().unwrap().clone();
+        let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+        let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        let written: Vec<&str> = rows.iter().map(|row| &row[column("note")]).collect();
+        assert_eq!(written, ["'=HYPERLINK(\"http://x\")", "'+1", "'-2+3", "'@SUM(A1)", "'\tx", "'\rx", "a = b", ""]);
+        for row in &rows {
+            assert_eq!(&row[column("numerator")], "-1.5", "a negative number stays a number");
+            assert_eq!(&row[column("denominator")], "-2");
+            assert_eq!(&row[column("breakdown.codes")], "'=cmd:1", "a breakdown is text");
+            assert_eq!(&row[column("area_code")], "E1");
+        }
     }
 
     #[test]

@@ -3,9 +3,11 @@
 //! builds the input message from the path, query string and JSON body (proto3 JSON mapping),
 //! calls the gateway's own gRPC service in process (so authentication, deadlines, quotas, audit
 //! and telemetry apply exactly as on the gRPC port), and answers proto3 JSON, newline-delimited
-//! JSON for server streams, or CSV for lists and queries, streamed. Errors are JSON with the
-//! stable code of `sharedmetrics_error` and its HTTP status. It also serves the OpenAPI document
-//! generated from the same descriptors, and gRPC-web for browsers.
+//! JSON for server streams, or CSV for lists and queries, streamed. A body must say what it is
+//! (`application/json`, or NDJSON for a client stream); anything else is 415. Errors are JSON
+//! with the stable code of `sharedmetrics_error` and its HTTP status, the transcoder's own
+//! refusals (405, 408, 413, 415) with the gRPC code nearest in meaning. It also serves the
+//! OpenAPI document generated from the same descriptors, and gRPC-web for browsers.
 
 pub mod codec;
 pub mod csv;
@@ -14,17 +16,18 @@ pub mod request;
 pub mod routes;
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt};
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, StatusCode};
 use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, SerializeOptions, Value as Field};
-use sharedmetrics_error::{ErrorCode, ServiceError};
+use sharedmetrics_error::{ErrorCode, FieldViolation, ServiceError};
 use tonic::codegen::http::uri::PathAndQuery;
 use tower::util::BoxCloneSyncService;
 
@@ -36,11 +39,132 @@ use crate::routes::{Lookup, Route, RouteTable};
 pub type GrpcService =
     BoxCloneSyncService<http::Request<tonic::body::Body>, http::Response<tonic::body::Body>, Infallible>;
 
-/// Headers passed on to the gRPC call: credentials and trace context.
-const FORWARDED_HEADERS: &[&str] = &["authorization", "x-api-key", "traceparent", "tracestate", "x-request-id"];
+/// Headers passed on to the gRPC call: credentials, trace context, and the proxies' account of
+/// whom they forward for (the gateway reads it only from a trusted proxy).
+const FORWARDED_HEADERS: &[&str] =
+    &["authorization", "x-api-key", "traceparent", "tracestate", "x-request-id", "x-forwarded-for"];
 
 /// The media type of newline-delimited JSON.
 const NDJSON: &str = "application/x-ndjson";
+
+/// What a request body is, by its `Content-Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyType {
+    /// `application/json`: one JSON value.
+    Json,
+    /// `application/x-ndjson` (or `application/jsonl`): one JSON value per line.
+    Ndjson,
+}
+
+impl BodyType {
+    /// Returns the body type a `Content-Type` value names: `application/json`,
+    /// `application/x-ndjson` or `application/jsonl`, with no parameter but `charset=utf-8`
+    /// (JSON is UTF-8). Anything else is none.
+    fn of(content_type: &str) -> Option<Self> {
+        let mut parts = content_type.split(';');
+        let essence = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        for parameter in parts.filter(|p| !p.trim().is_empty()) {
+            let (name, value) = parameter.split_once('=')?;
+            let value = value.trim().trim_matches('"');
+            if !name.trim().eq_ignore_ascii_case("charset") || !value.eq_ignore_ascii_case("utf-8") {
+                return None;
+            }
+        }
+        match essence.as_str() {
+            "application/json" => Some(Self::Json),
+            "application/x-ndjson" | "application/jsonl" => Some(Self::Ndjson),
+            _ => None,
+        }
+    }
+}
+
+/// The transcoder's own refusals of a request, each answered with its HTTP status and the gRPC
+/// code nearest in meaning (a service's error takes its code's status from `sharedmetrics_error`).
+/// The reason of the error's field violation names the refusal, in the body and here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    /// 405, UNIMPLEMENTED: the path is served under other methods only (a gRPC server answers
+    /// UNIMPLEMENTED for a method it does not have, as grpc-gateway does for a 405).
+    MethodNotAllowed,
+    /// 415, UNIMPLEMENTED: a body of a media type the route does not read.
+    UnsupportedMediaType,
+    /// 413, RESOURCE_EXHAUSTED (gRPC's code for a message past the size limit): a body, or one
+    /// NDJSON line, past the JSON body limit.
+    BodyTooLarge,
+    /// 408, DEADLINE_EXCEEDED: a body that stopped arriving for the HTTP port's idle limit.
+    BodyTimeout,
+}
+
+impl Refusal {
+    const ALL: [Self; 4] = [Self::MethodNotAllowed, Self::UnsupportedMediaType, Self::BodyTooLarge, Self::BodyTimeout];
+
+    fn status(self) -> StatusCode {
+        match self {
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+        }
+    }
+
+    fn code(self) -> ErrorCode {
+        match self {
+            Self::MethodNotAllowed | Self::UnsupportedMediaType => ErrorCode::Unimplemented,
+            Self::BodyTooLarge => ErrorCode::ResourceExhausted,
+            Self::BodyTimeout => ErrorCode::DeadlineExceeded,
+        }
+    }
+
+    fn reason(self) -> &'static str {
+        match self {
+            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            Self::BodyTooLarge => "BODY_TOO_LARGE",
+            Self::BodyTimeout => "BODY_TIMEOUT",
+        }
+    }
+
+    /// Returns the error of this refusal, its message also the violation's description.
+    fn error(self, message: impl Into<String>) -> ServiceError {
+        let message = message.into();
+        let mut error = ServiceError::new(self.code(), message.clone());
+        error.violations.push(FieldViolation::new("", self.reason(), message));
+        error
+    }
+
+    /// Returns the refusal an error is, if it is one.
+    fn of(error: &ServiceError) -> Option<Self> {
+        let reason = &error.violations.first()?.reason;
+        Self::ALL.into_iter().find(|refusal| refusal.reason() == reason && refusal.code() == error.code)
+    }
+}
+
+/// Returns the HTTP status an error is answered with: a refusal's own, else its code's.
+fn http_status(error: &ServiceError) -> StatusCode {
+    match Refusal::of(error) {
+        Some(refusal) => refusal.status(),
+        None => StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+    }
+}
+
+/// Returns the error for a request body that could not be read: past `limit` bytes (413),
+/// stalled past the HTTP port's idle limit (408: the server's body wrapper fails with an
+/// `io::Error` of kind `TimedOut`), or cut off (400).
+fn body_error(error: &(dyn std::error::Error + 'static), limit: usize) -> ServiceError {
+    let mut cause = Some(error);
+    while let Some(current) = cause {
+        if current.is::<http_body_util::LengthLimitError>() {
+            return Refusal::BodyTooLarge.error(format!("the request body is larger than the limit of {limit} bytes"));
+        }
+        if let Some(io) = current.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::TimedOut
+        {
+            return Refusal::BodyTimeout.error(format!("reading the request body: {io}"));
+        }
+        cause = current.source();
+    }
+    ServiceError::invalid_field("", "INVALID_BODY", format!("reading the request body: {error}"))
+}
 
 /// The largest response message the transcoder decodes (responses are the services' own).
 const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
@@ -72,7 +196,9 @@ struct Transcoder {
 
 /// Returns the HTTP router of the REST side: every annotated RPC under `/v1/…`, the OpenAPI
 /// document at `/openapi.json`, and gRPC-web (`application/grpc-web*`) at each service's gRPC
-/// path, all served by calling `service` in process.
+/// path, all served by calling `service` in process. A transcoded call carries the HTTP peer's
+/// address when the server records it (`ConnectInfo<SocketAddr>`), as gRPC-web requests carry
+/// theirs, so the gateway counts failed authentications against the caller's own address.
 pub fn router(service: GrpcService, options: TranscodeOptions) -> Result<axum::Router, BuildError> {
     let pool = DescriptorPool::decode(sharedmetrics_proto::FILE_DESCRIPTOR_SET)
         .map_err(|error| BuildError(format!("decoding the descriptor set: {error}")))?;
@@ -124,15 +250,12 @@ async fn transcode(State(transcoder): State<Arc<Transcoder>>, request: Request) 
         Lookup::Found(route, values) => (route, values),
         Lookup::MethodNotAllowed(allowed) => {
             let allow: Vec<&str> = allowed.iter().map(Method::as_str).collect();
-            let error = ServiceError::invalid_field(
-                "",
-                "METHOD_NOT_ALLOWED",
-                format!("{} is not allowed on {path}; use {}", parts.method, allow.join(" or ")),
-            );
-            // 405 rather than the code's 400, in the body as on the status line.
-            let mut body = error_body(&error);
-            body["error"]["http_status"] = StatusCode::METHOD_NOT_ALLOWED.as_u16().into();
-            let mut response = (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response();
+            let error = Refusal::MethodNotAllowed.error(format!(
+                "{} is not allowed on {path}; use {}",
+                parts.method,
+                allow.join(" or ")
+            ));
+            let mut response = error_response(&error);
             if let Ok(value) = HeaderValue::from_str(&allow.join(", ")) {
                 response.headers_mut().insert(header::ALLOW, value);
             }
@@ -145,10 +268,14 @@ async fn transcode(State(transcoder): State<Arc<Transcoder>>, request: Request) 
             ));
         }
     };
+    let body_type = match body_type(&parts.headers, &body, route) {
+        Ok(body_type) => body_type,
+        Err(error) => return error_response(&error),
+    };
     let format = wanted_format(&parts.headers, query, route);
-    let metadata = forwarded_metadata(&parts.headers);
+    let metadata = forwarded_metadata(&parts.headers, peer_of(&parts.extensions));
     let result = if route.rpc.is_client_streaming() {
-        client_stream(&transcoder, route, &parts.headers, body, metadata).await
+        client_stream(&transcoder, route, body_type, body, metadata).await
     } else {
         let json = match read_body(body, transcoder.options.max_body_bytes, route).await {
             Ok(json) => json,
@@ -165,35 +292,84 @@ async fn transcode(State(transcoder): State<Arc<Transcoder>>, request: Request) 
     result.unwrap_or_else(|error| error_response(&error))
 }
 
+/// Returns what the request's body is, for a route that reads one (a `body` rule, or a client
+/// stream) and a request that has one: a body whose `Content-Type` the route does not read, or
+/// that has none, is refused (415). Other requests need no `Content-Type`; they read as JSON.
+fn body_type(headers: &HeaderMap, body: &Body, route: &Route) -> Result<BodyType, ServiceError> {
+    let reads_body = route.rpc.is_client_streaming() || !route.body.is_empty();
+    if !reads_body || http_body::Body::is_end_stream(body) {
+        return Ok(BodyType::Json);
+    }
+    let content_type = headers.get(header::CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let found = content_type.as_deref().and_then(BodyType::of);
+    let accepted = if route.rpc.is_client_streaming() { found } else { found.filter(|found| *found == BodyType::Json) };
+    accepted.ok_or_else(|| {
+        let takes = if route.rpc.is_client_streaming() {
+            "application/x-ndjson (one message per line) or application/json (an array of messages)"
+        } else {
+            "application/json"
+        };
+        let sent = content_type.map_or_else(|| "a body without a Content-Type".to_owned(), |t| format!("{t:?}"));
+        Refusal::UnsupportedMediaType.error(format!(
+            "{} takes {takes}, optionally with charset=utf-8; the request sent {sent}",
+            route.rpc.name()
+        ))
+    })
+}
+
 /// Reads the JSON body of a route that takes one; other routes ignore their body.
 async fn read_body(body: Body, limit: usize, route: &Route) -> Result<Option<serde_json::Value>, ServiceError> {
     if route.body.is_empty() {
         return Ok(None);
     }
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|error| {
-        ServiceError::invalid_field(
-            "",
-            "BODY_TOO_LARGE",
-            format!("reading the request body (limit {limit} bytes): {error}"),
-        )
-    })?;
-    request::parse_json(&bytes)
+    request::parse_json(&body_bytes(body, limit).await?)
 }
 
-/// Copies the caller's credentials and trace context into gRPC metadata.
-fn forwarded_metadata(headers: &HeaderMap) -> tonic::metadata::MetadataMap {
+/// Reads a whole body of at most `limit` bytes. One whose `Content-Length` is past the limit is
+/// refused before a byte is read, so a client waiting on `Expect: 100-continue` sends none.
+async fn body_bytes(body: Body, limit: usize) -> Result<Bytes, ServiceError> {
+    if http_body::Body::size_hint(&body).lower() > limit as u64 {
+        return Err(Refusal::BodyTooLarge.error(format!("the request body is larger than the limit of {limit} bytes")));
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|error| body_error(&error, limit))
+}
+
+/// What a gRPC call made for a REST request carries of it: the caller's headers in
+/// [`FORWARDED_HEADERS`], and the address of the HTTP peer.
+#[derive(Clone)]
+struct ForwardedMetadata {
+    headers: tonic::metadata::MetadataMap,
+    peer: Option<SocketAddr>,
+}
+
+/// Returns the HTTP peer's address, which the server's `ConnectInfo` records.
+fn peer_of(extensions: &http::Extensions) -> Option<SocketAddr> {
+    extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| *addr)
+}
+
+/// The connection facts the gRPC stack reads (as tonic gives them on its own port), so that the
+/// gateway counts a REST caller's failed authentications against its own address.
+fn connect_info(peer: SocketAddr) -> tonic::transport::server::TcpConnectInfo {
+    tonic::transport::server::TcpConnectInfo { local_addr: None, remote_addr: Some(peer) }
+}
+
+/// Copies the caller's credentials and trace context into gRPC metadata, beside its address.
+fn forwarded_metadata(headers: &HeaderMap, peer: Option<SocketAddr>) -> ForwardedMetadata {
     let mut metadata = tonic::metadata::MetadataMap::new();
     for name in FORWARDED_HEADERS {
         if let Some(value) = headers.get(*name).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()) {
             metadata.insert(*name, value);
         }
     }
-    metadata
+    ForwardedMetadata { headers: metadata, peer }
 }
 
-fn grpc_request<T>(message: T, metadata: tonic::metadata::MetadataMap) -> tonic::Request<T> {
+fn grpc_request<T>(message: T, metadata: ForwardedMetadata) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
-    *request.metadata_mut() = metadata;
+    *request.metadata_mut() = metadata.headers;
+    if let Some(peer) = metadata.peer {
+        request.extensions_mut().insert(connect_info(peer));
+    }
     request
 }
 
@@ -211,7 +387,7 @@ async fn unary(
     transcoder: &Transcoder,
     route: &Route,
     input: DynamicMessage,
-    metadata: tonic::metadata::MetadataMap,
+    metadata: ForwardedMetadata,
     format: Format,
 ) -> Result<Response, ServiceError> {
     let output = route.rpc.output();
@@ -240,7 +416,7 @@ fn next_pages(
     service: GrpcService,
     route: Route,
     input: DynamicMessage,
-    metadata: tonic::metadata::MetadataMap,
+    metadata: ForwardedMetadata,
     first: &DynamicMessage,
 ) -> impl Stream<Item = Result<DynamicMessage, ServiceError>> + Send + 'static {
     let paged = route.rpc.input().get_field_by_name("page_token").is_some();
@@ -284,7 +460,7 @@ async fn server_stream(
     transcoder: &Transcoder,
     route: &Route,
     input: DynamicMessage,
-    metadata: tonic::metadata::MetadataMap,
+    metadata: ForwardedMetadata,
     format: Format,
 ) -> Result<Response, ServiceError> {
     let output = route.rpc.output();
@@ -332,19 +508,17 @@ async fn server_stream(
 async fn client_stream(
     transcoder: &Transcoder,
     route: &Route,
-    headers: &HeaderMap,
+    body_type: BodyType,
     body: Body,
-    metadata: tonic::metadata::MetadataMap,
+    metadata: ForwardedMetadata,
 ) -> Result<Response, ServiceError> {
     let input = route.rpc.input();
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let limit = transcoder.options.max_body_bytes;
     let messages: futures::stream::BoxStream<'static, Result<DynamicMessage, ServiceError>> =
-        if content_type.starts_with(NDJSON) || content_type.starts_with("application/jsonl") {
-            ndjson_messages(input.clone(), body)
+        if body_type == BodyType::Ndjson {
+            ndjson_messages(input.clone(), body, limit)
         } else {
-            let bytes = axum::body::to_bytes(body, transcoder.options.max_body_bytes).await.map_err(|error| {
-                ServiceError::invalid_field("", "BODY_TOO_LARGE", format!("reading the request body: {error}"))
-            })?;
+            let bytes = body_bytes(body, limit).await?;
             let items = match request::parse_json(&bytes)? {
                 Some(serde_json::Value::Array(items)) => items,
                 _ => {
@@ -391,10 +565,12 @@ async fn client_stream(
     Ok(json_response(&result?.into_inner()))
 }
 
-/// Splits a newline-delimited JSON body into messages as it arrives, holding one line at a time.
+/// Splits a newline-delimited JSON body into messages as it arrives, holding one line at a time
+/// (a line longer than `limit` bytes is refused, 413).
 fn ndjson_messages(
     input: MessageDescriptor,
     body: Body,
+    limit: usize,
 ) -> futures::stream::BoxStream<'static, Result<DynamicMessage, ServiceError>> {
     let chunks = body.into_data_stream();
     futures::stream::unfold(
@@ -420,11 +596,17 @@ fn ndjson_messages(
                         let item = parse_line(&input, &line, index);
                         return Some((item, (chunks, buffer, index + 1, done)));
                     }
+                    if buffer.len() > limit {
+                        let error = Refusal::BodyTooLarge
+                            .error(format!("message {index} is longer than the limit of {limit} bytes"));
+                        done = true;
+                        buffer.clear();
+                        return Some((Err(error), (chunks, buffer, index, done)));
+                    }
                     match chunks.next().await {
                         Some(Ok(chunk)) => buffer.extend_from_slice(&chunk),
                         Some(Err(error)) => {
-                            let error =
-                                ServiceError::invalid_field("", "INVALID_BODY", format!("reading the body: {error}"));
+                            let error = body_error(&error, limit);
                             done = true;
                             buffer.clear();
                             return Some((Err(error), (chunks, buffer, index, done)));
@@ -475,7 +657,9 @@ fn csv_response(route: &Route, body: Body) -> Response {
     response
 }
 
-/// Returns the JSON error body: the stable code, the gRPC code, the message, the fields at fault.
+/// Returns the JSON error body: the stable code, the gRPC status (its canonical name, as the
+/// Google JSON error format writes it, and its number) and the HTTP status it is answered with,
+/// which agree; the message; the fields at fault.
 pub fn error_body(error: &ServiceError) -> serde_json::Value {
     let violations: Vec<serde_json::Value> = error
         .violations
@@ -484,8 +668,9 @@ pub fn error_body(error: &ServiceError) -> serde_json::Value {
         .collect();
     let mut body = serde_json::json!({
         "code": sharedmetrics_error::reason(error.code),
+        "status": grpc_status_name(error.grpc_code()),
         "grpc_code": error.grpc_code() as i32,
-        "http_status": error.http_status(),
+        "http_status": http_status(error).as_u16(),
         "message": error.message,
         "field_violations": violations,
     });
@@ -495,8 +680,33 @@ pub fn error_body(error: &ServiceError) -> serde_json::Value {
     serde_json::json!({ "error": body })
 }
 
+/// Returns the canonical name of a gRPC status code (`INVALID_ARGUMENT`), the `status` of the
+/// Google JSON error format.
+fn grpc_status_name(code: tonic::Code) -> &'static str {
+    use tonic::Code;
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
 fn error_response(error: &ServiceError) -> Response {
-    let status = StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status = http_status(error);
     let body = serde_json::to_vec(&error_body(error)).unwrap_or_default();
     let mut response = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
     // A quota refusal says when to come back, as HTTP clients expect it.
@@ -527,7 +737,7 @@ mod tests {
         ];
         let body = Body::from_stream(futures::stream::iter(chunks));
         let messages: Vec<DynamicMessage> =
-            ndjson_messages(frame_descriptor(), body).map(|m| m.expect("parses")).collect().await;
+            ndjson_messages(frame_descriptor(), body, 1024).map(|m| m.expect("parses")).collect().await;
         assert_eq!(messages.len(), 3);
         assert!(messages[0].has_field_by_name("header"));
         assert!(messages[1].has_field_by_name("chunk"));
@@ -538,7 +748,7 @@ mod tests {
     async fn a_bad_ndjson_line_is_named_by_its_index() {
         let body = Body::from("{\"header\": {}}\n{\"chunk\": {\"rows\": [{\"numerator\": \"x\"}]}}\n");
         let results: Vec<Result<DynamicMessage, ServiceError>> =
-            ndjson_messages(frame_descriptor(), body).collect().await;
+            ndjson_messages(frame_descriptor(), body, 1024).collect().await;
         assert!(results[0].is_ok());
         let error = results[1].as_ref().expect_err("refused");
         assert_eq!(error.violations[0].field, "[1].chunk.rows[0].numerator");
@@ -551,11 +761,135 @@ mod tests {
             .with_metadata("rule", "define.not_owner");
         let body = error_body(&error);
         assert_eq!(body["error"]["code"], "INVALID_ARGUMENT");
+        assert_eq!(body["error"]["status"], "INVALID_ARGUMENT");
         assert_eq!(body["error"]["grpc_code"], 3);
         assert_eq!(body["error"]["http_status"], 400);
         assert_eq!(body["error"]["field_violations"][0]["field"], "spec.code");
         assert_eq!(body["error"]["metadata"]["rule"], "define.not_owner");
         let response = error_response(&ServiceError::permission_denied("not yours"));
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    }
+
+    #[test]
+    fn content_types_name_json_or_ndjson_in_utf_8_only() {
+        assert_eq!(BodyType::of("application/json"), Some(BodyType::Json));
+        assert_eq!(BodyType::of("Application/JSON; charset=\"UTF-8\""), Some(BodyType::Json));
+        assert_eq!(BodyType::of("application/json;"), Some(BodyType::Json));
+        assert_eq!(BodyType::of("application/x-ndjson; charset=utf-8"), Some(BodyType::Ndjson));
+        assert_eq!(BodyType::of("application/jsonl"), Some(BodyType::Ndjson));
+        for refused in ["", "text/plain", "text/csv", "application/json; charset=latin1", "application/json; v=2"] {
+            assert_eq!(BodyType::of(refused), None, "{refused:?}");
+        }
+    }
+
+    /// A gRPC side that reads the whole request, then answers INTERNAL: the requests below are
+    /// refused before the call or while it reads, or show by that answer that they were not.
+    fn internal_service() -> GrpcService {
+        BoxCloneSyncService::new(tower::service_fn(|request: http::Request<tonic::body::Body>| async {
+            let _ = http_body_util::BodyExt::collect(request.into_body()).await;
+            Ok::<_, Infallible>(tonic::Status::internal("the gRPC service was called").into_http())
+        }))
+    }
+
+    /// Sends one request through the transcoder (JSON bodies limited to 64 bytes); returns the
+    /// status, headers and JSON body of its answer.
+    async fn send(request: http::Request<Body>) -> (StatusCode, HeaderMap, serde_json::Value) {
+        let router = router(internal_service(), TranscodeOptions { max_body_bytes: 64 }).expect("builds");
+        let response = tower::ServiceExt::oneshot(router, request).await.expect("infallible");
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.expect("a body");
+        let json =
+            serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&bytes)));
+        (parts.status, parts.headers, json)
+    }
+
+    fn request(method: &str, path: &str, content_type: Option<&str>, body: Body) -> http::Request<Body> {
+        let mut request = http::Request::builder().method(method).uri(path);
+        if let Some(content_type) = content_type {
+            request = request.header(header::CONTENT_TYPE, content_type);
+        }
+        request.body(body).expect("a request")
+    }
+
+    /// Asserts an error answer whose body agrees with its status line: the HTTP status, the
+    /// stable code, the gRPC status by name and number, and (for a refusal) its reason.
+    fn assert_error(answer: &(StatusCode, HeaderMap, serde_json::Value), status: u16, code: &str, grpc: i32) {
+        let (got, _, body) = answer;
+        let error = &body["error"];
+        assert_eq!(got.as_u16(), status, "{error}");
+        assert_eq!(error["http_status"], status, "{error}");
+        assert_eq!(error["code"], code, "{error}");
+        assert_eq!(error["status"], code, "{error}");
+        assert_eq!(error["grpc_code"], grpc, "{error}");
+        assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()), "{error}");
+    }
+
+    fn reason(answer: &(StatusCode, HeaderMap, serde_json::Value)) -> &str {
+        answer.2["error"]["field_violations"][0]["reason"].as_str().unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn a_body_must_be_json_or_for_a_stream_ndjson_else_415() {
+        let refused = [
+            ("/v1/metrics", Some("text/plain")),
+            ("/v1/metrics", Some("application/x-www-form-urlencoded")),
+            ("/v1/metrics", Some("application/json; charset=latin1")),
+            ("/v1/metrics", Some("application/x-ndjson")),
+            ("/v1/metrics", None),
+            ("/v1/submissions:stream", Some("text/csv")),
+            ("/v1/submissions:stream", None),
+        ];
+        for (path, content_type) in refused {
+            let answer = send(request("POST", path, content_type, Body::from("{}"))).await;
+            assert_error(&answer, 415, "UNIMPLEMENTED", 12);
+            assert_eq!(reason(&answer), "UNSUPPORTED_MEDIA_TYPE", "{path} {content_type:?}");
+        }
+        // An accepted type reaches the JSON parser: malformed JSON is 400, not 415.
+        for content_type in ["application/json", "application/json; charset=utf-8"] {
+            let answer = send(request("POST", "/v1/metrics", Some(content_type), Body::from("{\"spec\": "))).await;
+            assert_error(&answer, 400, "INVALID_ARGUMENT", 3);
+        }
+        let line = Body::from("{\"header\": {\"metricCode\": 5}}\n");
+        let answer = send(request("POST", "/v1/submissions:stream", Some("application/x-ndjson"), line)).await;
+        assert_error(&answer, 400, "INVALID_ARGUMENT", 3);
+        // A write without a body needs no type: it goes on to the call.
+        let answer = send(request("POST", "/v1/metrics", None, Body::empty())).await;
+        assert_error(&answer, 500, "INTERNAL", 13);
+    }
+
+    #[tokio::test]
+    async fn the_transcoders_own_refusals_agree_with_their_status() {
+        let not_found = send(request("GET", "/v1/no-such-thing", None, Body::empty())).await;
+        assert_error(&not_found, 404, "NOT_FOUND", 5);
+
+        let method = send(request("DELETE", "/v1/metrics", None, Body::empty())).await;
+        assert_error(&method, 405, "UNIMPLEMENTED", 12);
+        assert_eq!(reason(&method), "METHOD_NOT_ALLOWED");
+        assert!(method.1.get(header::ALLOW).is_some_and(|allow| allow.to_str().unwrap().contains("POST")));
+
+        let large = format!("{{\"spec\": {{\"title\": \"{}\"}}}}", "x".repeat(100));
+        let too_large = send(request("POST", "/v1/metrics", Some("application/json"), Body::from(large.clone()))).await;
+        assert_error(&too_large, 413, "RESOURCE_EXHAUSTED", 8);
+        assert_eq!(reason(&too_large), "BODY_TOO_LARGE");
+        // Without a length, the limit holds as the body is read.
+        let chunked = Body::from_stream(futures::stream::iter([Ok::<_, Infallible>(large)]));
+        let too_large = send(request("POST", "/v1/metrics", Some("application/json"), chunked)).await;
+        assert_error(&too_large, 413, "RESOURCE_EXHAUSTED", 8);
+        let long_line = Body::from(format!("{{\"header\": {{\"sourceSystem\": \"{}\"}}}}", "x".repeat(100)));
+        let too_long = send(request("POST", "/v1/submissions:stream", Some(NDJSON), long_line)).await;
+        assert_error(&too_long, 413, "RESOURCE_EXHAUSTED", 8);
+
+        // The HTTP port's body wrapper fails a stalled body with an io::Error of kind TimedOut.
+        let stalled = || {
+            Body::from_stream(futures::stream::iter([
+                Ok(Bytes::from_static(b"{\"spec\": ")),
+                Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "no body bytes for 500 ms")),
+            ]))
+        };
+        let timeout = send(request("POST", "/v1/metrics", Some("application/json"), stalled())).await;
+        assert_error(&timeout, 408, "DEADLINE_EXCEEDED", 4);
+        assert_eq!(reason(&timeout), "BODY_TIMEOUT");
+        let timeout = send(request("POST", "/v1/submissions:stream", Some(NDJSON), stalled())).await;
+        assert_error(&timeout, 408, "DEADLINE_EXCEEDED", 4);
     }
 }

@@ -314,6 +314,26 @@ impl Schemas<'_> {
     }
 }
 
+/// The canonical names of the gRPC status codes an error can carry (every code but OK).
+const GRPC_STATUS_NAMES: [&str; 16] = [
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+];
+
 /// Returns the error body's schema, its codes read from the `ErrorReason` enum.
 fn error_schema(pool: &DescriptorPool) -> Value {
     let reasons: Vec<String> = pool
@@ -330,11 +350,12 @@ fn error_schema(pool: &DescriptorPool) -> Value {
         "required": ["error"],
         "properties": {"error": {
             "type": "object",
-            "required": ["code", "message"],
+            "required": ["code", "status", "grpc_code", "http_status", "message"],
             "properties": {
                 "code": {"type": "string", "enum": reasons, "description": "The stable reason (google.rpc.ErrorInfo.reason)"},
+                "status": {"type": "string", "enum": GRPC_STATUS_NAMES, "description": "The gRPC status code's canonical name, as in the Google JSON error format"},
                 "grpc_code": {"type": "integer", "description": "The gRPC status code"},
-                "http_status": {"type": "integer"},
+                "http_status": {"type": "integer", "description": "The HTTP status the error is answered with"},
                 "message": {"type": "string"},
                 "field_violations": {"type": "array", "items": {
                     "type": "object",
@@ -391,6 +412,11 @@ mod tests {
             doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]["enum"]
                 .as_array()
                 .is_some_and(|codes| codes.iter().any(|c| c == "PERMISSION_DENIED"))
+        );
+        assert!(
+            doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["status"]["enum"]
+                .as_array()
+                .is_some_and(|names| names.iter().any(|n| n == "UNIMPLEMENTED"))
         );
     }
 }

@@ -4,6 +4,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_api_keys;
 mod m20261123_000002_create_audit_events;
+mod m20261204_000003_api_key_creator_organisation;
 
 /// Runs the access migrations.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_create_api_keys::Migration),
             Box::new(m20261123_000002_create_audit_events::Migration),
+            Box::new(m20261204_000003_api_key_creator_organisation::Migration),
         ]
     }
 }

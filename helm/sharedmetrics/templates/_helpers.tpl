@@ -199,9 +199,13 @@ data. (dict "root" $ "component" "<name>"); the component picks the trace servic
   value: {{ $v.config.bootstrap.createAdminKey | toString | quote }}
 - name: SHAREDMETRICS__BOOTSTRAP__ADMIN_ORGANISATION
   value: {{ $v.config.bootstrap.adminOrganisation | quote }}
-# Empty: the key is printed once, never written (the root filesystem is read-only).
+- name: SHAREDMETRICS__BOOTSTRAP__ADMIN_KEY_LIFETIME_DAYS
+  value: {{ $v.config.bootstrap.adminKeyLifetimeDays | toString | quote }}
+- name: SHAREDMETRICS__API_KEYS__MAX_LIFETIME_DAYS
+  value: {{ $v.config.apiKeys.maxLifetimeDays | toString | quote }}
+# The key's only copy, mode 0600, on the pod's /tmp emptyDir (the root filesystem is read-only).
 - name: SHAREDMETRICS__BOOTSTRAP__ADMIN_KEY_FILE
-  value: ""
+  value: "/tmp/sharedmetrics/admin-api-key"
 {{- with $v.extraEnv }}
 {{ toYaml . }}
 {{- end }}

@@ -313,7 +313,7 @@ impl Selection {
             return false;
         }
         if let Some((reference, area_type)) = &self.area_type
-            && !reference.areas.get(&row.area_code).is_some_and(|a| a.area_type == *area_type)
+            && reference.areas.get(&row.area_code).is_none_or(|a| a.area_type != *area_type)
         {
             return false;
         }
@@ -598,7 +598,9 @@ impl SubmissionsApi for SubmissionsService {
                 .map_err(|e| ServiceError::invalid_field(field, "INVALID_PERIOD", e.to_string()))
         };
         let now = now_us();
-        let as_of = request.as_of.as_ref().map_or(now, micros);
+        // A future `as_of` means now: what is hidden now (an embargo, a draft) stays hidden
+        // whatever time the caller names, and the answer's data version says so.
+        let as_of = request.as_of.as_ref().map_or(now, micros).min(now);
         let viewer = if request.published_only {
             Viewer { insider: false, organisation: String::new() }
         } else {
@@ -608,6 +610,7 @@ impl SubmissionsApi for SubmissionsService {
             metric: spec.code.clone(),
             version: version.version as i32,
             as_of_us: as_of,
+            now_us: now,
             viewer,
             areas: (!request.area_codes.is_empty()).then(|| request.area_codes.clone()),
             period_start_from: period_bound(&request.period_from, "period_from")?,
@@ -691,7 +694,7 @@ impl SubmissionsApi for SubmissionsService {
         )
         .await
         .map_err(db_error("reading observation history"))?;
-        let visible: Vec<VisibleRow> = versions
+        let mut visible: Vec<VisibleRow> = versions
             .into_iter()
             .filter(|v| {
                 insider
@@ -699,6 +702,14 @@ impl SubmissionsApi for SubmissionsService {
                     || v.visible_from_us.is_some_and(|at| at <= now)
             })
             .collect();
+        // Each version an outsider sees ends where the next one it sees begins: the stored end
+        // of a published row may be a hidden revision's start, which it must not learn of.
+        if !insider {
+            let starts: Vec<i64> = visible.iter().skip(1).map(|v| v.row.valid_from_us).collect();
+            for (i, v) in visible.iter_mut().enumerate() {
+                v.row.valid_to_us = starts.get(i).copied();
+            }
+        }
         // A cell hidden today by secondary suppression stays hidden in its history too, so the
         // history cannot undo disclosure control: check the cell against its current siblings.
         let siblings = store::latest_visible(
@@ -707,6 +718,7 @@ impl SubmissionsApi for SubmissionsService {
                 metric: request.metric_code.clone(),
                 version: version.version as i32,
                 as_of_us: now,
+                now_us: now,
                 viewer: Viewer { insider, organisation: principal.organisation.clone() },
                 areas: Some(vec![request.area_code.clone()]),
                 period_start_from: Some(period.start_date().to_string()),

@@ -348,6 +348,8 @@ pub struct Read {
     pub metric: String,
     pub version: i32,
     pub as_of_us: i64,
+    /// The server's clock: an embargo lifts at this time, never at the caller's `as_of`.
+    pub now_us: i64,
     pub viewer: Viewer,
     pub areas: Option<Vec<String>>,
     /// Inclusive bounds on the period's first day.
@@ -371,15 +373,26 @@ impl VisibleRow {
             visible_from_us: row.try_get("", "visible_from_us")?,
         })
     }
+
+    /// Reads a row of the latest-version query, whose `valid_to_us` is the one the viewer may
+    /// know (see [`latest_visible`]).
+    fn from_latest(row: &QueryResult) -> Result<Self, DbErr> {
+        let mut visible = Self::from_result(row)?;
+        visible.row.valid_to_us = row.try_get("", "shown_valid_to_us")?;
+        Ok(visible)
+    }
 }
 
 /// Returns, for each key, the latest version the viewer may see as of `as_of_us` (retraction
 /// records included): a version is visible to outsiders once its submission is published and
-/// past any embargo, so a draft revision never hides the published value from them. Rows come
-/// ordered by period, area and breakdown, so the cells of one (area, period) are adjacent.
+/// past any embargo at the server's `now_us` (an `as_of` later than now reveals nothing more),
+/// so a draft revision never hides the published value from them. An outsider's `valid_to_us`
+/// is when a version it may see replaced the row (none if only a hidden revision did), so the
+/// end of a published row never betrays an unpublished revision. Rows come ordered by period,
+/// area and breakdown, so the cells of one (area, period) are adjacent.
 pub async fn latest_visible(db: &impl ConnectionTrait, read: &Read) -> Result<Vec<VisibleRow>, DbErr> {
     let Some(statement) = latest_visible_statement(db, read) else { return Ok(Vec::new()) };
-    db.query_all_raw(statement).await?.iter().map(VisibleRow::from_result).collect()
+    db.query_all_raw(statement).await?.iter().map(VisibleRow::from_latest).collect()
 }
 
 /// [`latest_visible`] read as the database sends it, row by row, so a reader of any size holds
@@ -398,7 +411,7 @@ where
             Some(statement) => db
                 .stream_raw(statement)
                 .await
-                .map(|rows| rows.map(|r| r.and_then(|r| VisibleRow::from_result(&r))).left_stream()),
+                .map(|rows| rows.map(|r| r.and_then(|r| VisibleRow::from_latest(&r))).left_stream()),
             None => Ok(futures::stream::empty().right_stream()),
         }
     })
@@ -413,6 +426,9 @@ fn latest_visible_statement(db: &impl ConnectionTrait, read: &Read) -> Option<St
         read.as_of_us.into(),
         read.viewer.insider.into(),
         read.viewer.organisation.clone().into(),
+        // Publication is judged at the earlier of `as_of` and the server's clock: a caller's
+        // future `as_of` must never lift an embargo that holds now.
+        read.as_of_us.min(read.now_us).into(),
     ];
     let mut filters = String::new();
     if let Some(from) = &read.period_start_from {
@@ -433,14 +449,24 @@ fn latest_visible_statement(db: &impl ConnectionTrait, read: &Read) -> Option<St
     }
     // period_code follows period_start in the order because two periods can start on the same
     // day (a financial year and its first quarter): each (area, period) must stay adjacent.
+    // An outsider's row that a later version closed shows the start of the next version it
+    // may see (published by now, or its own), or no end at all: the subquery runs only for the
+    // rare closed row, and insiders see the stored end.
     let sql = format!(
-        "SELECT * FROM (
+        "SELECT t.*, CASE WHEN t.valid_to_us IS NULL OR $4 THEN t.valid_to_us ELSE (
+                SELECT MIN(n.valid_from_us) FROM observations n JOIN submissions ns ON ns.id = n.submission_id
+                WHERE n.metric_code = $1 AND n.metric_version = $2 AND n.period_code = t.period_code
+                  AND n.area_code = t.area_code AND n.breakdown_key = t.breakdown_key
+                  AND n.valid_from_us > t.valid_from_us
+                  AND (n.organisation_code = $5 OR (ns.visible_from_us IS NOT NULL AND ns.visible_from_us <= $6))
+            ) END AS shown_valid_to_us
+         FROM (
             SELECT {COLUMNS}, s.state AS state, s.visible_from_us AS visible_from_us,
                 ROW_NUMBER() OVER (PARTITION BY o.area_code, o.period_code, o.breakdown_key
                                    ORDER BY o.valid_from_us DESC, o.id DESC) AS latest
             FROM observations o JOIN submissions s ON s.id = o.submission_id
             WHERE o.metric_code = $1 AND o.metric_version = $2 AND o.valid_from_us <= $3
-              AND ($4 OR o.organisation_code = $5 OR (s.visible_from_us IS NOT NULL AND s.visible_from_us <= $3))
+              AND ($4 OR o.organisation_code = $5 OR (s.visible_from_us IS NOT NULL AND s.visible_from_us <= $6))
               {filters}
         ) t WHERE t.latest = 1 ORDER BY t.period_start, t.period_code, t.area_code, t.breakdown_key"
     );

@@ -9,6 +9,10 @@ use sharedmetrics_proto::sharedmetrics::submissions::v1::{ObservationRow, Observ
 
 use crate::reference::Reference;
 
+/// The longest note a row may carry, in characters: a note explains a value, and a cap keeps
+/// a row (and every export of it) small.
+pub const MAX_NOTE_CHARS: usize = 1_000;
+
 /// What rows are checked against: the metric version and the reference data.
 pub struct RowContext<'a> {
     /// The metric version's spec.
@@ -273,6 +277,15 @@ pub fn row(
             "value",
             "MISSING_VALUE",
             "a row needs a numerator or a value, or the status MISSING".to_owned(),
+        ));
+    }
+    let note_length = row.note.chars().count();
+    if note_length > MAX_NOTE_CHARS {
+        return Err(reject(
+            index,
+            "note",
+            "NOTE_TOO_LONG",
+            format!("the note has {note_length} characters; at most {MAX_NOTE_CHARS} are kept"),
         ));
     }
     let observation_status = if status == ObservationStatus::Unspecified { ObservationStatus::Normal } else { status };

@@ -23,6 +23,8 @@ pub struct Model {
     pub last_used_at: Option<DateTimeUtc>,
     /// Principal that created it.
     pub created_by: String,
+    /// Organisation of the principal that created it (empty for keys older than the column).
+    pub created_by_organisation: String,
 }
 
 /// No declared relations.
