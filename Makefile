@@ -19,6 +19,7 @@ services: ## Starts PostgreSQL and Redis on 127.0.0.1 (installs them with apt-ge
 
 test: services ## Runs every test: unit, service and end-to-end (PostgreSQL, SQLite, both topologies), the README's Python first call, the dashboard in headless Chromium, and the Helm chart checks.
 	$(CARGO) fmt --all -- --check
+	python3 scripts/check-size.py
 	$(CARGO) test --workspace --no-fail-fast
 	$(CARGO) build -p sharedmetrics
 	./scripts/python-first-call.sh target/debug/sharedmetrics
@@ -28,9 +29,10 @@ test: services ## Runs every test: unit, service and end-to-end (PostgreSQL, SQL
 bench: services ## Measures ingest through the gateway against a raw binary COPY on the same PostgreSQL (release build) and writes BENCHMARKS.md.
 	$(CARGO) run --release -p sharedmetrics-e2e --bin bench -- $(or $(ROWS),1000000)
 
-lint: ## Checks formatting and runs clippy with warnings as errors.
+lint: ## Checks formatting, runs clippy with warnings as errors, and checks the size limits (no production file over 800 lines, no function over 150).
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	python3 scripts/check-size.py
 
 helm-lint: ## Lints the Helm chart with Helm's SDK, renders ci/*-values.yaml, checks the refusals, kubernetes-validate (1.33, strict) and checkov; no cluster needed.
 	./scripts/helm-lint.sh

@@ -7,6 +7,7 @@ pub mod migration;
 mod store;
 pub mod throttle;
 
+use sharedmetrics_db::db_error;
 use std::sync::{Arc, OnceLock};
 
 use sea_orm::DatabaseConnection;
@@ -121,10 +122,6 @@ fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::rng().fill_bytes(&mut buf);
     hex::encode(buf)
-}
-
-fn db_error(context: &'static str) -> impl FnOnce(sea_orm::DbErr) -> ServiceError {
-    move |error| ServiceError::internal(context, error)
 }
 
 fn roles_of(row: &api_key::Model) -> Vec<Role> {
@@ -415,18 +412,7 @@ impl AccessApi for AccessService {
             Some(request.organisation_code.clone())
         };
         check_key_admin(principal, organisation.as_deref().unwrap_or(&principal.organisation), "listing API keys")?;
-        let limit = if request.page_size == 0 { 100 } else { request.page_size.min(1000) } as u64;
-        let offset: u64 = if request.page_token.is_empty() {
-            0
-        } else {
-            request.page_token.parse().map_err(|_| {
-                ServiceError::invalid_field(
-                    "page_token",
-                    "INVALID_PAGE_TOKEN",
-                    "page token was not issued by this service",
-                )
-            })?
-        };
+        let (offset, limit) = sharedmetrics_grpc::paging::page_window(request.page_size, &request.page_token)?;
         let now = chrono::Utc::now();
         let rows = store::list(&self.db, organisation.as_deref()).await.map_err(db_error("listing API keys"))?;
         let keys: Vec<ApiKey> = rows
@@ -434,9 +420,8 @@ impl AccessApi for AccessService {
             .filter(|k| request.include_inactive || (k.revoked_at.is_none() && k.expires_at.is_none_or(|t| t > now)))
             .map(|k| key_message(k, principal))
             .collect();
-        let total = keys.len() as u64;
-        let api_keys = keys.into_iter().skip(offset as usize).take(limit as usize).collect();
-        let next_page_token = if offset + limit < total { (offset + limit).to_string() } else { String::new() };
+        let next_page_token = sharedmetrics_grpc::paging::next_page_token(offset, limit, keys.len());
+        let api_keys = keys.into_iter().skip(offset).take(limit).collect();
         Ok(ListApiKeysResponse { api_keys, next_page_token })
     }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, Statement};
 use sea_orm_migration::MigratorTrait;
 use sharedmetrics_config::DatabaseConfig;
+use sharedmetrics_error::ServiceError;
 
 pub use sea_orm;
 pub use sea_orm_migration;
@@ -94,6 +95,13 @@ fn lock_key(service: &str) -> i64 {
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
     hash as i64
+}
+
+/// Returns the error a service answers for a failed database call while doing `context` (for
+/// example "reading a metric"): INTERNAL naming the context, with the cause logged but not
+/// shown. The one place a database failure becomes a client's error.
+pub fn db_error(context: &'static str) -> impl FnOnce(sea_orm::DbErr) -> ServiceError {
+    move |error| ServiceError::internal(context, error)
 }
 
 /// Returns a statement for the connection's backend, for the few queries written by hand.

@@ -433,22 +433,58 @@ pub mod paging {
             0 => DEFAULT_PAGE_SIZE,
             n => n.min(MAX_PAGE_SIZE),
         } as usize;
-        let offset = if page_token.is_empty() {
-            0
-        } else {
-            page_token.parse::<usize>().map_err(|_| {
-                ServiceError::invalid_field(
-                    "page_token",
-                    "INVALID_PAGE_TOKEN",
-                    format!("page token {page_token:?} was not issued by this service"),
-                )
-            })?
-        };
-        Ok((offset, size))
+        Ok((page_offset(page_token)?, size))
+    }
+
+    /// Returns the offset a page token stands for (0 for none), or INVALID_ARGUMENT for a token
+    /// this service did not issue.
+    pub fn page_offset(page_token: &str) -> ServiceResult<usize> {
+        if page_token.is_empty() {
+            return Ok(0);
+        }
+        page_token.parse::<usize>().map_err(|_| {
+            ServiceError::invalid_field(
+                "page_token",
+                "INVALID_PAGE_TOKEN",
+                format!("page token {page_token:?} was not issued by this service"),
+            )
+        })
     }
 
     /// Returns the token of the page after one, or empty when it was the last.
     pub fn next_page_token(offset: usize, size: usize, total: usize) -> String {
         if offset + size < total { (offset + size).to_string() } else { String::new() }
+    }
+
+    /// The slice of a list one page request asks for.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Window {
+        /// Items to skip.
+        pub offset: usize,
+        /// Items at most.
+        pub limit: usize,
+    }
+
+    impl Window {
+        /// Everything at once, for internal reads that are not paged.
+        pub const ALL: Window = Window { offset: 0, limit: usize::MAX >> 1 };
+
+        /// Returns the window a request's `page_size` and `page_token` ask for (see
+        /// [`page_window`]).
+        pub fn of(page_size: u32, page_token: &str) -> ServiceResult<Self> {
+            let (offset, limit) = page_window(page_size, page_token)?;
+            Ok(Self { offset, limit })
+        }
+
+        /// Returns the token of the page after this one in a list of `total` items.
+        pub fn next_token(self, total: usize) -> String {
+            next_page_token(self.offset, self.limit, total)
+        }
+
+        /// Returns this window's page of an in-memory list, with the next page token.
+        pub fn page<T>(self, items: Vec<T>) -> (Vec<T>, String) {
+            let next = self.next_token(items.len());
+            (items.into_iter().skip(self.offset).take(self.limit).collect(), next)
+        }
     }
 }

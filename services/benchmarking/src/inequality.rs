@@ -5,9 +5,10 @@
 
 use sharedmetrics_access::Principal;
 use sharedmetrics_error::{ServiceError, ServiceResult};
+use sharedmetrics_periods::Period;
 use sharedmetrics_proto::sharedmetrics::benchmarking::v1::{self as pb, *};
 use sharedmetrics_proto::sharedmetrics::common::v1::ValueType;
-use sharedmetrics_proto::sharedmetrics::definitions::v1::{Dimension, ListDimensionsRequest};
+use sharedmetrics_proto::sharedmetrics::definitions::v1::{Dimension, DimensionCode, ListDimensionsRequest};
 use sharedmetrics_proto::sharedmetrics::submissions::v1::QueryObservationsRequest;
 use sharedmetrics_statistics::inequality::{DEFAULT_DRAWS, DEFAULT_SEED, MINIMUM_DRAWS};
 use sharedmetrics_statistics::{self as stats, ConfidenceLevel, Count, PooledMeasure};
@@ -140,6 +141,21 @@ async fn dimension(
     }
 }
 
+/// A checked GetInequality request: everything the answer is computed from.
+struct InequalityQuery {
+    metric: MetricContext,
+    /// The period asked for; `None` answers the latest period any group has.
+    period: Option<Period>,
+    dimension_code: String,
+    /// The breakdown codes held fixed across the groups.
+    fixed: Pairs,
+    /// The dimension's codes in their order on its scale, one group each.
+    codes: Vec<DimensionCode>,
+    scale: stats::InequalityScale,
+    draws: u32,
+    seed: u64,
+}
+
 impl BenchmarkingService {
     /// Answers GetInequality, from the cache when it holds the answer.
     pub(crate) async fn inequality(
@@ -147,6 +163,25 @@ impl BenchmarkingService {
         principal: &Principal,
         request: GetInequalityRequest,
     ) -> ServiceResult<GetInequalityResponse> {
+        let query = self.inequality_query(principal, &request).await?;
+        let metric = &query.metric;
+        let metrics = [(metric.code.clone(), metric.version, metric.insider)];
+        let (mut answer, generations, hit) = self
+            .cached("get_inequality", principal, &request, &[], &metrics, |_| {
+                self.compute_inequality(principal, &request, &query)
+            })
+            .await?;
+        answer.cache_hit = hit;
+        answer.data_generation = generations.first().map_or(answer.data_generation, |g| g.generation);
+        Ok(answer)
+    }
+
+    /// Checks a GetInequality request, field by field, before anything is read for it.
+    async fn inequality_query(
+        &self,
+        principal: &Principal,
+        request: &GetInequalityRequest,
+    ) -> ServiceResult<InequalityQuery> {
         let metric =
             context::metric(&self.definitions, principal, &request.metric_code, request.metric_version).await?;
         self.area_named(principal, &request.area_code).await?;
@@ -163,170 +198,211 @@ impl BenchmarkingService {
                 format!("{dimension_code} is the dimension measured and cannot also be held fixed"),
             ));
         }
-        let Some(dimension) = dimension(self, principal, &dimension_code).await? else {
-            return Err(ServiceError::invalid_field(
-                "dimension",
-                "UNKNOWN_DIMENSION",
-                format!("no dimension {dimension_code:?}"),
-            ));
-        };
-        if !dimension.ordered {
-            return Err(ServiceError::invalid_field(
-                "dimension",
-                "NOT_ORDERED",
-                format!("{dimension_code} is not an ordered dimension, so it has no gradient to measure"),
-            ));
-        }
-        let scale = match InequalityScale::try_from(request.scale) {
-            Ok(InequalityScale::Unspecified | InequalityScale::Identity) => stats::InequalityScale::Identity,
-            Ok(InequalityScale::Log) => stats::InequalityScale::Log,
-            Ok(InequalityScale::Logit) => stats::InequalityScale::Logit,
-            Err(_) => return Err(ServiceError::invalid_field("scale", "INVALID_ENUM", "unknown inequality scale")),
-        };
-        let draws = match request.simulation_draws {
-            0 => DEFAULT_DRAWS as u32,
-            n if n < MINIMUM_DRAWS as u32 || n > MAXIMUM_DRAWS => {
-                return Err(ServiceError::invalid_field(
-                    "simulation_draws",
-                    "OUT_OF_RANGE",
-                    format!(
-                        "simulation_draws must be 0 (the default, {DEFAULT_DRAWS}) or {MINIMUM_DRAWS} to {MAXIMUM_DRAWS}"
-                    ),
-                ));
-            }
-            n => n,
-        };
+        let codes = ordered_codes(self, principal, &dimension_code).await?;
+        let scale = inequality_scale(request.scale)?;
+        let draws = simulation_draws(request.simulation_draws)?;
         let seed = request.seed.unwrap_or(DEFAULT_SEED);
-        let mut codes = dimension.codes.clone();
-        codes.sort_by_key(|c| c.order);
-        let metrics = [(metric.code.clone(), metric.version, metric.insider)];
-        let (mut answer, generations, hit) = self
-            .cached("get_inequality", principal, &request, &[], &metrics, |_| async {
-                let areas = self.areas(principal).await?;
-                let observations = observations::read(
-                    &self.submissions,
-                    principal,
-                    QueryObservationsRequest {
-                        metric_code: metric.code.clone(),
-                        metric_version: metric.version,
-                        period_from: period.map(|p| p.to_string()).unwrap_or_default(),
-                        period_to: period.map(|p| p.to_string()).unwrap_or_default(),
-                        as_of: request.as_of,
-                        ..Default::default()
-                    },
-                )
-                .await?;
-                let figures = Figures { metric: &metric, observations: &observations, areas: &areas };
-                let group_pairs: Vec<Pairs> =
-                    codes.iter().map(|c| with_pair(&fixed, &dimension_code, &c.code)).collect();
-                let period = period
-                    .or_else(|| group_pairs.iter().filter_map(|p| figures.periods(p).last().copied()).max())
-                    .map(|p| p.to_string())
-                    .unwrap_or_default();
-                let area = request.area_code.as_str();
-                let groups: Vec<Group> = codes
-                    .iter()
-                    .zip(&group_pairs)
-                    .map(|(code, pairs)| {
-                        let computed = figures.statistic(area, &period, pairs);
-                        let population = population(&figures, area, pairs, &computed);
-                        Group { code: code.code.clone(), computed, population }
-                    })
-                    .collect();
-                let mut methods = Methods::default();
-                let sii = indices(&metric, &groups, scale, draws as usize, seed);
-                let core20 = core20(&metric, &dimension_code, &groups);
-                let with_values: Vec<&Group> = groups.iter().filter(|g| g.computed.statistic.value.is_some()).collect();
-                let (first, last) = (with_values.first(), with_values.last());
-                let (absolute_gap, relative_gap) = match (first, last, &sii) {
-                    (_, _, Some(s)) => (Some(s.absolute_gap), s.relative_gap),
-                    (Some(f), Some(l), None) if with_values.len() > 1 => {
-                        let (a, b) = (
-                            f.computed.statistic.value.unwrap_or_default(),
-                            l.computed.statistic.value.unwrap_or_default(),
-                        );
-                        (Some(a - b), (b != 0.0).then(|| a / b))
-                    }
-                    _ => (None, None),
-                };
-                let index =
-                    |value: Option<f64>, pick: fn(&stats::InequalityInterval) -> stats::Interval| InequalityIndex {
-                        value,
-                        lower_95: sii.as_ref().and_then(|s| s.intervals.first()).map(|i| pick(i).lower),
-                        upper_95: sii.as_ref().and_then(|s| s.intervals.first()).map(|i| pick(i).upper),
-                    };
-                if let Some(s) = &sii {
-                    methods.add(s.method);
-                }
-                if core20.is_some() {
-                    methods.add(stats::method::CORE20);
-                }
-                let group_messages = codes
-                    .iter()
-                    .zip(&groups)
-                    .enumerate()
-                    .map(|(i, (code, g))| {
-                        let s = &g.computed.statistic;
-                        methods.add(s.method);
-                        if g.computed.aggregation.is_some() {
-                            methods.add(AGGREGATION);
-                        }
-                        InequalityGroup {
-                            code: code.code.clone(),
-                            label: code.label.clone(),
-                            order: i as u32 + 1,
-                            population: g.population,
-                            numerator: s.numerator,
-                            denominator: s.denominator,
-                            value: s.value,
-                            limits: Some(s.limits()),
-                            suppressed: matches!(
-                                s.suppression,
-                                Some(
-                                    StatisticSuppressionReason::DisclosureControl
-                                        | StatisticSuppressionReason::SmallTotalCount
-                                )
-                            ),
-                            suppression_reason: s.suppression.map_or(0, |r| r as i32),
-                            aggregation: g
-                                .computed
-                                .aggregation
-                                .map(|(t, n)| pb::Aggregation { source_area_type: t as i32, source_count: n }),
-                        }
-                    })
-                    .collect();
-                Ok(GetInequalityResponse {
-                    metric_code: metric.code.clone(),
-                    metric_version: metric.version,
-                    area_code: request.area_code.clone(),
-                    period_code: period,
-                    dimension: dimension_code.clone(),
-                    groups: group_messages,
-                    most_deprived_code: first.map(|g| g.code.clone()).unwrap_or_default(),
-                    least_deprived_code: last.map(|g| g.code.clone()).unwrap_or_default(),
-                    absolute_gap,
-                    relative_gap,
-                    sii: Some(index(sii.as_ref().map(|s| s.sii), |i| i.sii)),
-                    rii: Some(index(sii.as_ref().map(|s| s.rii), |i| i.rii)),
-                    scale: match scale {
-                        stats::InequalityScale::Identity => InequalityScale::Identity,
-                        stats::InequalityScale::Log => InequalityScale::Log,
-                        stats::InequalityScale::Logit => InequalityScale::Logit,
-                    } as i32,
-                    simulation_draws: draws,
-                    seed,
-                    core20,
-                    data_version: observations.snapshot,
-                    method_versions: methods.into_versions(),
-                    data_generation: 0,
-                    cache_hit: false,
-                })
-            })
-            .await?;
-        answer.cache_hit = hit;
-        answer.data_generation = generations.first().map_or(answer.data_generation, |g| g.generation);
-        Ok(answer)
+        Ok(InequalityQuery { metric, period, dimension_code, fixed, codes, scale, draws, seed })
     }
+
+    /// Computes the answer the cache does not hold: the groups, the gap, SII/RII and Core20.
+    async fn compute_inequality(
+        &self,
+        principal: &Principal,
+        request: &GetInequalityRequest,
+        query: &InequalityQuery,
+    ) -> ServiceResult<GetInequalityResponse> {
+        let metric = &query.metric;
+        let areas = self.areas(principal).await?;
+        let observations = observations::read(
+            &self.submissions,
+            principal,
+            QueryObservationsRequest {
+                metric_code: metric.code.clone(),
+                metric_version: metric.version,
+                period_from: query.period.map(|p| p.to_string()).unwrap_or_default(),
+                period_to: query.period.map(|p| p.to_string()).unwrap_or_default(),
+                as_of: request.as_of,
+                ..Default::default()
+            },
+        )
+        .await?;
+        let figures = Figures { metric, observations: &observations, areas: &areas };
+        let (period, groups) = read_groups(&figures, query, &request.area_code);
+        let mut methods = Methods::default();
+        let sii = indices(metric, &groups, query.scale, query.draws as usize, query.seed);
+        let core20 = core20(metric, &query.dimension_code, &groups);
+        let with_values: Vec<&Group> = groups.iter().filter(|g| g.computed.statistic.value.is_some()).collect();
+        let (first, last) = (with_values.first(), with_values.last());
+        let (absolute_gap, relative_gap) = gaps(&with_values, sii.as_ref());
+        if let Some(s) = &sii {
+            methods.add(s.method);
+        }
+        if core20.is_some() {
+            methods.add(stats::method::CORE20);
+        }
+        let group_messages = group_messages(&query.codes, &groups, &mut methods);
+        Ok(GetInequalityResponse {
+            metric_code: metric.code.clone(),
+            metric_version: metric.version,
+            area_code: request.area_code.clone(),
+            period_code: period,
+            dimension: query.dimension_code.clone(),
+            groups: group_messages,
+            most_deprived_code: first.map(|g| g.code.clone()).unwrap_or_default(),
+            least_deprived_code: last.map(|g| g.code.clone()).unwrap_or_default(),
+            absolute_gap,
+            relative_gap,
+            sii: Some(inequality_index(sii.as_ref(), sii.as_ref().map(|s| s.sii), |i| i.sii)),
+            rii: Some(inequality_index(sii.as_ref(), sii.as_ref().map(|s| s.rii), |i| i.rii)),
+            scale: match query.scale {
+                stats::InequalityScale::Identity => InequalityScale::Identity,
+                stats::InequalityScale::Log => InequalityScale::Log,
+                stats::InequalityScale::Logit => InequalityScale::Logit,
+            } as i32,
+            simulation_draws: query.draws,
+            seed: query.seed,
+            core20,
+            data_version: observations.snapshot,
+            method_versions: methods.into_versions(),
+            data_generation: 0,
+            cache_hit: false,
+        })
+    }
+}
+
+/// Returns the codes of an ordered dimension in their order, refusing one without a gradient.
+async fn ordered_codes(
+    service: &BenchmarkingService,
+    principal: &Principal,
+    dimension_code: &str,
+) -> ServiceResult<Vec<DimensionCode>> {
+    let Some(dimension) = dimension(service, principal, dimension_code).await? else {
+        return Err(ServiceError::invalid_field(
+            "dimension",
+            "UNKNOWN_DIMENSION",
+            format!("no dimension {dimension_code:?}"),
+        ));
+    };
+    if !dimension.ordered {
+        return Err(ServiceError::invalid_field(
+            "dimension",
+            "NOT_ORDERED",
+            format!("{dimension_code} is not an ordered dimension, so it has no gradient to measure"),
+        ));
+    }
+    let mut codes = dimension.codes.clone();
+    codes.sort_by_key(|c| c.order);
+    Ok(codes)
+}
+
+/// Returns the scale a request fits SII/RII on, identity when it names none.
+fn inequality_scale(scale: i32) -> ServiceResult<stats::InequalityScale> {
+    match InequalityScale::try_from(scale) {
+        Ok(InequalityScale::Unspecified | InequalityScale::Identity) => Ok(stats::InequalityScale::Identity),
+        Ok(InequalityScale::Log) => Ok(stats::InequalityScale::Log),
+        Ok(InequalityScale::Logit) => Ok(stats::InequalityScale::Logit),
+        Err(_) => Err(ServiceError::invalid_field("scale", "INVALID_ENUM", "unknown inequality scale")),
+    }
+}
+
+/// Returns the simulation draws a request asks for, the default for 0, within the bounds that
+/// keep the simulated limits stable and the work bounded.
+fn simulation_draws(draws: u32) -> ServiceResult<u32> {
+    match draws {
+        0 => Ok(DEFAULT_DRAWS as u32),
+        n if n < MINIMUM_DRAWS as u32 || n > MAXIMUM_DRAWS => Err(ServiceError::invalid_field(
+            "simulation_draws",
+            "OUT_OF_RANGE",
+            format!("simulation_draws must be 0 (the default, {DEFAULT_DRAWS}) or {MINIMUM_DRAWS} to {MAXIMUM_DRAWS}"),
+        )),
+        n => Ok(n),
+    }
+}
+
+/// Returns the period answered (the one asked, else the latest any group has) and each
+/// group's statistic and population in it.
+fn read_groups(figures: &Figures<'_>, query: &InequalityQuery, area: &str) -> (String, Vec<Group>) {
+    let group_pairs: Vec<Pairs> =
+        query.codes.iter().map(|c| with_pair(&query.fixed, &query.dimension_code, &c.code)).collect();
+    let period = query
+        .period
+        .or_else(|| group_pairs.iter().filter_map(|p| figures.periods(p).last().copied()).max())
+        .map(|p| p.to_string())
+        .unwrap_or_default();
+    let groups = query
+        .codes
+        .iter()
+        .zip(&group_pairs)
+        .map(|(code, pairs)| {
+            let computed = figures.statistic(area, &period, pairs);
+            let population = population(figures, area, pairs, &computed);
+            Group { code: code.code.clone(), computed, population }
+        })
+        .collect();
+    (period, groups)
+}
+
+/// Returns the absolute and relative gaps between the ends of the gradient: the fitted ones
+/// when SII is defined, else the first and last groups with values.
+fn gaps(with_values: &[&Group], sii: Option<&stats::Inequality>) -> (Option<f64>, Option<f64>) {
+    match (with_values.first(), with_values.last(), sii) {
+        (_, _, Some(s)) => (Some(s.absolute_gap), s.relative_gap),
+        (Some(f), Some(l), None) if with_values.len() > 1 => {
+            let (a, b) =
+                (f.computed.statistic.value.unwrap_or_default(), l.computed.statistic.value.unwrap_or_default());
+            (Some(a - b), (b != 0.0).then(|| a / b))
+        }
+        _ => (None, None),
+    }
+}
+
+/// Returns an index's value with its 95% simulated limits, picked from the SII fit.
+fn inequality_index(
+    sii: Option<&stats::Inequality>,
+    value: Option<f64>,
+    pick: fn(&stats::InequalityInterval) -> stats::Interval,
+) -> InequalityIndex {
+    InequalityIndex {
+        value,
+        lower_95: sii.and_then(|s| s.intervals.first()).map(|i| pick(i).lower),
+        upper_95: sii.and_then(|s| s.intervals.first()).map(|i| pick(i).upper),
+    }
+}
+
+/// Returns the groups as the answer shows them, noting each group's methods.
+fn group_messages(codes: &[DimensionCode], groups: &[Group], methods: &mut Methods) -> Vec<InequalityGroup> {
+    codes
+        .iter()
+        .zip(groups)
+        .enumerate()
+        .map(|(i, (code, g))| {
+            let s = &g.computed.statistic;
+            methods.add(s.method);
+            if g.computed.aggregation.is_some() {
+                methods.add(AGGREGATION);
+            }
+            InequalityGroup {
+                code: code.code.clone(),
+                label: code.label.clone(),
+                order: i as u32 + 1,
+                population: g.population,
+                numerator: s.numerator,
+                denominator: s.denominator,
+                value: s.value,
+                limits: Some(s.limits()),
+                suppressed: matches!(
+                    s.suppression,
+                    Some(StatisticSuppressionReason::DisclosureControl | StatisticSuppressionReason::SmallTotalCount)
+                ),
+                suppression_reason: s.suppression.map_or(0, |r| r as i32),
+                aggregation: g
+                    .computed
+                    .aggregation
+                    .map(|(t, n)| pb::Aggregation { source_area_type: t as i32, source_count: n }),
+            }
+        })
+        .collect()
 }
 
 /// Returns a group's population weight: its denominator for proportions, crude rates and

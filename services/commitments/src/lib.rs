@@ -8,7 +8,8 @@
 //! the database, [`RemoteCommitments`] implements it over gRPC, and [`CommitmentsGrpc`] serves
 //! any implementation over gRPC. It reads metrics, areas and organisations only through the
 //! definitions service's [`DefinitionsApi`](sharedmetrics_definitions::DefinitionsApi), and
-//! metric observations only through an [`ObservationSource`].
+//! metric observations only through an [`ObservationSource`] ([`PublishedObservations`] reads
+//! them through the submissions API).
 #![forbid(unsafe_code)]
 
 mod access;
@@ -16,6 +17,7 @@ mod convert;
 pub mod entity;
 pub mod import;
 pub mod migration;
+mod published;
 pub mod rule;
 mod service;
 mod store;
@@ -29,6 +31,7 @@ use sharedmetrics_proto::sharedmetrics::commitments::v1::commitments_service_ser
 use sharedmetrics_proto::sharedmetrics::commitments::v1::*;
 
 pub use migration::Migrator;
+pub use published::PublishedObservations;
 pub use service::CommitmentsService;
 
 /// The commitments service's operations, independent of transport. Every method receives the

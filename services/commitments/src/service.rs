@@ -6,6 +6,7 @@ mod charters;
 mod commitments;
 mod reports;
 
+use sharedmetrics_db::db_error;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -55,37 +56,12 @@ impl CommitmentsService {
     }
 }
 
-fn db_error(context: &'static str) -> impl FnOnce(DbErr) -> ServiceError {
-    move |error| ServiceError::internal(context, error)
-}
-
 /// Maps a unique-key violation (a concurrent write) to ALREADY_EXISTS, anything else to INTERNAL.
 fn conflict_or_internal(error: DbErr, kind: &str, key: &str) -> ServiceError {
     match error.sql_err() {
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => ServiceError::already_exists(kind, key),
         _ => ServiceError::internal("writing commitments", error),
     }
-}
-
-/// A page window: rows skipped and rows returned at most.
-#[derive(Debug, Clone, Copy)]
-struct Window {
-    offset: usize,
-    limit: usize,
-}
-
-/// Returns the window a page request asks for.
-fn window(page_size: u32, page_token: &str) -> ServiceResult<Window> {
-    let (offset, limit) = sharedmetrics_grpc::paging::page_window(page_size, page_token)?;
-    Ok(Window { offset, limit })
-}
-
-/// Returns one page of a list, with the next page token (empty after the last page).
-fn page<T>(items: Vec<T>, window: Window) -> (Vec<T>, String) {
-    let total = items.len();
-    let items = items.into_iter().skip(window.offset).take(window.limit).collect();
-    let next = window.offset + window.limit;
-    (items, if next < total { next.to_string() } else { String::new() })
 }
 
 /// A charter with its members and templates, loaded once per call.

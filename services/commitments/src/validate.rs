@@ -13,7 +13,8 @@ use sharedmetrics_error::FieldViolation;
 use sharedmetrics_periods::Period;
 use sharedmetrics_proto::Label;
 use sharedmetrics_proto::sharedmetrics::commitments::v1::{
-    Charter, CharterVisibility, Commitment, CommitmentType, LocalDefinition, Measure, TrajectoryShape,
+    Baseline, Charter, CharterVisibility, Commitment, CommitmentType, LocalDefinition, Measure, Target, Trajectory,
+    TrajectoryShape,
 };
 use sharedmetrics_proto::sharedmetrics::common::v1::{PeriodType, Polarity, ValueType};
 
@@ -191,8 +192,57 @@ pub fn commitment(c: &Commitment, metric: Option<&MetricFacts>) -> Result<Resolv
     if c.title.trim().is_empty() {
         out.push(FieldViolation::new("commitment.title", "REQUIRED", "a commitment needs a title"));
     }
+    // Each step reads what the steps before it resolved, and adds its violations after theirs.
+    let measure = resolved_measure(&mut out, c, metric, commitment_type);
+    let polarity = resolved_polarity(&mut out, c, metric, commitment_type);
+    let unit = resolved_unit(&mut out, c, commitment_type, measure);
+    let (baseline, baseline_period) = checked_baseline(&mut out, c, measure);
+    let reporting_period_type = resolved_reporting_period_type(&mut out, c, baseline_period);
+    let (target, target_date) = checked_target(&mut out, c, measure, baseline_period);
+    if c.baseline.is_some() && c.target.is_some() {
+        check_direction(&mut out, &baseline, &target, polarity);
+    }
+    let trajectory = c.trajectory.clone().unwrap_or_default();
+    let shape = resolved_shape(&mut out, &trajectory);
+    let points = checked_points(&mut out, &trajectory, shape, measure, baseline_period, target_date);
+    if let Some(tolerance) = trajectory.tolerance {
+        check_value(&mut out, "commitment.trajectory.tolerance", tolerance, measure);
+    }
+    let local = checked_local(&mut out, c, commitment_type);
+    let evidence = checked_evidence(&mut out, c);
 
-    // Measure: the request's, else the metric's, else the type's.
+    match (out.is_empty(), measure, baseline_period, target_date, reporting_period_type) {
+        (true, Some(measure), Some(baseline_period), Some(target_date), Some(reporting_period_type)) => Ok(Resolved {
+            commitment_type,
+            measure,
+            polarity,
+            unit,
+            reporting_period_type,
+            plan: Plan {
+                baseline_value: baseline.value,
+                baseline_period,
+                target_value: target.value,
+                target_date,
+                shape,
+                points,
+                tolerance: trajectory.tolerance,
+                high_is_good: polarity != Polarity::LowIsGood,
+            },
+            local,
+            evidence,
+        }),
+        _ => Err(out),
+    }
+}
+
+/// Returns a commitment's measure: the request's, else the metric's, else the type's; a metric
+/// whose figures cannot be added up across members, or a deprecated one, is refused.
+fn resolved_measure(
+    out: &mut Vec<FieldViolation>,
+    c: &Commitment,
+    metric: Option<&MetricFacts>,
+    commitment_type: CommitmentType,
+) -> Option<Measure> {
     let from_metric = metric.map(|m| (m, metric_measure(m.value_type)));
     if let Some((m, None)) = from_metric {
         out.push(FieldViolation::new(
@@ -208,7 +258,7 @@ pub fn commitment(c: &Commitment, metric: Option<&MetricFacts>) -> Result<Resolv
         out.push(FieldViolation::new("commitment.metric_code", "METRIC_DEPRECATED", "the metric is deprecated"));
     }
     let metric_measure = from_metric.and_then(|(_, measure)| measure);
-    let measure = match Measure::try_from(c.measure).unwrap_or(Measure::Unspecified) {
+    match Measure::try_from(c.measure).unwrap_or(Measure::Unspecified) {
         Measure::Unspecified if c.measure != 0 => {
             out.push(FieldViolation::new(
                 "commitment.measure",
@@ -241,10 +291,18 @@ pub fn commitment(c: &Commitment, metric: Option<&MetricFacts>) -> Result<Resolv
             }
             Some(given)
         }
-    };
+    }
+}
 
-    // Polarity: the request's, else the metric's, else the type's.
-    let polarity = match Polarity::try_from(c.polarity).unwrap_or(Polarity::Unspecified) {
+/// Returns a commitment's polarity: the request's, else the metric's, else the type's, since
+/// its status needs a direction to judge progress by.
+fn resolved_polarity(
+    out: &mut Vec<FieldViolation>,
+    c: &Commitment,
+    metric: Option<&MetricFacts>,
+    commitment_type: CommitmentType,
+) -> Polarity {
+    match Polarity::try_from(c.polarity).unwrap_or(Polarity::Unspecified) {
         Polarity::HighIsGood => Polarity::HighIsGood,
         Polarity::LowIsGood => Polarity::LowIsGood,
         Polarity::NoJudgement => {
@@ -260,9 +318,18 @@ pub fn commitment(c: &Commitment, metric: Option<&MetricFacts>) -> Result<Resolv
             _ if commitment_type == CommitmentType::CarbonAgainstBaseline => Polarity::LowIsGood,
             _ => Polarity::HighIsGood,
         },
-    };
+    }
+}
 
-    let unit = if c.unit.trim().is_empty() {
+/// Returns a commitment's display unit, the type's default when none is given; a total with
+/// no default needs one, or its figures would read as bare numbers.
+fn resolved_unit(
+    out: &mut Vec<FieldViolation>,
+    c: &Commitment,
+    commitment_type: CommitmentType,
+    measure: Option<Measure>,
+) -> String {
+    if c.unit.trim().is_empty() {
         let unit = measure.map(|m| default_unit(commitment_type, m)).unwrap_or_default();
         if unit.is_empty() && measure == Some(Measure::Total) {
             out.push(FieldViolation::new("commitment.unit", "REQUIRED", "a total needs a unit, for example `sites`"));
@@ -270,14 +337,20 @@ pub fn commitment(c: &Commitment, metric: Option<&MetricFacts>) -> Result<Resolv
         unit.to_owned()
     } else {
         c.unit.trim().to_owned()
-    };
+    }
+}
 
-    // Baseline.
+/// Returns the baseline (empty when missing, so later checks can still run) and its period.
+fn checked_baseline(
+    out: &mut Vec<FieldViolation>,
+    c: &Commitment,
+    measure: Option<Measure>,
+) -> (Baseline, Option<Period>) {
     let baseline = c.baseline.clone().unwrap_or_default();
     if c.baseline.is_none() {
         out.push(FieldViolation::new("commitment.baseline", "REQUIRED", "a commitment starts from a baseline"));
     } else {
-        check_value(&mut out, "commitment.baseline.value", baseline.value, measure);
+        check_value(out, "commitment.baseline.value", baseline.value, measure);
     }
     let baseline_period = match Period::parse(&baseline.period_code) {
         Ok(period) => Some(period),
@@ -288,8 +361,16 @@ pub fn commitment(c: &Commitment, metric: Option<&MetricFacts>) -> Result<Resolv
             None
         }
     };
+    (baseline, baseline_period)
+}
 
-    // Reporting period type: the request's, else the baseline period's; never a pooled range.
+/// Returns the type of the periods progress is reported for: the request's, else the baseline
+/// period's; never a pooled range, since each report covers one period.
+fn resolved_reporting_period_type(
+    out: &mut Vec<FieldViolation>,
+    c: &Commitment,
+    baseline_period: Option<Period>,
+) -> Option<PeriodType> {
     let reporting_period_type = match PeriodType::try_from(c.reporting_period_type).unwrap_or(PeriodType::Unspecified) {
         PeriodType::Unspecified if c.reporting_period_type != 0 => {
             out.push(FieldViolation::new(
@@ -309,14 +390,23 @@ pub fn commitment(c: &Commitment, metric: Option<&MetricFacts>) -> Result<Resolv
             format!("progress is reported per period, not for pooled ranges ({})", t.label()),
         ));
     }
+    reporting_period_type
+}
 
-    // Target.
+/// Returns the target (empty when missing, so later checks can still run) and its date, which
+/// must fall after the baseline period.
+fn checked_target(
+    out: &mut Vec<FieldViolation>,
+    c: &Commitment,
+    measure: Option<Measure>,
+    baseline_period: Option<Period>,
+) -> (Target, Option<NaiveDate>) {
     let target = c.target.clone().unwrap_or_default();
     let target_date = if c.target.is_none() {
         out.push(FieldViolation::new("commitment.target", "REQUIRED", "a commitment has a target value and date"));
         None
     } else {
-        check_value(&mut out, "commitment.target.value", target.value, measure);
+        check_value(out, "commitment.target.value", target.value, measure);
         match date(&target.date) {
             None => {
                 out.push(FieldViolation::new(
@@ -343,24 +433,28 @@ pub fn commitment(c: &Commitment, metric: Option<&MetricFacts>) -> Result<Resolv
             }
         }
     };
-    if c.baseline.is_some() && c.target.is_some() {
-        let direction = if polarity == Polarity::LowIsGood { -1.0 } else { 1.0 };
-        if (target.value - baseline.value) * direction < 0.0 {
-            out.push(FieldViolation::new(
-                "commitment.target.value",
-                "TARGET_AGAINST_POLARITY",
-                format!(
-                    "target {} is worse than baseline {} for a {} commitment",
-                    target.value,
-                    baseline.value,
-                    polarity.label()
-                ),
-            ));
-        }
-    }
+    (target, target_date)
+}
 
-    // Trajectory.
-    let trajectory = c.trajectory.clone().unwrap_or_default();
+/// Refuses a target worse than the baseline, which would count doing worse as progress.
+fn check_direction(out: &mut Vec<FieldViolation>, baseline: &Baseline, target: &Target, polarity: Polarity) {
+    let direction = if polarity == Polarity::LowIsGood { -1.0 } else { 1.0 };
+    if (target.value - baseline.value) * direction < 0.0 {
+        out.push(FieldViolation::new(
+            "commitment.target.value",
+            "TARGET_AGAINST_POLARITY",
+            format!(
+                "target {} is worse than baseline {} for a {} commitment",
+                target.value,
+                baseline.value,
+                polarity.label()
+            ),
+        ));
+    }
+}
+
+/// Returns the trajectory's shape, linear when unset; a stepped one must list its steps.
+fn resolved_shape(out: &mut Vec<FieldViolation>, trajectory: &Trajectory) -> TrajectoryShape {
     let shape = match TrajectoryShape::try_from(trajectory.shape).unwrap_or(TrajectoryShape::Unspecified) {
         TrajectoryShape::Unspecified if trajectory.shape != 0 => {
             out.push(FieldViolation::new(
@@ -380,6 +474,19 @@ pub fn commitment(c: &Commitment, metric: Option<&MetricFacts>) -> Result<Resolv
             "a stepped trajectory lists its steps",
         ));
     }
+    shape
+}
+
+/// Returns the trajectory's points as the status rule reads them, each checked to lie within
+/// the commitment and after the point before it.
+fn checked_points(
+    out: &mut Vec<FieldViolation>,
+    trajectory: &Trajectory,
+    shape: TrajectoryShape,
+    measure: Option<Measure>,
+    baseline_period: Option<Period>,
+    target_date: Option<NaiveDate>,
+) -> Vec<(Period, f64)> {
     // A linear knot is reached at the end of its period, a step begins at its start (rule.rs);
     // either way the knot lies after the baseline period and before the target date, in order.
     let stepped = shape == TrajectoryShape::Stepped;
@@ -387,7 +494,7 @@ pub fn commitment(c: &Commitment, metric: Option<&MetricFacts>) -> Result<Resolv
     let mut previous: Option<NaiveDate> = None;
     for (i, point) in trajectory.points.iter().enumerate() {
         let field = |name: &str| format!("commitment.trajectory.points[{i}].{name}");
-        check_value(&mut out, &field("value"), point.value, measure);
+        check_value(out, &field("value"), point.value, measure);
         match Period::parse(&point.period_code) {
             Err(error) => out.push(FieldViolation::new(field("period_code"), "INVALID_PERIOD", error.to_string())),
             Ok(period) => {
@@ -415,11 +522,16 @@ pub fn commitment(c: &Commitment, metric: Option<&MetricFacts>) -> Result<Resolv
             }
         }
     }
-    if let Some(tolerance) = trajectory.tolerance {
-        check_value(&mut out, "commitment.trajectory.tolerance", tolerance, measure);
-    }
+    points
+}
 
-    // Definition of local: required for local spend, whose numerator is defined by it.
+/// Returns the definition of local, normalised; required for local spend, whose numerator is
+/// defined by it.
+fn checked_local(
+    out: &mut Vec<FieldViolation>,
+    c: &Commitment,
+    commitment_type: CommitmentType,
+) -> Option<LocalDefinition> {
     let local = c.local_definition.as_ref().map(normalised);
     match &local {
         Some(local) => out.extend(local_definition(local, "commitment.local_definition")),
@@ -430,7 +542,11 @@ pub fn commitment(c: &Commitment, metric: Option<&MetricFacts>) -> Result<Resolv
         )),
         None => {}
     }
+    local
+}
 
+/// Returns the evidence as stored, each item needing a reference and a date to be checked against.
+fn checked_evidence(out: &mut Vec<FieldViolation>, c: &Commitment) -> Vec<StoredEvidence> {
     let mut evidence = Vec::new();
     for (i, e) in c.evidence.iter().enumerate() {
         if e.reference.trim().is_empty() {
@@ -453,29 +569,7 @@ pub fn commitment(c: &Commitment, metric: Option<&MetricFacts>) -> Result<Resolv
             description: e.description.clone(),
         });
     }
-
-    match (out.is_empty(), measure, baseline_period, target_date, reporting_period_type) {
-        (true, Some(measure), Some(baseline_period), Some(target_date), Some(reporting_period_type)) => Ok(Resolved {
-            commitment_type,
-            measure,
-            polarity,
-            unit,
-            reporting_period_type,
-            plan: Plan {
-                baseline_value: baseline.value,
-                baseline_period,
-                target_value: target.value,
-                target_date,
-                shape,
-                points,
-                tolerance: trajectory.tolerance,
-                high_is_good: polarity != Polarity::LowIsGood,
-            },
-            local,
-            evidence,
-        }),
-        _ => Err(out),
-    }
+    evidence
 }
 
 #[cfg(test)]

@@ -156,47 +156,96 @@ pub async fn import_reference_data(db: &DatabaseConnection, dir: &Path) -> anyho
     if store::count_areas(db).await? > 0 {
         return Ok(None);
     }
-    let geography = dir.join("geography");
-    let organisations_dir = dir.join("organisations");
-    let lsoas: Vec<LsoaRow> = read_csv(&geography.join("lsoa11_imd2019.csv"))?;
-    let wards: Vec<WardRow> = read_csv(&geography.join("lsoa11_ward19.csv"))?;
-    let regions: Vec<RegionRow> = read_csv(&geography.join("lad18_region18.csv"))?;
-    let trusts: Vec<TrustRow> = read_csv(&organisations_dir.join("nhs_trusts.csv"))?;
-    let icbs: Vec<IcbRow> = read_csv(&organisations_dir.join("icbs.csv"))?;
-    let nhs_regions: Vec<NhsRegionRow> = read_csv(&organisations_dir.join("nhs_england_regions.csv"))?;
-    let icb_councils: Vec<IcbCouncilRow> = read_csv(&organisations_dir.join("icb_local_authorities.csv"))?;
-    let icb_trusts: Vec<IcbTrustRow> = read_csv(&organisations_dir.join("icb_trusts.csv"))?;
-
+    let files = ReferenceFiles::read(dir)?;
     let mut report = ImportReport::default();
     let mut areas: Vec<area::Model> = Vec::new();
-    let push_area = |areas: &mut Vec<area::Model>, code: &str, name: &str, t: AreaType, parent: Option<&str>| {
-        areas.push(area::Model {
-            code: code.to_owned(),
-            name: name.to_owned(),
-            area_type: t.label(),
-            parent_code: parent.map(str::to_owned),
-            icb_code: None,
-            imd_rank: None,
-            imd_decile: None,
-            population: None,
-        });
-    };
+    let districts = push_regions_and_districts(&mut areas, &files.lsoas, &files.regions)?;
+    push_nhs_regions_and_icbs(&mut areas, &files.nhs_regions, &files.icbs, &files.icb_trusts);
+    let districts_by_name = DistrictsByName::new(&districts);
+    let icb_of_district = icb_of_district(&files.icb_councils, &districts_by_name);
+    report.districts_without_icb = districts.len() - icb_of_district.len();
+    push_wards_and_lsoas(&mut areas, &files.wards, &files.lsoas, &icb_of_district)?;
+    let ancestors = ancestor_links(&areas);
+    sum_populations(&mut areas, &ancestors);
+    for a in &areas {
+        *report.areas.entry(a.area_type.clone()).or_default() += 1;
+    }
+    let (orgs, parents) = organisations(&files, &districts_by_name);
+    for o in orgs.values() {
+        *report.organisations.entry(o.organisation_type.clone()).or_default() += 1;
+    }
+    store_reference_data(db, areas, ancestors, orgs, parents).await?;
+    Ok(Some(report))
+}
 
-    // England, regions and districts. A district's region comes from the 2018 lookup; the five
-    // districts created on 1 April 2019 take the region of their predecessors, found through
-    // the 2011 district names that prefix their LSOAs' names.
-    push_area(&mut areas, ENGLAND, "England", AreaType::England, None);
+/// The reference data's files, all read before anything is built so a bad file fails first.
+struct ReferenceFiles {
+    lsoas: Vec<LsoaRow>,
+    wards: Vec<WardRow>,
+    regions: Vec<RegionRow>,
+    trusts: Vec<TrustRow>,
+    icbs: Vec<IcbRow>,
+    nhs_regions: Vec<NhsRegionRow>,
+    icb_councils: Vec<IcbCouncilRow>,
+    icb_trusts: Vec<IcbTrustRow>,
+}
+
+impl ReferenceFiles {
+    /// Reads every file of the reference data directory.
+    fn read(dir: &Path) -> anyhow::Result<Self> {
+        let geography = dir.join("geography");
+        let organisations_dir = dir.join("organisations");
+        Ok(Self {
+            lsoas: read_csv(&geography.join("lsoa11_imd2019.csv"))?,
+            wards: read_csv(&geography.join("lsoa11_ward19.csv"))?,
+            regions: read_csv(&geography.join("lad18_region18.csv"))?,
+            trusts: read_csv(&organisations_dir.join("nhs_trusts.csv"))?,
+            icbs: read_csv(&organisations_dir.join("icbs.csv"))?,
+            nhs_regions: read_csv(&organisations_dir.join("nhs_england_regions.csv"))?,
+            icb_councils: read_csv(&organisations_dir.join("icb_local_authorities.csv"))?,
+            icb_trusts: read_csv(&organisations_dir.join("icb_trusts.csv"))?,
+        })
+    }
+}
+
+/// Districts by code, with their names and (once found) their regions.
+type Districts<'a> = BTreeMap<&'a str, (&'a str, Option<&'a str>)>;
+
+/// Appends an area with no ICB, IMD figures or population of its own.
+fn push_area(areas: &mut Vec<area::Model>, code: &str, name: &str, t: AreaType, parent: Option<&str>) {
+    areas.push(area::Model {
+        code: code.to_owned(),
+        name: name.to_owned(),
+        area_type: t.label(),
+        parent_code: parent.map(str::to_owned),
+        icb_code: None,
+        imd_rank: None,
+        imd_decile: None,
+        population: None,
+    });
+}
+
+/// Appends England, the regions and the districts; returns the districts for the later steps.
+fn push_regions_and_districts<'a>(
+    areas: &mut Vec<area::Model>,
+    lsoas: &'a [LsoaRow],
+    regions: &'a [RegionRow],
+) -> anyhow::Result<Districts<'a>> {
+    // A district's region comes from the 2018 lookup; the five districts created on 1 April
+    // 2019 take the region of their predecessors, found through the 2011 district names that
+    // prefix their LSOAs' names.
+    push_area(areas, ENGLAND, "England", AreaType::England, None);
     let region_of_lad18: HashMap<&str, &RegionRow> = regions.iter().map(|r| (r.lad18cd.as_str(), r)).collect();
     let region_of_name18: HashMap<&str, &RegionRow> = regions.iter().map(|r| (r.lad18nm.as_str(), r)).collect();
     let mut region_names: BTreeMap<&str, &str> = BTreeMap::new();
-    for r in &regions {
+    for r in regions {
         region_names.insert(&r.rgn18cd, &r.rgn18nm);
     }
     for (code, name) in &region_names {
-        push_area(&mut areas, code, name, AreaType::Region, Some(ENGLAND));
+        push_area(areas, code, name, AreaType::Region, Some(ENGLAND));
     }
-    let mut districts: BTreeMap<&str, (&str, Option<&str>)> = BTreeMap::new();
-    for lsoa in &lsoas {
+    let mut districts: Districts<'a> = BTreeMap::new();
+    for lsoa in lsoas {
         let region = region_of_lad18.get(lsoa.lad19cd.as_str()).map(|r| r.rgn18cd.as_str()).or_else(|| {
             let prefix = lsoa.lsoa11nm.rsplit_once(' ').map_or(lsoa.lsoa11nm.as_str(), |(p, _)| p);
             region_of_name18.get(prefix).map(|r| r.rgn18cd.as_str())
@@ -208,64 +257,91 @@ pub async fn import_reference_data(db: &DatabaseConnection, dir: &Path) -> anyho
     }
     for (code, (name, region)) in &districts {
         let Some(region) = region else { bail!("district {code} ({name}): no region found in lad18_region18.csv") };
-        push_area(&mut areas, code, name, AreaType::LocalAuthorityDistrict, Some(region));
+        push_area(areas, code, name, AreaType::LocalAuthorityDistrict, Some(region));
     }
+    Ok(districts)
+}
 
-    // NHS regions and ICBs.
+/// Appends the NHS regions and the ICBs, each ICB under the NHS region its trusts' links name.
+fn push_nhs_regions_and_icbs(
+    areas: &mut Vec<area::Model>,
+    nhs_regions: &[NhsRegionRow],
+    icbs: &[IcbRow],
+    icb_trusts: &[IcbTrustRow],
+) {
     let nhs_region_by_ods: HashMap<&str, &NhsRegionRow> =
         nhs_regions.iter().map(|r| (r.ods_code.as_str(), r)).collect();
-    for r in &nhs_regions {
-        push_area(&mut areas, &r.gss_code, &r.name, AreaType::NhsRegion, Some(ENGLAND));
+    for r in nhs_regions {
+        push_area(areas, &r.gss_code, &r.name, AreaType::NhsRegion, Some(ENGLAND));
     }
     let mut region_of_icb: HashMap<&str, &str> = HashMap::new();
-    for link in &icb_trusts {
+    for link in icb_trusts {
         if let Some(region) = nhs_region_by_ods.get(link.nhse_region_ods_code.as_str()) {
             region_of_icb.insert(&link.icb_gss_code, &region.gss_code);
         }
     }
-    for icb in &icbs {
-        push_area(
-            &mut areas,
-            &icb.gss_code,
-            &icb.name,
-            AreaType::Icb,
-            region_of_icb.get(icb.gss_code.as_str()).copied(),
-        );
+    for icb in icbs {
+        push_area(areas, &icb.gss_code, &icb.name, AreaType::Icb, region_of_icb.get(icb.gss_code.as_str()).copied());
+    }
+}
+
+/// Finds the district an ODS council name governs, so councils can be placed on the map.
+struct DistrictsByName<'a> {
+    /// District codes by [`name_key`] of their names.
+    by_key: HashMap<String, &'a str>,
+}
+
+impl<'a> DistrictsByName<'a> {
+    /// Indexes the districts by the key of their names.
+    fn new(districts: &Districts<'a>) -> Self {
+        Self { by_key: districts.iter().map(|(code, (name, _))| (name_key(name), *code)).collect() }
     }
 
-    // District → ICB, where the ICB's council list names the district's own council (unitary,
-    // metropolitan and London authorities). Two-tier districts sit under a county council the
-    // reference data does not map to districts, so they get no ICB; the report counts them.
-    let district_by_key: HashMap<String, &str> =
-        districts.iter().map(|(code, (name, _))| (name_key(name), *code)).collect();
-    let resolve = |council: &str| -> Option<&str> {
+    /// Returns the district a council's name matches, through [`COUNCIL_NAME_ALIASES`].
+    fn resolve(&self, council: &str) -> Option<&'a str> {
         let key = name_key(council);
         let key = COUNCIL_NAME_ALIASES.iter().find(|(from, _)| *from == key).map_or(key, |(_, to)| (*to).to_owned());
-        district_by_key.get(&key).copied()
-    };
+        self.by_key.get(&key).copied()
+    }
+}
+
+/// Returns each district's ICB, for the districts whose own council one ICB's council list names.
+fn icb_of_district<'a>(
+    icb_councils: &'a [IcbCouncilRow],
+    districts: &DistrictsByName<'a>,
+) -> HashMap<&'a str, &'a str> {
+    // Unitary, metropolitan and London authorities are their districts' councils. Two-tier
+    // districts sit under a county council the reference data does not map to districts, so
+    // they get no ICB; the report counts them.
     let mut icbs_of_district: HashMap<&str, HashSet<&str>> = HashMap::new();
-    for row in &icb_councils {
-        if let Some(district) = resolve(&row.local_authority_name) {
+    for row in icb_councils {
+        if let Some(district) = districts.resolve(&row.local_authority_name) {
             icbs_of_district.entry(district).or_default().insert(&row.icb_gss_code);
         }
     }
-    let icb_of_district: HashMap<&str, &str> = icbs_of_district
+    icbs_of_district
         .iter()
         .filter(|(_, icbs)| icbs.len() == 1)
         .map(|(d, icbs)| (*d, *icbs.iter().next().expect("one ICB")))
-        .collect();
-    report.districts_without_icb = districts.len() - icb_of_district.len();
+        .collect()
+}
 
-    // Wards and LSOAs.
+/// Appends the wards under their districts and the LSOAs under their wards and ICBs.
+fn push_wards_and_lsoas(
+    areas: &mut Vec<area::Model>,
+    wards: &[WardRow],
+    lsoas: &[LsoaRow],
+    icb_of_district: &HashMap<&str, &str>,
+) -> anyhow::Result<()> {
     let ward_of_lsoa: HashMap<&str, &WardRow> = wards.iter().map(|w| (w.lsoa11cd.as_str(), w)).collect();
     let mut ward_rows: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
-    for w in &wards {
+    for w in wards {
         ward_rows.entry(&w.wd19cd).or_insert((&w.wd19nm, &w.lad19cd));
     }
     for (code, (name, district)) in &ward_rows {
-        push_area(&mut areas, code, name, AreaType::Ward, Some(district));
+        push_area(areas, code, name, AreaType::Ward, Some(district));
     }
-    for lsoa in &lsoas {
+    for lsoa in lsoas {
         let ward = ward_of_lsoa
             .get(lsoa.lsoa11cd.as_str())
             .with_context(|| format!("LSOA {} has no ward in lsoa11_ward19.csv", lsoa.lsoa11cd))?;
@@ -280,44 +356,61 @@ pub async fn import_reference_data(db: &DatabaseConnection, dir: &Path) -> anyho
             population: Some(lsoa.population_mid2015),
         });
     }
+    Ok(())
+}
 
-    // Populations of larger areas are the sums of their LSOAs' (mid-2015) populations.
-    let ancestors = ancestor_links(&areas);
+/// Gives each larger area the sum of its LSOAs' (mid-2015) populations.
+fn sum_populations(areas: &mut [area::Model], ancestors: &[area_ancestor::Model]) {
     let mut totals: HashMap<String, i64> = HashMap::new();
     let population_of: HashMap<&str, i64> =
         areas.iter().filter_map(|a| a.population.map(|p| (a.code.as_str(), p))).collect();
-    for link in &ancestors {
+    for link in ancestors {
         if let Some(p) = population_of.get(link.area_code.as_str()) {
             *totals.entry(link.ancestor_code.clone()).or_default() += p;
         }
     }
-    for a in &mut areas {
+    for a in areas {
         if a.population.is_none() {
             a.population = totals.get(&a.code).copied();
         }
-        *report.areas.entry(a.area_type.clone()).or_default() += 1;
     }
+}
 
-    // Organisations: trusts under their ICBs, ICBs under their NHS regions, councils under
-    // their ICBs (with the district they govern when it is a single-tier authority).
-    let mut orgs: BTreeMap<String, organisation::Model> = BTreeMap::new();
-    let mut parents: Vec<organisation_parent::Model> = Vec::new();
-    let org = |code: &str, name: &str, t: OrganisationType, area: Option<&str>| organisation::Model {
+/// Returns an organisation row with no town or postcode.
+fn organisation_row(code: &str, name: &str, t: OrganisationType, area: Option<&str>) -> organisation::Model {
+    organisation::Model {
         code: code.to_owned(),
         name: name.to_owned(),
         organisation_type: t.label(),
         town: None,
         postcode: None,
         area_code: area.map(str::to_owned),
-    };
-    for r in &nhs_regions {
-        orgs.insert(r.ods_code.clone(), org(&r.ods_code, &r.name, OrganisationType::NhsRegion, Some(&r.gss_code)));
     }
-    for icb in &icbs {
-        orgs.insert(icb.ods_code.clone(), org(&icb.ods_code, &icb.name, OrganisationType::Icb, Some(&icb.gss_code)));
+}
+
+/// Returns the organisations by code and their parent links, each link once.
+fn organisations(
+    files: &ReferenceFiles,
+    districts: &DistrictsByName<'_>,
+) -> (BTreeMap<String, organisation::Model>, Vec<organisation_parent::Model>) {
+    // Trusts sit under their ICBs, ICBs under their NHS regions, councils under their ICBs
+    // (with the district they govern when it is a single-tier authority).
+    let mut orgs: BTreeMap<String, organisation::Model> = BTreeMap::new();
+    let mut parents: Vec<organisation_parent::Model> = Vec::new();
+    for r in &files.nhs_regions {
+        orgs.insert(
+            r.ods_code.clone(),
+            organisation_row(&r.ods_code, &r.name, OrganisationType::NhsRegion, Some(&r.gss_code)),
+        );
     }
-    for t in &trusts {
-        let mut row = org(&t.ods_code, &t.name, OrganisationType::NhsTrust, None);
+    for icb in &files.icbs {
+        orgs.insert(
+            icb.ods_code.clone(),
+            organisation_row(&icb.ods_code, &icb.name, OrganisationType::Icb, Some(&icb.gss_code)),
+        );
+    }
+    for t in &files.trusts {
+        let mut row = organisation_row(&t.ods_code, &t.name, OrganisationType::NhsTrust, None);
         row.town = Some(t.town.clone());
         row.postcode = Some(t.postcode.clone());
         orgs.insert(t.ods_code.clone(), row);
@@ -331,23 +424,37 @@ pub async fn import_reference_data(db: &DatabaseConnection, dir: &Path) -> anyho
             });
         }
     };
-    for row in &icb_trusts {
-        orgs.entry(row.trust_ods_code.clone())
-            .or_insert_with(|| org(&row.trust_ods_code, &row.trust_name, OrganisationType::NhsTrust, None));
+    for row in &files.icb_trusts {
+        orgs.entry(row.trust_ods_code.clone()).or_insert_with(|| {
+            organisation_row(&row.trust_ods_code, &row.trust_name, OrganisationType::NhsTrust, None)
+        });
         link(&mut parents, &row.trust_ods_code, &row.icb_ods_code);
         link(&mut parents, &row.icb_ods_code, &row.nhse_region_ods_code);
     }
-    for row in &icb_councils {
-        let district = resolve(&row.local_authority_name);
+    for row in &files.icb_councils {
+        let district = districts.resolve(&row.local_authority_name);
         orgs.entry(row.local_authority_ods_code.clone()).or_insert_with(|| {
-            org(&row.local_authority_ods_code, &row.local_authority_name, OrganisationType::LocalAuthority, district)
+            organisation_row(
+                &row.local_authority_ods_code,
+                &row.local_authority_name,
+                OrganisationType::LocalAuthority,
+                district,
+            )
         });
         link(&mut parents, &row.local_authority_ods_code, &row.icb_ods_code);
     }
-    for o in orgs.values() {
-        *report.organisations.entry(o.organisation_type.clone()).or_default() += 1;
-    }
+    (orgs, parents)
+}
 
+/// Writes the areas, their ancestors, the organisations and their links in one transaction,
+/// so a failed import leaves nothing.
+async fn store_reference_data(
+    db: &DatabaseConnection,
+    areas: Vec<area::Model>,
+    ancestors: Vec<area_ancestor::Model>,
+    orgs: BTreeMap<String, organisation::Model>,
+    parents: Vec<organisation_parent::Model>,
+) -> anyhow::Result<()> {
     let txn = db.begin().await?;
     insert_chunked(&txn, areas.into_iter().map(IntoActiveModel::into_active_model), area::Entity).await?;
     insert_chunked(&txn, ancestors.into_iter().map(IntoActiveModel::into_active_model), area_ancestor::Entity).await?;
@@ -355,7 +462,7 @@ pub async fn import_reference_data(db: &DatabaseConnection, dir: &Path) -> anyho
     insert_chunked(&txn, parents.into_iter().map(IntoActiveModel::into_active_model), organisation_parent::Entity)
         .await?;
     txn.commit().await?;
-    Ok(Some(report))
+    Ok(())
 }
 
 /// Returns the closure of both hierarchies: LSOA → ward → district → region → England along
@@ -571,7 +678,7 @@ pub async fn import_catalogue(db: &DatabaseConnection, dir: &Path) -> anyhow::Re
     }
     let known_dimensions: HashSet<String> = dimensions.dimensions.iter().map(|d| d.code.clone()).collect();
     let (organisations, _) =
-        store::list_organisations(&txn, &Default::default(), store::Window { offset: 0, limit: u64::MAX >> 1 }).await?;
+        store::list_organisations(&txn, &Default::default(), sharedmetrics_grpc::paging::Window::ALL).await?;
     let known_organisations: HashSet<String> = organisations.into_iter().map(|o| o.code).collect();
     let known = crate::validate::Known {
         dimensions: &known_dimensions,

@@ -1,6 +1,7 @@
 //! [`DefinitionsService`]: the definitions API implemented on the database, with validation and
 //! the access policy applied to every call.
 
+use sharedmetrics_db::db_error;
 use std::collections::{HashMap, HashSet};
 
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
@@ -13,8 +14,9 @@ use sharedmetrics_proto::sharedmetrics::definitions::v1::*;
 
 use crate::convert;
 use crate::entity::{dimension, dimension_code, metric, metric_version, peer_group};
-use crate::store::{self, AreaFilter, OrganisationFilter, Window};
+use crate::store::{self, AreaFilter, OrganisationFilter};
 use crate::validate::{self, Known};
+use sharedmetrics_grpc::paging::Window;
 
 /// The definitions service on a database.
 #[derive(Clone)]
@@ -27,29 +29,6 @@ impl DefinitionsService {
     pub fn new(db: DatabaseConnection) -> Self {
         Self { db }
     }
-}
-
-fn db_error(context: &'static str) -> impl FnOnce(DbErr) -> ServiceError {
-    move |error| ServiceError::internal(context, error)
-}
-
-/// Returns the window a page request asks for.
-fn window(page_size: u32, page_token: &str) -> ServiceResult<Window> {
-    let (offset, limit) = sharedmetrics_grpc::paging::page_window(page_size, page_token)?;
-    Ok(Window { offset: offset as u64, limit: limit as u64 })
-}
-
-/// Returns the token of the page after `window`, or empty when it was the last.
-fn next_token(window: Window, total: u64) -> String {
-    let next = window.offset + window.limit;
-    if next < total { next.to_string() } else { String::new() }
-}
-
-/// Returns one page of an in-memory list, with the next page token.
-fn page<T>(items: Vec<T>, window: Window) -> (Vec<T>, String) {
-    let total = items.len() as u64;
-    let items = items.into_iter().skip(window.offset as usize).take(window.limit as usize).collect();
-    (items, next_token(window, total))
 }
 
 /// A metric's stored state, loaded once per call.
@@ -132,13 +111,9 @@ impl DefinitionsService {
 
     async fn known_sets(&self) -> ServiceResult<(HashSet<String>, HashSet<String>, HashSet<String>)> {
         let dimensions = store::list_dimensions(&self.db).await.map_err(db_error("reading dimensions"))?;
-        let (organisations, _) = store::list_organisations(
-            &self.db,
-            &OrganisationFilter::default(),
-            Window { offset: 0, limit: u64::MAX >> 1 },
-        )
-        .await
-        .map_err(db_error("reading organisations"))?;
+        let (organisations, _) = store::list_organisations(&self.db, &OrganisationFilter::default(), Window::ALL)
+            .await
+            .map_err(db_error("reading organisations"))?;
         let groups = store::latest_peer_groups(&self.db).await.map_err(db_error("reading peer groups"))?;
         Ok((
             dimensions.into_iter().map(|(d, _)| d.code).collect(),
@@ -271,7 +246,7 @@ impl crate::DefinitionsApi for DefinitionsService {
         principal: &Principal,
         request: ListMetricsRequest,
     ) -> ServiceResult<ListMetricsResponse> {
-        let window = window(request.page_size, &request.page_token)?;
+        let window = Window::of(request.page_size, &request.page_token)?;
         let rows = store::list_metric_rows(&self.db).await.map_err(db_error("listing metrics"))?;
         let mut versions: HashMap<String, Vec<metric_version::Model>> = HashMap::new();
         for v in store::list_all_versions(&self.db).await.map_err(db_error("listing metric versions"))? {
@@ -299,7 +274,7 @@ impl crate::DefinitionsApi for DefinitionsService {
             })
             .collect();
         let total_size = metrics.len() as u32;
-        let (metrics, next_page_token) = page(metrics, window);
+        let (metrics, next_page_token) = window.page(metrics);
         Ok(ListMetricsResponse { metrics, next_page_token, total_size })
     }
 
@@ -368,7 +343,7 @@ impl crate::DefinitionsApi for DefinitionsService {
         principal: &Principal,
         request: ListMetricVersionsRequest,
     ) -> ServiceResult<ListMetricVersionsResponse> {
-        let window = window(request.page_size, &request.page_token)?;
+        let window = Window::of(request.page_size, &request.page_token)?;
         let stored =
             self.load_metric(&request.code).await?.ok_or_else(|| ServiceError::not_found("metric", &request.code))?;
         let partners = self.partner_members().await?;
@@ -382,7 +357,7 @@ impl crate::DefinitionsApi for DefinitionsService {
         if versions.is_empty() {
             return Err(ServiceError::not_found("metric", &request.code));
         }
-        let (versions, next_page_token) = page(versions, window);
+        let (versions, next_page_token) = window.page(versions);
         Ok(ListMetricVersionsResponse { versions, next_page_token })
     }
 
@@ -434,14 +409,14 @@ impl crate::DefinitionsApi for DefinitionsService {
         _principal: &Principal,
         request: ListDimensionsRequest,
     ) -> ServiceResult<ListDimensionsResponse> {
-        let window = window(request.page_size, &request.page_token)?;
+        let window = Window::of(request.page_size, &request.page_token)?;
         let dimensions: Vec<Dimension> = store::list_dimensions(&self.db)
             .await
             .map_err(db_error("listing dimensions"))?
             .iter()
             .map(|(d, codes)| convert::dimension(d, codes))
             .collect();
-        let (dimensions, next_page_token) = page(dimensions, window);
+        let (dimensions, next_page_token) = window.page(dimensions);
         Ok(ListDimensionsResponse { dimensions, next_page_token })
     }
 
@@ -458,7 +433,7 @@ impl crate::DefinitionsApi for DefinitionsService {
     }
 
     async fn list_areas(&self, _principal: &Principal, request: ListAreasRequest) -> ServiceResult<ListAreasResponse> {
-        let window = window(request.page_size, &request.page_token)?;
+        let window = Window::of(request.page_size, &request.page_token)?;
         let area_type = AreaType::try_from(request.r#type).unwrap_or(AreaType::Unspecified);
         let label = (area_type != AreaType::Unspecified).then(|| area_type.label());
         let filter = AreaFilter {
@@ -468,7 +443,7 @@ impl crate::DefinitionsApi for DefinitionsService {
         };
         let (rows, total) = store::list_areas(&self.db, &filter, window).await.map_err(db_error("listing areas"))?;
         let areas = self.area_messages(rows).await?;
-        Ok(ListAreasResponse { areas, next_page_token: next_token(window, total), total_size: total as u32 })
+        Ok(ListAreasResponse { areas, next_page_token: window.next_token(total as usize), total_size: total as u32 })
     }
 
     async fn get_organisation(
@@ -490,7 +465,7 @@ impl crate::DefinitionsApi for DefinitionsService {
         _principal: &Principal,
         request: ListOrganisationsRequest,
     ) -> ServiceResult<ListOrganisationsResponse> {
-        let window = window(request.page_size, &request.page_token)?;
+        let window = Window::of(request.page_size, &request.page_token)?;
         let kind = OrganisationType::try_from(request.r#type).unwrap_or(OrganisationType::Unspecified);
         let label = (kind != OrganisationType::Unspecified).then(|| kind.label());
         let filter = OrganisationFilter {
@@ -512,7 +487,7 @@ impl crate::DefinitionsApi for DefinitionsService {
             rows.iter().map(|row| convert::organisation(row, parents.remove(&row.code).unwrap_or_default())).collect();
         Ok(ListOrganisationsResponse {
             organisations,
-            next_page_token: next_token(window, total),
+            next_page_token: window.next_token(total as usize),
             total_size: total as u32,
         })
     }
@@ -609,7 +584,7 @@ impl crate::DefinitionsApi for DefinitionsService {
         _principal: &Principal,
         request: ListPeerGroupsRequest,
     ) -> ServiceResult<ListPeerGroupsResponse> {
-        let window = window(request.page_size, &request.page_token)?;
+        let window = Window::of(request.page_size, &request.page_token)?;
         let member_type =
             PeerGroupMemberType::try_from(request.member_type).unwrap_or(PeerGroupMemberType::Unspecified);
         let groups: Vec<PeerGroup> = store::latest_peer_groups(&self.db)
@@ -620,7 +595,7 @@ impl crate::DefinitionsApi for DefinitionsService {
             .filter(|g| member_type == PeerGroupMemberType::Unspecified || g.member_type == member_type.label())
             .map(convert::peer_group)
             .collect();
-        let (peer_groups, next_page_token) = page(groups, window);
+        let (peer_groups, next_page_token) = window.page(groups);
         Ok(ListPeerGroupsResponse { peer_groups, next_page_token })
     }
 }

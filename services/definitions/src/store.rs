@@ -12,14 +12,7 @@ use crate::entity::{
     peer_group,
 };
 
-/// A page window: how many rows to skip and to return.
-#[derive(Debug, Clone, Copy)]
-pub struct Window {
-    /// Rows skipped.
-    pub offset: u64,
-    /// Rows returned at most.
-    pub limit: u64,
-}
+pub use sharedmetrics_grpc::paging::Window;
 
 fn contains(column: impl sea_orm::sea_query::IntoColumnRef, text: &str) -> sea_orm::sea_query::SimpleExpr {
     let pattern = format!("%{}%", text.to_lowercase().replace(['\\', '%', '_'], ""));
@@ -85,7 +78,8 @@ pub async fn list_areas(
         );
     }
     let total = query.clone().count(db).await?;
-    let rows = query.order_by_asc(area::Column::Code).offset(window.offset).limit(window.limit).all(db).await?;
+    let rows =
+        query.order_by_asc(area::Column::Code).offset(window.offset as u64).limit(window.limit as u64).all(db).await?;
     Ok((rows, total))
 }
 
@@ -162,7 +156,12 @@ pub async fn list_organisations(
         );
     }
     let total = query.clone().count(db).await?;
-    let rows = query.order_by_asc(organisation::Column::Code).offset(window.offset).limit(window.limit).all(db).await?;
+    let rows = query
+        .order_by_asc(organisation::Column::Code)
+        .offset(window.offset as u64)
+        .limit(window.limit as u64)
+        .all(db)
+        .await?;
     Ok((rows, total))
 }
 

@@ -3,6 +3,7 @@
 //! classified (created, updated, unchanged, retracted, rejected); new versions are appended and
 //! superseded ones closed. A dry run, or an atomic submission with a rejected row, rolls back.
 
+use sharedmetrics_db::db_error;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -16,7 +17,8 @@ use sharedmetrics_proto::Label;
 use sharedmetrics_proto::sharedmetrics::common::v1::PeriodType;
 use sharedmetrics_proto::sharedmetrics::definitions::v1::MetricVersionSpec;
 use sharedmetrics_proto::sharedmetrics::submissions::v1::{
-    ObservationRow, PublicationState, RowCounts, RowRejection, SubmissionHeader, SubmissionMode, SubmissionReceipt,
+    ObservationRow, PublicationState, RowCounts, RowRejection, RowRejectionCode, SubmissionHeader, SubmissionMode,
+    SubmissionReceipt,
 };
 use sharedmetrics_telemetry::RowOutcome;
 
@@ -78,10 +80,6 @@ pub struct Ingest {
     scope: Option<Scope>,
     /// The earlier submission with the same idempotency key, if any: rows are then only hashed.
     replay_of: Option<submission::Model>,
-}
-
-fn db_error(context: &'static str) -> impl FnOnce(sea_orm::DbErr) -> ServiceError {
-    move |error| ServiceError::internal(context, error)
 }
 
 impl Ingest {
@@ -237,25 +235,25 @@ impl Ingest {
                     if let Some(scope) = &self.scope
                         && !scope.contains(&valid_row)
                     {
-                        self.rejections.push(RowRejection {
-                            row_index: index,
-                            code: "OUT_OF_REPLACE_SCOPE".into(),
-                            message: format!(
+                        self.rejections.push(validate::reject(
+                            index,
+                            "",
+                            RowRejectionCode::OutOfReplaceScope,
+                            format!(
                                 "{} {} {:?} is outside the declared REPLACE scope",
                                 valid_row.area_code, valid_row.period_code, valid_row.breakdown_key
                             ),
-                            field: String::new(),
-                        });
+                        ));
                     } else if !self.seen.insert(valid_row.key()) {
-                        self.rejections.push(RowRejection {
-                            row_index: index,
-                            code: "DUPLICATE_KEY".into(),
-                            message: format!(
+                        self.rejections.push(validate::reject(
+                            index,
+                            "",
+                            RowRejectionCode::DuplicateKey,
+                            format!(
                                 "{} {} {:?} appears earlier in this submission",
                                 valid_row.area_code, valid_row.period_code, valid_row.breakdown_key
                             ),
-                            field: String::new(),
-                        });
+                        ));
                     } else {
                         valid.push((index, valid_row));
                     }
@@ -278,15 +276,15 @@ impl Ingest {
         for (index, row) in valid {
             let existing = current.get(&row.key()).filter(|r| !r.deleted);
             match (self.mode, existing) {
-                (SubmissionMode::Delete, None) => self.rejections.push(RowRejection {
-                    row_index: index,
-                    code: "KEY_NOT_FOUND".into(),
-                    message: format!(
+                (SubmissionMode::Delete, None) => self.rejections.push(validate::reject(
+                    index,
+                    "",
+                    RowRejectionCode::KeyNotFound,
+                    format!(
                         "{} {} {:?} has no current value to delete",
                         row.area_code, row.period_code, row.breakdown_key
                     ),
-                    field: String::new(),
-                }),
+                )),
                 (SubmissionMode::Delete, Some(old)) => {
                     self.counts.retracted += 1;
                     closes.push(old.id);
@@ -388,7 +386,7 @@ impl Ingest {
             key_id: self.principal.key_id.clone().unwrap_or_default(),
             organisation_code: self.principal.organisation.clone(),
             receipt: receipt.encode_to_vec(),
-            state: "draft".into(),
+            state: PublicationState::Draft.label(),
             submitted_at_us: self.now_us,
             visible_from_us: None,
             published_at_us: None,

@@ -5,12 +5,13 @@ use sharedmetrics_access::Principal;
 use sharedmetrics_error::{FieldViolation, ServiceError, ServiceResult};
 use sharedmetrics_proto::sharedmetrics::commitments::v1::*;
 
-use super::{CommitmentsService, conflict_or_internal, db_error, page, window};
+use super::{CommitmentsService, conflict_or_internal, db_error};
 use crate::access;
 use crate::convert;
 use crate::entity::{charter, charter_member};
 use crate::store;
 use crate::validate;
+use sharedmetrics_grpc::paging::Window;
 use sharedmetrics_proto::Label;
 
 impl CommitmentsService {
@@ -89,7 +90,7 @@ impl CommitmentsService {
         principal: &Principal,
         request: ListChartersRequest,
     ) -> ServiceResult<ListChartersResponse> {
-        let window = window(request.page_size, &request.page_token)?;
+        let window = Window::of(request.page_size, &request.page_token)?;
         let rows = store::list_charters(&self.db).await.map_err(db_error("listing charters"))?;
         let place = request.place_area_code.trim();
         let member = request.member_organisation_code.trim();
@@ -106,7 +107,7 @@ impl CommitmentsService {
             .filter(|c| member.is_empty() || c.members.iter().any(|m| m.organisation_code == member))
             .map(|c| c.message())
             .collect();
-        let (charters, next_page_token) = page(charters, window);
+        let (charters, next_page_token) = window.page(charters);
         Ok(ListChartersResponse { charters, next_page_token })
     }
 

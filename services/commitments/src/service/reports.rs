@@ -9,15 +9,14 @@ use sharedmetrics_error::{ErrorCode, FieldViolation, ServiceError, ServiceResult
 use sharedmetrics_periods::Period;
 use sharedmetrics_proto::sharedmetrics::commitments::v1::*;
 
-use super::{
-    CommitmentsService, assess, by_period_desc, commitment_message, db_error, page, progress_message, tracked, window,
-};
+use super::{CommitmentsService, assess, by_period_desc, commitment_message, db_error, progress_message, tracked};
 use crate::access;
 use crate::convert::{self, StoredReference};
 use crate::entity::{commitment, progress};
 use crate::import::{self, REAL_LIVING_WAGE};
 use crate::store::{self, CommitmentFilter};
 use crate::validate;
+use sharedmetrics_grpc::paging::Window;
 use sharedmetrics_proto::Label;
 
 /// The figures of one period, checked, with where they came from.
@@ -196,7 +195,7 @@ impl CommitmentsService {
         principal: &Principal,
         request: ListProgressRequest,
     ) -> ServiceResult<ListProgressResponse> {
-        let window = window(request.page_size, &request.page_token)?;
+        let window = Window::of(request.page_size, &request.page_token)?;
         let row = self.readable_commitment(principal, &request.commitment_id).await?;
         let source = ProgressSource::try_from(request.source).unwrap_or(ProgressSource::Unspecified);
         let figures = self.figures_of(std::slice::from_ref(&row.id)).await?.remove(&row.id).unwrap_or_default();
@@ -206,7 +205,7 @@ impl CommitmentsService {
                 progress.push(progress_message(&row, &figure)?);
             }
         }
-        let (progress, next_page_token) = page(progress, window);
+        let (progress, next_page_token) = window.page(progress);
         Ok(ListProgressResponse { progress, next_page_token })
     }
 

@@ -1,6 +1,8 @@
 //! One submission: a request or stream applied as one transaction, with its receipt.
 
 use sea_orm::entity::prelude::*;
+use sharedmetrics_proto::Label;
+use sharedmetrics_proto::sharedmetrics::submissions::v1::PublicationState;
 
 /// One submission. Its observations live in `observations` (written by hand-written SQL for
 /// speed; see the store).
@@ -28,7 +30,9 @@ pub struct Model {
     pub organisation_code: String,
     /// The receipt as returned, protobuf-encoded, so a replay returns it byte for byte.
     pub receipt: Vec<u8>,
-    /// `draft`, `published` or `retracted` (embargo is derived from `visible_from_us`).
+    /// The label of a [`PublicationState`]: `draft`, `published` or `retracted` (embargo is
+    /// derived from `visible_from_us`, never stored); read and set through [`Model::stored_state`]
+    /// and [`Model::set_state`].
     pub state: String,
     /// Transaction time of the rows, microseconds since the epoch.
     pub submitted_at_us: i64,
@@ -46,3 +50,24 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// Returns the stored state: draft, published or retracted (never embargoed, which is a
+    /// published submission before its `visible_from_us`).
+    pub fn stored_state(&self) -> PublicationState {
+        stored_state(&self.state)
+    }
+
+    /// Stores `state` (draft, published or retracted).
+    pub fn set_state(&mut self, state: PublicationState) {
+        self.state = state.label();
+    }
+}
+
+/// Reads a stored state label; anything else reads as a draft, which nobody outside sees.
+pub fn stored_state(label: &str) -> PublicationState {
+    match PublicationState::from_label(label) {
+        Some(state @ (PublicationState::Published | PublicationState::Retracted)) => state,
+        _ => PublicationState::Draft,
+    }
+}
