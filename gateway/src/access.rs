@@ -257,11 +257,7 @@ impl AccessService {
     /// Returns the principal a presented key proves, or why it is refused.
     pub async fn authenticate_key(&self, presented: &str) -> ServiceResult<Principal> {
         let refused = |why: &str| ServiceError::new(ErrorCode::Unauthenticated, why.to_owned());
-        let key_id = presented
-            .strip_prefix(KEY_PREFIX)
-            .and_then(|rest| rest.split_once('_'))
-            .map(|(id, _)| id)
-            .ok_or_else(|| refused("the API key is malformed"))?;
+        let key_id = key_id_of(presented).ok_or_else(|| refused("the API key is malformed"))?;
         let row = match self.keys.get(key_id).await {
             Some(row) => row,
             None => {

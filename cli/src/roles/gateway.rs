@@ -168,10 +168,8 @@ fn write_secret_file(file: &Path, secret: &str) -> std::io::Result<()> {
         std::fs::create_dir_all(parent)?;
     }
     let _ = std::fs::remove_file(file);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut out = options.open(file)?;
+    let mut out = sharedmetrics_db::create_private_file(file)?.ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::AlreadyExists, "the file came back while it was replaced")
+    })?;
     writeln!(out, "{secret}")
 }

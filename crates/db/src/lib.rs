@@ -45,17 +45,18 @@ pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<DatabaseConnecti
     Ok(db)
 }
 
-/// Creates the SQLite file readable by its owner only (0600) when it does not exist yet:
-/// SQLite gives its WAL and shared-memory files the database file's mode, so none of the
-/// store is readable by other users of the machine.
-fn create_private_file(path: &Path) -> std::io::Result<()> {
+/// Creates `path` readable and writable by its owner only (0600, from its first moment) and
+/// returns it, or none when it already exists. SQLite gives its WAL and shared-memory files
+/// the database file's mode, so a store created here is private whole; the bootstrap key file
+/// is written through it too.
+pub fn create_private_file(path: &Path) -> std::io::Result<Option<std::fs::File>> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     match options.open(path) {
-        Ok(_) => Ok(()),
-        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Ok(file) => Ok(Some(file)),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(None),
         Err(error) => Err(error),
     }
 }

@@ -450,13 +450,15 @@ fn latest_visible_statement(db: &impl ConnectionTrait, read: &Read) -> Option<St
     // period_code follows period_start in the order because two periods can start on the same
     // day (a financial year and its first quarter): each (area, period) must stay adjacent.
     // An outsider's row that a later version closed shows the start of the next version it
-    // may see (published by now, or its own), or no end at all: the subquery runs only for the
-    // rare closed row, and insiders see the stored end.
+    // may see (published by now, or its own), or no end at all: the subquery runs only for a
+    // closed row, along `observations_read_idx` (period_start, area, breakdown, valid_from), and
+    // insiders see the stored end.
     let sql = format!(
         "SELECT t.*, CASE WHEN t.valid_to_us IS NULL OR $4 THEN t.valid_to_us ELSE (
                 SELECT MIN(n.valid_from_us) FROM observations n JOIN submissions ns ON ns.id = n.submission_id
-                WHERE n.metric_code = $1 AND n.metric_version = $2 AND n.period_code = t.period_code
-                  AND n.area_code = t.area_code AND n.breakdown_key = t.breakdown_key
+                WHERE n.metric_code = $1 AND n.metric_version = $2 AND n.period_start = t.period_start
+                  AND n.period_code = t.period_code AND n.area_code = t.area_code
+                  AND n.breakdown_key = t.breakdown_key
                   AND n.valid_from_us > t.valid_from_us
                   AND (n.organisation_code = $5 OR (ns.visible_from_us IS NOT NULL AND ns.visible_from_us <= $6))
             ) END AS shown_valid_to_us
