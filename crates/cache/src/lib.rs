@@ -1,14 +1,18 @@
 //! The shared cache. With `redis.url` set, values live in Redis so every replica shares them;
 //! without it, an in-process cache gives the same behaviour on one node. Callers see one
 //! interface, [`Cache`]. A cache failure is logged and treated as a miss: the cache may make the
-//! platform faster, never make it fail.
+//! platform faster, never make it fail. Redis sits behind a circuit breaker ([`link`]): while it
+//! is down no request waits for it, and answers cached before or during the outage are never
+//! read again once it is back.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+mod counters;
+mod link;
+
+pub use counters::{SYNC_DELAY, WindowCounters};
+
 use std::time::Duration;
 
-use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
+use link::Link;
 use sharedmetrics_config::RedisConfig;
 
 /// Largest number of entries the in-process cache keeps before evicting.
@@ -23,7 +27,7 @@ pub struct Cache {
 
 #[derive(Clone)]
 enum Backend {
-    Redis(ConnectionManager),
+    Redis(Link),
     Local(moka::future::Cache<String, (Vec<u8>, Duration)>),
 }
 
@@ -42,14 +46,14 @@ impl moka::Expiry<String, (Vec<u8>, Duration)> for PerEntryExpiry {
 }
 
 impl Cache {
-    /// Connects to Redis when configured, otherwise returns the in-process cache.
+    /// Connects to Redis when configured, otherwise returns the in-process cache. A Redis that
+    /// does not answer at start is not an error: the platform starts on the fallback.
     pub async fn connect(config: &RedisConfig) -> anyhow::Result<Self> {
         match &config.url {
             Some(url) => {
-                let client = redis::Client::open(url.expose())?;
-                let manager = ConnectionManager::new(client).await?;
-                tracing::info!("cache: redis");
-                Ok(Self { backend: Backend::Redis(manager), prefix: config.key_prefix.clone() })
+                let link = Link::open(url.expose(), config).await?;
+                tracing::info!(up = !link.is_open(), "cache: redis");
+                Ok(Self { backend: Backend::Redis(link), prefix: config.key_prefix.clone() })
             }
             None => {
                 tracing::info!("cache: in-process");
@@ -69,6 +73,11 @@ impl Cache {
         matches!(self.backend, Backend::Redis(_))
     }
 
+    /// Returns whether the cache is Redis and Redis is treated as down (the breaker is open).
+    pub fn is_degraded(&self) -> bool {
+        matches!(&self.backend, Backend::Redis(link) if link.is_open())
+    }
+
     fn key(&self, key: &str) -> String {
         format!("{}{key}", self.prefix)
     }
@@ -77,16 +86,7 @@ impl Cache {
     pub async fn get(&self, key: &str) -> Option<Vec<u8>> {
         let key = self.key(key);
         match &self.backend {
-            Backend::Redis(manager) => {
-                let mut conn = manager.clone();
-                match conn.get::<_, Option<Vec<u8>>>(&key).await {
-                    Ok(value) => value,
-                    Err(error) => {
-                        tracing::warn!(%error, "cache get failed; treating as a miss");
-                        None
-                    }
-                }
-            }
+            Backend::Redis(link) => link.run(|mut conn| async move { conn.get::<_, Option<Vec<u8>>>(&key).await }).await?,
             Backend::Local(local) => local.get(&key).await.map(|(value, _)| value),
         }
     }
@@ -95,12 +95,9 @@ impl Cache {
     pub async fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) {
         let key = self.key(key);
         match &self.backend {
-            Backend::Redis(manager) => {
-                let mut conn = manager.clone();
+            Backend::Redis(link) => {
                 let millis = ttl.as_millis().max(1) as u64;
-                if let Err(error) = conn.pset_ex::<_, _, ()>(&key, value, millis).await {
-                    tracing::warn!(%error, "cache set failed");
-                }
+                link.run(|mut conn| async move { conn.pset_ex::<_, _, ()>(&key, value, millis).await }).await;
             }
             Backend::Local(local) => local.insert(key, (value, ttl)).await,
         }
@@ -110,22 +107,25 @@ impl Cache {
     pub async fn delete(&self, key: &str) {
         let key = self.key(key);
         match &self.backend {
-            Backend::Redis(manager) => {
-                let mut conn = manager.clone();
-                if let Err(error) = conn.del::<_, ()>(&key).await {
-                    tracing::warn!(%error, "cache delete failed");
-                }
+            Backend::Redis(link) => {
+                link.run(|mut conn| async move { conn.del::<_, ()>(&key).await }).await;
             }
             Backend::Local(local) => local.invalidate(&key).await,
         }
     }
 }
 
+use redis::AsyncCommands;
+
 /// Per-metric data generations: a counter the submissions service bumps whenever a metric's
 /// readable data may have changed (a commit, a publication, a retraction), which cached results
 /// carry in their keys. Through Redis every replica sees a bump at once; in process it is
 /// shared by the services of this process (a split deployment without Redis would cache stale
 /// answers, so the Helm chart always sets Redis).
+///
+/// While Redis is down a generation is unknown ([`DataVersions::current`] is none) and callers
+/// do not cache: a bump made meanwhile cannot reach the other replicas. When Redis is back,
+/// the epoch it holds has moved on (see [`link`]), and with it every generation.
 #[derive(Clone)]
 pub struct DataVersions {
     backend: VersionsBackend,
@@ -134,7 +134,7 @@ pub struct DataVersions {
 
 #[derive(Clone)]
 enum VersionsBackend {
-    Redis(ConnectionManager),
+    Redis(Link),
     Local(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, u64>>>),
 }
 
@@ -142,233 +142,41 @@ impl DataVersions {
     /// Returns the generations kept where `cache` keeps its values.
     pub fn new(cache: &Cache) -> Self {
         let backend = match &cache.backend {
-            Backend::Redis(manager) => VersionsBackend::Redis(manager.clone()),
+            Backend::Redis(link) => VersionsBackend::Redis(link.clone()),
             Backend::Local(_) => VersionsBackend::Local(Default::default()),
         };
         Self { backend, prefix: format!("{}data-version:", cache.prefix) }
     }
 
-    /// Returns the current generation of a metric's data (0 before any change).
-    pub async fn current(&self, metric: &str) -> u64 {
+    /// Returns the current generation of a metric's data (0 before any change; an opaque
+    /// value, compared for equality), or none while it cannot be known (Redis down).
+    pub async fn current(&self, metric: &str) -> Option<u64> {
         match &self.backend {
-            VersionsBackend::Redis(manager) => {
-                let mut conn = manager.clone();
-                conn.get::<_, Option<u64>>(format!("{}{metric}", self.prefix))
-                    .await
-                    .unwrap_or_else(|error| {
-                        tracing::warn!(%error, "data version read failed");
-                        None
-                    })
-                    .unwrap_or(0)
+            VersionsBackend::Redis(link) => {
+                let keys = [link.epoch_key().to_owned(), format!("{}{metric}", self.prefix)];
+                let (epoch, count) = link
+                    .run(|mut conn| async move { conn.mget::<_, (Option<u64>, Option<u64>)>(&keys).await })
+                    .await?;
+                // The epoch moves on after each outage, so a generation never repeats across one.
+                Some(epoch.unwrap_or(0).wrapping_shl(32).wrapping_add(count.unwrap_or(0)))
             }
-            VersionsBackend::Local(map) => map.lock().expect("not poisoned").get(metric).copied().unwrap_or(0),
+            VersionsBackend::Local(map) => Some(map.lock().expect("not poisoned").get(metric).copied().unwrap_or(0)),
         }
     }
 
-    /// Moves a metric's data to a new generation and returns it.
-    pub async fn bump(&self, metric: &str) -> u64 {
+    /// Moves a metric's data to a new generation. While Redis is down the bump is dropped:
+    /// nobody caches meanwhile, and the epoch moves every generation on when Redis is back.
+    pub async fn bump(&self, metric: &str) {
         match &self.backend {
-            VersionsBackend::Redis(manager) => {
-                let mut conn = manager.clone();
-                conn.incr::<_, _, u64>(format!("{}{metric}", self.prefix), 1).await.unwrap_or_else(|error| {
-                    tracing::warn!(%error, "data version bump failed");
-                    0
-                })
+            VersionsBackend::Redis(link) => {
+                let key = format!("{}{metric}", self.prefix);
+                link.run(|mut conn| async move { conn.incr::<_, _, u64>(&key, 1).await }).await;
             }
             VersionsBackend::Local(map) => {
                 let mut map = map.lock().expect("not poisoned");
-                let entry = map.entry(metric.to_owned()).or_insert(0);
-                *entry += 1;
-                *entry
+                *map.entry(metric.to_owned()).or_insert(0) += 1;
             }
         }
-    }
-}
-
-/// Counts per key within fixed time windows (quotas): through Redis every gateway replica adds
-/// to the same count; in process, one process counts alone. A Redis failure counts as zero, so
-/// an outage of the quota store degrades to no quota rather than refusing everyone.
-///
-/// With Redis the count is kept off the request's path: a key's first addition in a window
-/// asks Redis (so a replica starts from what the others have counted), later ones are counted
-/// here at once and sent to Redis in the background, batched every [`SYNC_DELAY`]; each
-/// batch's answer brings back the other replicas' additions. One replica's count is exact; a
-/// replica sees the others' within `SYNC_DELAY` plus a round trip.
-#[derive(Clone)]
-pub struct WindowCounters {
-    backend: CountersBackend,
-    prefix: String,
-}
-
-/// How long additions wait before they are sent to Redis, so a burst costs one round trip.
-pub const SYNC_DELAY: Duration = Duration::from_millis(10);
-
-#[derive(Clone)]
-enum CountersBackend {
-    Redis { manager: ConnectionManager, tallies: Arc<Mutex<HashMap<String, Tally>>> },
-    Local(Arc<Mutex<HashMap<String, (u64, u64)>>>),
-}
-
-/// One key's count in this process, with Redis.
-#[derive(Debug, Default)]
-struct Tally {
-    window: u64,
-    /// The total Redis returned last (every replica's additions up to then).
-    shared: u64,
-    /// Added here and not yet sent.
-    unsent: u64,
-    /// Sent and not yet answered.
-    sending: u64,
-    /// A background sync is scheduled or running.
-    syncing: bool,
-    /// The window's length (the Redis key expires a little after it).
-    length: Duration,
-}
-
-impl Tally {
-    fn count(&self) -> u64 {
-        self.shared + self.unsent + self.sending
-    }
-}
-
-/// Keys whose window has passed are dropped once the map holds this many.
-const PRUNE_AT: usize = 10_000;
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-impl WindowCounters {
-    /// Returns counters kept where `cache` keeps its values.
-    pub fn new(cache: &Cache) -> Self {
-        let backend = match &cache.backend {
-            Backend::Redis(manager) => CountersBackend::Redis { manager: manager.clone(), tallies: Default::default() },
-            Backend::Local(_) => CountersBackend::Local(Default::default()),
-        };
-        Self { backend, prefix: format!("{}window:", cache.prefix) }
-    }
-
-    /// Adds `amount` to `key`'s count in window number `window` (windows of `length`) and returns
-    /// the count after the addition.
-    pub async fn add(&self, key: &str, window: u64, length: Duration, amount: u64) -> u64 {
-        match &self.backend {
-            CountersBackend::Redis { manager, tallies } => {
-                let key = format!("{}{key}:{window}", self.prefix);
-                {
-                    let mut guard = lock(tallies);
-                    if guard.len() > PRUNE_AT {
-                        guard.retain(|_, t| t.window == window);
-                    }
-                    let tally = guard.entry(key.clone()).or_default();
-                    if tally.window != window {
-                        *tally = Tally { window, length, ..Tally::default() };
-                    }
-                    if tally.count() > 0 || tally.syncing {
-                        tally.unsent += amount;
-                        if !tally.syncing {
-                            tally.syncing = true;
-                            let (manager, tallies, key) = (manager.clone(), tallies.clone(), key.clone());
-                            tokio::spawn(async move {
-                                tokio::time::sleep(SYNC_DELAY).await;
-                                sync_until_sent(&manager, &tallies, &key).await;
-                            });
-                        }
-                        return tally.count();
-                    }
-                    tally.length = length;
-                    tally.sending = amount;
-                }
-                // The window's first addition here: wait for Redis, so the count includes what
-                // the other replicas have already added.
-                let total = incr(manager, &key, amount, length).await;
-                let mut tallies = lock(tallies);
-                let tally = tallies.entry(key).or_default();
-                tally.sending = tally.sending.saturating_sub(amount);
-                tally.shared = tally.shared.max(total.unwrap_or(tally.shared + amount));
-                tally.count()
-            }
-            CountersBackend::Local(map) => {
-                let mut map = lock(map);
-                // Drop other windows' counts as they pass so the map stays the size of one window.
-                if map.len() > PRUNE_AT {
-                    map.retain(|_, (w, _)| *w == window);
-                }
-                let entry = map.entry(key.to_owned()).or_insert((window, 0));
-                if entry.0 != window {
-                    *entry = (window, 0);
-                }
-                entry.1 += amount;
-                entry.1
-            }
-        }
-    }
-
-    /// Sends every addition not yet in Redis and waits for the answers (tests; shutdown).
-    pub async fn sync(&self) {
-        let CountersBackend::Redis { manager, tallies } = &self.backend else { return };
-        let keys: Vec<String> = lock(tallies).keys().cloned().collect();
-        for key in keys {
-            send_unsent(manager, tallies, &key).await;
-        }
-        // A background sync may still be waiting for its answer.
-        for _ in 0..1_000 {
-            if lock(tallies).values().all(|t| t.sending == 0) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-    }
-}
-
-/// Adds `amount` to `key` in Redis (expiring a little after its window) and returns the total.
-async fn incr(manager: &ConnectionManager, key: &str, amount: u64, length: Duration) -> Option<u64> {
-    let mut conn = manager.clone();
-    let result: redis::RedisResult<(u64, i64)> =
-        redis::pipe().incr(key, amount).expire(key, (length.as_secs() as i64).max(1) * 2).query_async(&mut conn).await;
-    result
-        .map(|(count, _)| count)
-        .map_err(|error| tracing::warn!(%error, "quota count failed; counting in this process only"))
-        .ok()
-}
-
-/// Sends `key`'s unsent additions as one INCRBY and takes Redis's total as the shared count.
-async fn send_unsent(manager: &ConnectionManager, tallies: &Mutex<HashMap<String, Tally>>, key: &str) {
-    let (amount, length) = {
-        let mut tallies = lock(tallies);
-        let Some(tally) = tallies.get_mut(key) else { return };
-        let amount = std::mem::take(&mut tally.unsent);
-        tally.sending += amount;
-        (amount, tally.length)
-    };
-    // Even with nothing to add, the answer brings back the other replicas' additions.
-    let total = incr(manager, key, amount, length).await;
-    let mut tallies = lock(tallies);
-    if let Some(tally) = tallies.get_mut(key) {
-        tally.sending = tally.sending.saturating_sub(amount);
-        // Without an answer the addition stays counted here.
-        tally.shared = tally.shared.max(total.unwrap_or(tally.shared + amount));
-    }
-}
-
-/// The background sync of one key: sends until nothing is left unsent, then stands down.
-async fn sync_until_sent(manager: &ConnectionManager, tallies: &Mutex<HashMap<String, Tally>>, key: &str) {
-    loop {
-        send_unsent(manager, tallies, key).await;
-        let more = {
-            let mut guard = lock(tallies);
-            match guard.get_mut(key) {
-                Some(tally) if tally.unsent > 0 => true,
-                Some(tally) => {
-                    tally.syncing = false;
-                    false
-                }
-                None => false,
-            }
-        };
-        if !more {
-            return;
-        }
-        tokio::time::sleep(SYNC_DELAY).await;
     }
 }
 
@@ -376,6 +184,111 @@ async fn sync_until_sent(manager: &ConnectionManager, tallies: &Mutex<HashMap<St
 mod tests {
     use super::*;
     use sharedmetrics_config::Secret;
+
+    /// The tests' Redis, under a prefix of this run's own.
+    fn shared_redis() -> RedisConfig {
+        let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        redis_at(&url)
+    }
+
+    fn redis_at(url: &str) -> RedisConfig {
+        RedisConfig {
+            url: Some(Secret::new(url)),
+            key_prefix: format!("test:{}:", uuid::Uuid::new_v4()),
+            probe_interval_ms: 100,
+            ..RedisConfig::default()
+        }
+    }
+
+    /// A Redis server of the test's own, on a free port, that the test can kill and restart.
+    struct OwnRedis {
+        port: u16,
+        child: Option<std::process::Child>,
+    }
+
+    impl OwnRedis {
+        fn start() -> Self {
+            let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let mut redis = Self { port, child: None };
+            redis.restart();
+            redis
+        }
+
+        fn url(&self) -> String {
+            format!("redis://127.0.0.1:{}", self.port)
+        }
+
+        fn restart(&mut self) {
+            let child = std::process::Command::new("redis-server")
+                .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("redis-server runs (make services installs it)");
+            self.child = Some(child);
+            for _ in 0..200 {
+                if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            panic!("redis-server did not listen on {}", self.port);
+        }
+
+        fn kill(&mut self) {
+            if let Some(mut child) = self.child.take() {
+                child.kill().expect("killed");
+                child.wait().expect("reaped");
+            }
+        }
+    }
+
+    impl Drop for OwnRedis {
+        fn drop(&mut self) {
+            self.kill();
+        }
+    }
+
+    #[tokio::test]
+    async fn a_dead_redis_costs_nothing_and_once_back_no_earlier_generation_returns() {
+        let mut redis = OwnRedis::start();
+        let cache = Cache::connect(&redis_at(&redis.url())).await.expect("connects");
+        let versions = DataVersions::new(&cache);
+        let counters = WindowCounters::new(&cache);
+        let minute = Duration::from_secs(60);
+        cache.set("a", b"one".to_vec(), minute).await;
+        versions.bump("m").await;
+        let before = versions.current("m").await.expect("known while redis is up");
+        assert_eq!(cache.get("a").await.as_deref(), Some(&b"one"[..]));
+
+        redis.kill();
+        // The first command after the kill finds the connection gone and opens the breaker.
+        assert_eq!(cache.get("a").await, None);
+        assert!(cache.is_degraded(), "the breaker is open");
+        let started = std::time::Instant::now();
+        for _ in 0..1_000 {
+            assert_eq!(cache.get("a").await, None, "a miss");
+            assert_eq!(versions.current("m").await, None, "no generation can be trusted");
+        }
+        assert_eq!(counters.add("p", 1, minute, 1).await, 1, "quotas count in process");
+        assert_eq!(counters.add("p", 1, minute, 1).await, 2);
+        // Not a performance figure: before the breaker each of these waited seconds for a
+        // reconnect, so two thousand of them within seconds shows none waited for Redis.
+        let elapsed = started.elapsed();
+        assert!(elapsed < Duration::from_secs(5), "2,000 calls while open took {elapsed:?}");
+
+        redis.restart();
+        for _ in 0..100 {
+            if !cache.is_degraded() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(!cache.is_degraded(), "a probe closes the breaker once redis answers");
+        let after = versions.current("m").await.expect("known again");
+        assert_ne!(after, before, "the epoch moved on: nothing cached before the outage is read again");
+        cache.set("b", b"two".to_vec(), minute).await;
+        assert_eq!(cache.get("b").await.as_deref(), Some(&b"two"[..]), "the cache is shared again");
+    }
 
     async fn counters_count_per_window(counters: WindowCounters) {
         let minute = Duration::from_secs(60);
@@ -392,16 +305,14 @@ mod tests {
 
     #[tokio::test]
     async fn window_counters_count_per_key_and_window_in_redis() {
-        let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-        let config = RedisConfig { url: Some(Secret::new(url)), key_prefix: format!("test:{}:", uuid::Uuid::new_v4()) };
+        let config = shared_redis();
         let cache = Cache::connect(&config).await.expect("redis is running for the tests");
         counters_count_per_window(WindowCounters::new(&cache)).await;
     }
 
     #[tokio::test]
     async fn replicas_share_window_counts_through_redis() {
-        let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-        let config = RedisConfig { url: Some(Secret::new(url)), key_prefix: format!("test:{}:", uuid::Uuid::new_v4()) };
+        let config = shared_redis();
         let a = WindowCounters::new(&Cache::connect(&config).await.expect("redis is running for the tests"));
         let b = WindowCounters::new(&Cache::connect(&config).await.expect("a second replica connects"));
         let minute = Duration::from_secs(60);
@@ -432,11 +343,14 @@ mod tests {
     }
 
     async fn versions_move(versions: DataVersions) {
-        assert_eq!(versions.current("m").await, 0);
-        assert_eq!(versions.bump("m").await, 1);
-        assert_eq!(versions.bump("m").await, 2);
-        assert_eq!(versions.current("m").await, 2);
-        assert_eq!(versions.current("other").await, 0, "generations are per metric");
+        assert_eq!(versions.current("m").await, Some(0));
+        versions.bump("m").await;
+        let one = versions.current("m").await;
+        assert_ne!(one, Some(0), "a bump moves the generation");
+        versions.bump("m").await;
+        let two = versions.current("m").await;
+        assert!(two.is_some() && two != one, "every bump moves it");
+        assert_eq!(versions.current("other").await, Some(0), "generations are per metric");
     }
 
     #[tokio::test]
@@ -446,12 +360,11 @@ mod tests {
 
     #[tokio::test]
     async fn data_versions_move_per_metric_in_redis_and_are_shared() {
-        let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-        let config = RedisConfig { url: Some(Secret::new(url)), key_prefix: format!("test:{}:", uuid::Uuid::new_v4()) };
+        let config = shared_redis();
         let a = Cache::connect(&config).await.expect("redis is running for the tests");
         let b = Cache::connect(&config).await.expect("a second replica connects");
         versions_move(DataVersions::new(&a)).await;
-        assert_eq!(DataVersions::new(&b).current("m").await, 2, "another replica sees the bump");
+        assert_eq!(DataVersions::new(&b).current("m").await, DataVersions::new(&a).current("m").await, "another replica sees the bump");
     }
 
     #[tokio::test]
@@ -461,8 +374,7 @@ mod tests {
 
     #[tokio::test]
     async fn redis_cache_behaves_like_the_in_process_one() {
-        let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-        let config = RedisConfig { url: Some(Secret::new(url)), key_prefix: format!("test:{}:", uuid::Uuid::new_v4()) };
+        let config = shared_redis();
         let cache = Cache::connect(&config).await.expect("redis is running for the tests");
         assert!(cache.is_shared());
         exercise(cache).await;

@@ -340,6 +340,12 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
     /// Runs migrations when a service starts (they always run under `sharedmetrics migrate`).
     pub migrate_on_start: bool,
+    /// How long a request waits for a pooled connection (or for a new one to open) before it
+    /// fails UNAVAILABLE: short, so a stopped database costs a client seconds, not a hang.
+    pub acquire_timeout_ms: u64,
+    /// How often the background health check asks the database `SELECT 1`; readiness answers
+    /// from its last result at once.
+    pub health_interval_ms: u64,
 }
 
 impl Default for DatabaseConfig {
@@ -348,6 +354,8 @@ impl Default for DatabaseConfig {
             url: Secret::new("sqlite://data/sharedmetrics.db?mode=rwc"),
             max_connections: 10,
             migrate_on_start: true,
+            acquire_timeout_ms: 2_000,
+            health_interval_ms: 500,
         }
     }
 }
@@ -360,13 +368,26 @@ impl DatabaseConfig {
 }
 
 /// The shared cache and quota store; without a URL the platform uses in-process equivalents.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RedisConfig {
     /// `redis://host:port/db`, or none for the in-process fallback.
     pub url: Option<Secret>,
     /// Prefix of every key, so several deployments (or test runs) can share one Redis.
     pub key_prefix: String,
+    /// How long one connection attempt may take before Redis counts as down.
+    pub connect_timeout_ms: u64,
+    /// How long one command may take before Redis counts as down.
+    pub command_timeout_ms: u64,
+    /// While Redis is down, how often one request probes it again (the others use the
+    /// in-process fallback at once).
+    pub probe_interval_ms: u64,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self { url: None, key_prefix: String::new(), connect_timeout_ms: 250, command_timeout_ms: 500, probe_interval_ms: 1_000 }
+    }
 }
 
 /// Reference data and the starter catalogue.
@@ -501,6 +522,17 @@ impl Config {
                 key: "database.max_connections",
                 reason: "must be at least 1".to_owned(),
             });
+        }
+        for (key, value) in [
+            ("database.acquire_timeout_ms", self.database.acquire_timeout_ms),
+            ("database.health_interval_ms", self.database.health_interval_ms),
+            ("redis.connect_timeout_ms", self.redis.connect_timeout_ms),
+            ("redis.command_timeout_ms", self.redis.command_timeout_ms),
+            ("redis.probe_interval_ms", self.redis.probe_interval_ms),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Invalid { key, reason: "must be at least 1".to_owned() });
+            }
         }
         if let Some(redis) = &self.redis.url
             && !(redis.expose().starts_with("redis://") || redis.expose().starts_with("rediss://"))

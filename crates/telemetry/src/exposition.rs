@@ -5,7 +5,7 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
 /// Content type of the text exposition format served at `/metrics`.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -42,6 +42,26 @@ pub struct PlatformTelemetry {
     requests: IntCounterVec,
     durations: HistogramVec,
     ingested_rows: IntCounterVec,
+    dependency_up: IntGaugeVec,
+    dependency_transitions: IntCounterVec,
+}
+
+/// A backing service a process depends on, whose reachability it reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dependency {
+    /// The relational store.
+    Database,
+    /// The shared cache and quota store.
+    Redis,
+}
+
+impl Dependency {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Database => "database",
+            Self::Redis => "redis",
+        }
+    }
 }
 
 static GLOBAL: LazyLock<PlatformTelemetry> = LazyLock::new(PlatformTelemetry::new);
@@ -76,11 +96,23 @@ impl PlatformTelemetry {
             &["outcome"],
         )
         .expect("a valid counter");
-        // Registration fails only on a duplicate name, and these three are distinct.
+        let dependency_up = IntGaugeVec::new(
+            Opts::new("dependency_up", "1 while the dependency answers, 0 while this process treats it as down."),
+            &["dependency"],
+        )
+        .expect("a valid gauge");
+        let dependency_transitions = IntCounterVec::new(
+            Opts::new("dependency_transitions_total", "Times this process saw a dependency go down or come back."),
+            &["dependency", "to"],
+        )
+        .expect("a valid counter");
+        // Registration fails only on a duplicate name, and these are distinct.
         registry.register(Box::new(requests.clone())).expect("registered once");
         registry.register(Box::new(durations.clone())).expect("registered once");
         registry.register(Box::new(ingested_rows.clone())).expect("registered once");
-        Self { registry, requests, durations, ingested_rows }
+        registry.register(Box::new(dependency_up.clone())).expect("registered once");
+        registry.register(Box::new(dependency_transitions.clone())).expect("registered once");
+        Self { registry, requests, durations, ingested_rows, dependency_up, dependency_transitions }
     }
 
     /// Counts one finished RPC with its gRPC status code name (`OK`, `INVALID_ARGUMENT`, …) and
@@ -94,6 +126,16 @@ impl PlatformTelemetry {
     pub fn record_ingested_rows(&self, outcome: RowOutcome, rows: u64) {
         if rows > 0 {
             self.ingested_rows.with_label_values(&[outcome.label()]).inc_by(rows);
+        }
+    }
+
+    /// Records whether `dependency` answers now; a change of state is also counted as a
+    /// transition.
+    pub fn record_dependency(&self, dependency: Dependency, up: bool, transition: bool) {
+        self.dependency_up.with_label_values(&[dependency.label()]).set(i64::from(up));
+        if transition {
+            let to = if up { "up" } else { "down" };
+            self.dependency_transitions.with_label_values(&[dependency.label(), to]).inc();
         }
     }
 
@@ -130,6 +172,19 @@ mod tests {
         assert!(
             text.contains(&format!("grpc_server_request_duration_seconds_bucket{{rpc=\"{rpc}\",le=\"0.005\"}} 3\n"))
         );
+    }
+
+    #[test]
+    fn a_dependency_reports_its_state_and_counts_its_transitions() {
+        let telemetry = PlatformTelemetry::new();
+        telemetry.record_dependency(Dependency::Redis, true, false);
+        telemetry.record_dependency(Dependency::Redis, false, true);
+        telemetry.record_dependency(Dependency::Redis, true, true);
+        telemetry.record_dependency(Dependency::Redis, false, true);
+        let text = telemetry.encode_text();
+        assert!(text.contains("dependency_up{dependency=\"redis\"} 0\n"), "{text}");
+        assert!(text.contains("dependency_transitions_total{dependency=\"redis\",to=\"down\"} 2\n"), "{text}");
+        assert!(text.contains("dependency_transitions_total{dependency=\"redis\",to=\"up\"} 1\n"), "{text}");
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 pub mod exposition;
 
-pub use exposition::{PlatformTelemetry, RowOutcome};
+pub use exposition::{Dependency, PlatformTelemetry, RowOutcome};
 
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::TracerProvider as _;

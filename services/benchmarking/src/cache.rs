@@ -64,18 +64,19 @@ impl Answers {
         Self { cache, versions }
     }
 
-    /// Returns the current generation of each metric.
-    pub async fn generations(&self, metrics: &[(String, u32, bool)]) -> Vec<MetricGeneration> {
+    /// Returns the current generation of each metric, or none when one cannot be known (the
+    /// shared cache is down): the answer must then be computed afresh and not stored.
+    pub async fn generations(&self, metrics: &[(String, u32, bool)]) -> Option<Vec<MetricGeneration>> {
         let mut out = Vec::with_capacity(metrics.len());
         for (code, version, insider) in metrics {
             out.push(MetricGeneration {
                 code: code.clone(),
                 version: *version,
-                generation: self.versions.current(code).await,
+                generation: self.versions.current(code).await?,
                 insider: *insider,
             });
         }
-        out
+        Some(out)
     }
 
     /// Returns the answer stored under `key`, if any.
@@ -94,7 +95,7 @@ impl Answers {
     /// data might then be older or newer than the generation in the key).
     pub async fn put<T: Message>(&self, key: &str, answer: &T, read: &[MetricGeneration]) {
         for m in read {
-            if self.versions.current(&m.code).await != m.generation {
+            if self.versions.current(&m.code).await != Some(m.generation) {
                 return;
             }
         }
@@ -153,7 +154,7 @@ mod tests {
         let cache = Cache::in_process("t:");
         let versions = DataVersions::new(&cache);
         let answers = Answers::new(cache, versions.clone());
-        let read = answers.generations(&[("m".into(), 1, false)]).await;
+        let read = answers.generations(&[("m".into(), 1, false)]).await.expect("known in process");
         assert_eq!(read[0].generation, 0);
         answers.put("k1", &prost_types::Timestamp { seconds: 7, nanos: 0 }, &read).await;
         assert_eq!(answers.get::<prost_types::Timestamp>("k1").await.map(|t| t.seconds), Some(7));

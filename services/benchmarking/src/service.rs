@@ -135,7 +135,20 @@ impl BenchmarkingService {
         F: FnOnce(Vec<MetricGeneration>) -> Fut,
         Fut: std::future::Future<Output = ServiceResult<T>>,
     {
-        let generations = self.answers.generations(metrics).await;
+        let Some(generations) = self.answers.generations(metrics).await else {
+            // Redis is down: no generation can be trusted to cover a publication made
+            // meanwhile elsewhere, so compute afresh (the answer reports generation 0).
+            let unknown: Vec<MetricGeneration> = metrics
+                .iter()
+                .map(|(code, version, insider)| MetricGeneration {
+                    code: code.clone(),
+                    version: *version,
+                    generation: 0,
+                    insider: *insider,
+                })
+                .collect();
+            return Ok((compute(unknown.clone()).await?, unknown, false));
+        };
         let mut bytes = request.encode_to_vec();
         bytes.extend_from_slice(extra);
         let key = cache_key(rpc, &bytes, &generations, principal);

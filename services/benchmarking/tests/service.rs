@@ -62,7 +62,7 @@ impl Harness {
             std::env::temp_dir().join(format!("sharedmetrics-benchmarking-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&scratch).expect("a scratch folder");
         let url = format!("sqlite://{}?mode=rwc", scratch.join("bench.db").display());
-        let config = DatabaseConfig { url: Secret::new(url), max_connections: 5, migrate_on_start: true };
+        let config = DatabaseConfig { url: Secret::new(url), max_connections: 5, ..DatabaseConfig::default() };
         let db = sharedmetrics_db::connect(&config).await.expect("the database");
         sharedmetrics_db::migrate::<sharedmetrics_definitions::Migrator>(&db, "definitions").await.expect("migrated");
         sharedmetrics_db::migrate::<sharedmetrics_submissions::Migrator>(&db, "submissions").await.expect("migrated");

@@ -51,7 +51,7 @@ impl Harness {
                 (format!("{}/{name}", postgres_server_url()), Some(name))
             }
         };
-        let config = DatabaseConfig { url: Secret::new(url), max_connections: 5, migrate_on_start: true };
+        let config = DatabaseConfig { url: Secret::new(url), max_connections: 5, ..DatabaseConfig::default() };
         let db = sharedmetrics_db::connect(&config).await.expect("the database");
         sharedmetrics_db::migrate::<sharedmetrics_definitions::Migrator>(&db, "definitions").await.expect("migrated");
         sharedmetrics_db::migrate::<sharedmetrics_commitments::Migrator>(&db, "commitments").await.expect("migrated");
