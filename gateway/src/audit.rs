@@ -107,7 +107,7 @@ impl AuditLog {
             .limit(size as u64 + 1)
             .all(&self.db)
             .await
-            .map_err(|e| ServiceError::internal("reading the audit log", e))?;
+            .map_err(sharedmetrics_db::db_error("reading the audit log"))?;
         let more = rows.len() > size;
         let events = rows.iter().take(size).map(event_message).collect();
         let next_page_token = if more { (offset + size).to_string() } else { String::new() };

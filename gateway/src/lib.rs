@@ -17,7 +17,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection};
 use sharedmetrics_benchmarking::{BenchmarkingApi, BenchmarkingGrpc};
 use sharedmetrics_commitments::{CommitmentsApi, CommitmentsGrpc};
 use sharedmetrics_config::GatewayConfig;
@@ -217,36 +216,30 @@ pub fn grpc_service(
     BoxCloneSyncService::new(service)
 }
 
-/// Returns the HTTP side: liveness (the process answers), readiness (the store answers) and the
-/// process's telemetry in the Prometheus text format at `/metrics`.
-pub fn http_router(db: Option<DatabaseConnection>) -> axum::Router {
+/// Returns the HTTP side: liveness (the process answers), readiness (the store answered its
+/// last background check; answered at once) and the process's telemetry in the Prometheus text
+/// format at `/metrics`.
+pub fn http_router(health: Option<sharedmetrics_db::DatabaseHealth>) -> axum::Router {
     use axum::http::StatusCode;
     use axum::routing::get;
     let metrics = get(|| async {
         let text = sharedmetrics_telemetry::PlatformTelemetry::global().encode_text();
         ([(http::header::CONTENT_TYPE, sharedmetrics_telemetry::exposition::CONTENT_TYPE)], text)
     });
+    let ready = get(move || {
+        let up = health.as_ref().is_none_or(sharedmetrics_db::DatabaseHealth::is_up);
+        async move {
+            if up {
+                (StatusCode::OK, "ready")
+            } else {
+                (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+            }
+        }
+    });
     // The web dashboard (`/`, `/dashboard/…`) is served beside the probes, on the API's origin.
     axum::Router::new()
         .merge(dashboard::router())
         .route("/metrics", metrics)
         .route("/health/livez", get(|| async { "ok" }))
-        .route(
-            "/health/readyz",
-            get(move || {
-                let db = db.clone();
-                async move {
-                    match db {
-                        Some(db) => match db.execute_unprepared("SELECT 1").await {
-                            Ok(_) => (StatusCode::OK, "ready"),
-                            Err(error) => {
-                                tracing::warn!(%error, "readiness check failed");
-                                (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
-                            }
-                        },
-                        None => (StatusCode::OK, "ready"),
-                    }
-                }
-            }),
-        )
+        .route("/health/readyz", ready)
 }

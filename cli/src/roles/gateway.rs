@@ -86,7 +86,12 @@ pub(crate) async fn start(
     });
 
     let (http_listener, http_addr) = bind(config.gateway.http_addr, "the gateway's HTTP").await?;
-    let mut router = sharedmetrics_gateway::http_router(Some(db)).merge(rest);
+    // Readiness answers at once from the last background check, never waiting on the database.
+    let health = sharedmetrics_db::DatabaseHealth::watch(
+        db,
+        std::time::Duration::from_millis(config.database.health_interval_ms),
+    );
+    let mut router = sharedmetrics_gateway::http_router(Some(health)).merge(rest);
     if let Some(cors) = sharedmetrics_gateway::cors_layer(&config.gateway) {
         router = router.layer(cors);
     }

@@ -10,8 +10,12 @@ use std::time::Duration;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, Statement};
 use sea_orm_migration::MigratorTrait;
 use sharedmetrics_config::DatabaseConfig;
-use sharedmetrics_error::ServiceError;
 
+mod fault;
+mod health;
+
+pub use fault::{DatabaseFault, db_error, fault_of};
+pub use health::DatabaseHealth;
 pub use sea_orm;
 pub use sea_orm_migration;
 
@@ -28,7 +32,17 @@ pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<DatabaseConnecti
         create_private_file(Path::new(path))?;
     }
     let mut options = ConnectOptions::new(url.to_owned());
-    options.max_connections(config.max_connections).connect_timeout(Duration::from_secs(10)).sqlx_logging(false);
+    // One bound for a request's wait on the pool, opening a connection included: a stopped
+    // database answers UNAVAILABLE within it (see `fault`), never after a long hang. Each
+    // pooled connection is pinged before use, so the first request after the database comes
+    // back gets a fresh connection rather than a dead one.
+    let acquire = Duration::from_millis(config.acquire_timeout_ms);
+    options
+        .max_connections(config.max_connections)
+        .connect_timeout(acquire)
+        .acquire_timeout(acquire)
+        .test_before_acquire(true)
+        .sqlx_logging(false);
     let db = Database::connect(options).await?;
     if db.get_database_backend() == DatabaseBackend::Sqlite {
         // WAL lets readers proceed during a write; foreign keys are off by default in SQLite;
@@ -96,13 +110,6 @@ fn lock_key(service: &str) -> i64 {
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
     hash as i64
-}
-
-/// Returns the error a service answers for a failed database call while doing `context` (for
-/// example "reading a metric"): INTERNAL naming the context, with the cause logged but not
-/// shown. The one place a database failure becomes a client's error.
-pub fn db_error(context: &'static str) -> impl FnOnce(sea_orm::DbErr) -> ServiceError {
-    move |error| ServiceError::internal(context, error)
 }
 
 /// Returns a statement for the connection's backend, for the few queries written by hand.

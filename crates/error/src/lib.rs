@@ -185,8 +185,8 @@ impl ServiceError {
 impl From<ServiceError> for Status {
     fn from(error: ServiceError) -> Self {
         let mut details = ErrorDetails::new();
-        let metadata: HashMap<String, String> = error.metadata.into_iter().collect();
-        details.set_error_info(reason(error.code), ERROR_DOMAIN, metadata);
+        let details_metadata: HashMap<String, String> = error.metadata.into_iter().collect();
+        details.set_error_info(reason(error.code), ERROR_DOMAIN, details_metadata.clone());
         if !error.violations.is_empty() {
             let violations: Vec<tonic_types::FieldViolation> = error
                 .violations
@@ -200,8 +200,19 @@ impl From<ServiceError> for Status {
                 .collect();
             details.set_bad_request(violations);
         }
-        Status::with_error_details(grpc_code(error.code), error.message, details)
+        let mut status = Status::with_error_details(grpc_code(error.code), error.message, details);
+        // A refusal that says when to retry says it where gRPC clients look too.
+        if let Some(seconds) =
+            metadata_retry_after(&details_metadata).and_then(|v| tonic::metadata::AsciiMetadataValue::try_from(v).ok())
+        {
+            status.metadata_mut().insert("retry-after", seconds);
+        }
+        status
     }
+}
+
+fn metadata_retry_after(metadata: &HashMap<String, String>) -> Option<&str> {
+    metadata.get(RETRY_AFTER_METADATA_KEY).map(String::as_str)
 }
 
 impl From<Status> for ServiceError {
@@ -256,6 +267,15 @@ mod tests {
             let back = ServiceError::from(Status::from(error.clone()));
             assert_eq!(back, error, "reason {}", reason(code));
         }
+    }
+
+    #[test]
+    fn a_retry_after_travels_in_the_error_info_and_the_grpc_metadata() {
+        let error = ServiceError::unavailable("the database cannot be reached").with_metadata(RETRY_AFTER_METADATA_KEY, "1");
+        let status = Status::from(error.clone());
+        assert_eq!(status.metadata().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
+        assert_eq!(ServiceError::from(status), error);
+        assert!(Status::from(ServiceError::unavailable("x")).metadata().get("retry-after").is_none());
     }
 
     #[test]

@@ -600,10 +600,11 @@ impl crate::DefinitionsApi for DefinitionsService {
     }
 }
 
-/// Maps a unique-key violation (a concurrent create) to ALREADY_EXISTS, anything else to INTERNAL.
+/// Maps a unique-key violation (a concurrent create) to ALREADY_EXISTS, anything else as any
+/// database failure ([`db_error`]).
 fn conflict_or_internal(error: DbErr, kind: &str, key: &str) -> ServiceError {
     match error.sql_err() {
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => ServiceError::already_exists(kind, key),
-        _ => ServiceError::internal("writing definitions", error),
+        _ => db_error("writing definitions")(error),
     }
 }

@@ -400,7 +400,7 @@ impl Ingest {
                 ErrorCode::IdempotencyConflict,
                 "a concurrent submission used the same idempotency key; retry to get its receipt",
             ),
-            _ => ServiceError::internal("recording a submission", e),
+            _ => db_error("recording a submission")(e),
         })?;
         self.txn.commit().await.map_err(db_error("committing a submission"))?;
         // Counted only once the rows are durable: a dry run, a rolled-back atomic submission and

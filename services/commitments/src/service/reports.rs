@@ -178,7 +178,7 @@ impl CommitmentsService {
                 ErrorCode::AlreadyExists,
                 format!("another report for {period_code} was recorded at the same time; read it and report again"),
             ),
-            _ => ServiceError::internal("recording progress", error),
+            _ => db_error("recording progress")(error),
         })?;
         txn.commit().await.map_err(db_error("committing progress"))?;
         tracing::info!(commitment = %row.id, period = %period_code, revision = figure.revision, principal = %principal.id, "progress recorded");
