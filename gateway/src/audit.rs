@@ -118,6 +118,7 @@ impl AuditLog {
 #[async_trait::async_trait]
 impl AuditSink for AuditLog {
     async fn record(&self, principal: &Principal, rpc: String, resource: String, outcome: Result<(), &ServiceError>) {
+        let database_down = matches!(outcome, Err(e) if e.metadata.contains_key(sharedmetrics_db::CAUSE_METADATA_KEY));
         let (outcome, error_code) = outcome_of(outcome);
         let row = audit_event::ActiveModel {
             id: NotSet,
@@ -130,10 +131,22 @@ impl AuditSink for AuditLog {
             outcome: Set(outcome.label()),
             error_code: Set(error_code),
         };
-        if let Err(error) = row.insert(&self.db).await {
-            // The write itself has happened (or failed) already; losing its audit record is an
-            // operational alarm, not a reason to answer the caller differently.
-            tracing::error!(%error, %rpc, %resource, principal = %principal.id, "audit record not written");
+        let db = self.db.clone();
+        let principal_id = principal.id.clone();
+        let write = async move {
+            if let Err(error) = row.insert(&db).await {
+                // The write itself has happened (or failed) already; losing its audit record is
+                // an operational alarm, not a reason to answer the caller differently.
+                tracing::error!(%error, %rpc, %resource, principal = %principal_id, "audit record not written");
+            }
+        };
+        // A write that failed because the database is down would wait out the acquire timeout a
+        // second time for its record: record it in the background instead. Every other record
+        // is written before the caller is answered, so the log reads in order.
+        if database_down {
+            tokio::spawn(write);
+        } else {
+            write.await;
         }
     }
 }

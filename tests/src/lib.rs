@@ -3,6 +3,8 @@
 //! talking gRPC), on a fresh PostgreSQL database or a fresh SQLite file, with the real
 //! reference data, and hands out authenticated gRPC clients.
 
+pub mod servers;
+
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -47,6 +49,7 @@ pub struct Sandbox {
     platforms: Vec<Platform>,
     scratch: PathBuf,
     postgres_database: Option<String>,
+    postgres_server: String,
     database_url: String,
 }
 
@@ -87,6 +90,17 @@ impl Sandbox {
         topology: Topology,
         configure: impl FnOnce(&mut Config),
     ) -> anyhow::Result<Self> {
+        Self::start_on(backend, topology, &postgres_server_url(), configure).await
+    }
+
+    /// Starts the platform like [`Sandbox::start_with`], its PostgreSQL database made on the
+    /// server at `postgres_server` (a server the test owns, see [`servers`]).
+    pub async fn start_on(
+        backend: Backend,
+        topology: Topology,
+        postgres_server: &str,
+        configure: impl FnOnce(&mut Config),
+    ) -> anyhow::Result<Self> {
         let run = uuid::Uuid::new_v4().simple().to_string();
         let scratch = std::env::temp_dir().join(format!("sharedmetrics-e2e-{run}"));
         std::fs::create_dir_all(&scratch)?;
@@ -94,11 +108,12 @@ impl Sandbox {
             Backend::Sqlite => (format!("sqlite://{}?mode=rwc", scratch.join("sm.db").display()), None),
             Backend::Postgres => {
                 let name = format!("sm_test_{run}");
-                let admin = Database::connect(format!("{}/postgres", postgres_server_url()))
+                let admin = Database::connect(format!("{postgres_server}/postgres"))
                     .await
                     .context("connecting to PostgreSQL")?;
                 admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
-                (format!("{}/{name}", postgres_server_url()), Some(name))
+                admin.close().await?;
+                (format!("{postgres_server}/{name}"), Some(name))
             }
         };
         let root = workspace_root();
@@ -165,6 +180,7 @@ impl Sandbox {
             platforms,
             scratch,
             postgres_database,
+            postgres_server: postgres_server.to_owned(),
             database_url: database_url_copy,
         })
     }
@@ -223,8 +239,9 @@ impl Sandbox {
             platform.shutdown().await?;
         }
         if let Some(name) = self.postgres_database {
-            let admin = Database::connect(format!("{}/postgres", postgres_server_url())).await?;
+            let admin = Database::connect(format!("{}/postgres", self.postgres_server)).await?;
             admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await?;
+            admin.close().await?;
         }
         let _ = std::fs::remove_dir_all(self.scratch);
         Ok(())

@@ -318,11 +318,13 @@ async fn a_flooding_principal_is_refused_while_another_is_served(backend: Backen
     assert!(over.message().contains("observation rows"), "{}", over.message());
     assert_eq!(stored_rows(&sandbox, "quota-rows").await, 36, "the refused submission stored nothing");
 
-    // A per-RPC deadline replaces the default for that RPC only.
+    // A per-RPC deadline replaces the default for that RPC only. The request is valid (the
+    // metric is published at LSOA level), so answering it takes loading every LSOA's place in
+    // the hierarchy: an invalid one could be refused within the millisecond.
     let late = BenchmarkingServiceClient::new(sandbox.admin())
         .compare_areas(CompareAreasRequest {
             metric_code: "quota-rows".into(),
-            area_type: AreaType::LocalAuthorityDistrict as i32,
+            area_type: AreaType::Lsoa as i32,
             ..Default::default()
         })
         .await

@@ -249,6 +249,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_frozen_redis_opens_the_breaker_and_no_generation_from_before_returns() {
+        let redis = OwnRedis::start();
+        let cache = Cache::connect(&redis_at(&redis.url())).await.expect("connects");
+        let versions = DataVersions::new(&cache);
+        versions.bump("m").await;
+        let before = versions.current("m").await.expect("known while redis is up");
+        let pid = redis.child.as_ref().expect("running").id().to_string();
+        let signal = |name: &str| {
+            let status = std::process::Command::new("kill").args([name, &pid]).status().expect("kill runs");
+            assert!(status.success());
+        };
+        signal("-STOP");
+        // The bump cannot reach Redis: its command times out and the breaker opens. Redis keeps
+        // its data, so without the epoch the old generation would come back with it.
+        versions.bump("m").await;
+        assert!(cache.is_degraded(), "a command past its timeout opens the breaker");
+        assert_eq!(versions.current("m").await, None);
+        signal("-CONT");
+        for _ in 0..100 {
+            if !cache.is_degraded() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(!cache.is_degraded(), "the probe closes the breaker");
+        let after = versions.current("m").await.expect("known again");
+        assert_ne!(after, before, "the lost bump is made up for by the epoch");
+    }
+
+    #[tokio::test]
     async fn a_dead_redis_costs_nothing_and_once_back_no_earlier_generation_returns() {
         let mut redis = OwnRedis::start();
         let cache = Cache::connect(&redis_at(&redis.url())).await.expect("connects");

@@ -14,7 +14,7 @@ use sharedmetrics_config::DatabaseConfig;
 mod fault;
 mod health;
 
-pub use fault::{DatabaseFault, db_error, fault_of};
+pub use fault::{CAUSE_METADATA_KEY, DatabaseFault, db_error, fault_of};
 pub use health::DatabaseHealth;
 pub use sea_orm;
 pub use sea_orm_migration;

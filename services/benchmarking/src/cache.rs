@@ -5,12 +5,14 @@
 //! owner of each metric). So a publication invalidates exactly the answers that read that
 //! metric, and no caller is ever served an answer computed for someone who sees more.
 
+use std::cell::RefCell;
 use std::time::Duration;
 
 use prost::Message;
 use sha2::{Digest, Sha256};
 use sharedmetrics_access::Principal;
 use sharedmetrics_cache::{Cache, DataVersions};
+use sharedmetrics_proto::sharedmetrics::submissions::v1::QueryObservationsRequest;
 
 /// How long an answer is kept. Generations make publication visible at once; the time to live
 /// bounds the one change that moves no generation (an embargo passing) and the cache's size.
@@ -51,17 +53,94 @@ pub(crate) fn cache_key(rpc: &str, request: &[u8], metrics: &[MetricGeneration],
     format!("benchmarking:{rpc}:{}", hex::encode(hash.finalize()))
 }
 
-/// The answer cache: encoded protobuf responses in the shared [`Cache`].
+/// The key prefix of the fallback (in its own in-process cache).
+const FALLBACK_PREFIX: &str = "fallback:";
+
+/// The answer cache: encoded protobuf responses in the shared [`Cache`], and, for while the
+/// shared cache is down, a fallback in this process that needs no generation (see
+/// [`Answers::fallback_get`]).
 #[derive(Clone)]
 pub(crate) struct Answers {
     cache: Cache,
     versions: DataVersions,
+    fallback: Cache,
+}
+
+/// One observation read an answer was computed from: the request, and a digest of what it
+/// returned.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct RecordedRead {
+    #[prost(message, optional, tag = "1")]
+    pub request: Option<QueryObservationsRequest>,
+    #[prost(bytes = "vec", tag = "2")]
+    pub digest: Vec<u8>,
+}
+
+/// An answer kept by the fallback, with the reads it was computed from.
+#[derive(Clone, PartialEq, prost::Message)]
+struct FallbackEntry {
+    #[prost(message, repeated, tag = "1")]
+    reads: Vec<RecordedRead>,
+    #[prost(bytes = "vec", tag = "2")]
+    answer: Vec<u8>,
+}
+
+/// What the answer being computed for the fallback has read so far.
+#[derive(Default)]
+struct Recording {
+    reads: Vec<RecordedRead>,
+    /// False once some of its data came from elsewhere (a shared-cache hit inside it), whose
+    /// reads are unknown: such an answer is not kept.
+    complete: bool,
+}
+
+tokio::task_local! {
+    /// The observation reads of the answer being computed for the fallback.
+    static READS: RefCell<Recording>;
+}
+
+/// Notes an observation read (its request and the digest of what it returned) when an answer
+/// for the fallback is being computed; otherwise does nothing.
+pub(crate) fn record_read(read: RecordedRead) {
+    let _ = READS.try_with(|recording| recording.borrow_mut().reads.push(read));
+}
+
+/// Notes that part of the answer being computed for the fallback came without its reads.
+pub(crate) fn record_unknown_reads() {
+    let _ = READS.try_with(|recording| recording.borrow_mut().complete = false);
+}
+
+/// Runs `compute`, returning its answer and every observation read it made, or none for the
+/// reads when some part of the answer came without them.
+pub(crate) async fn recording<T>(compute: impl Future<Output = T>) -> (T, Option<Vec<RecordedRead>>) {
+    let recording = RefCell::new(Recording { reads: Vec::new(), complete: true });
+    READS
+        .scope(recording, async {
+            let answer = compute.await;
+            let recording = READS.with(|r| r.take());
+            (answer, recording.complete.then_some(recording.reads))
+        })
+        .await
 }
 
 impl Answers {
     /// Returns the answer cache over `cache`, keyed on `versions`.
     pub fn new(cache: Cache, versions: DataVersions) -> Self {
-        Self { cache, versions }
+        Self { cache, versions, fallback: Cache::in_process(FALLBACK_PREFIX) }
+    }
+
+    /// Returns the fallback's answer under `key` with the reads it was computed from. The
+    /// caller serves it only if every read, made again now, returns what it returned then: no
+    /// generation is needed, so a publication made anywhere is seen at once.
+    pub async fn fallback_get<T: Message + Default>(&self, key: &str) -> Option<(T, Vec<RecordedRead>)> {
+        let entry = FallbackEntry::decode(self.fallback.get(key).await?.as_slice()).ok()?;
+        Some((T::decode(entry.answer.as_slice()).ok()?, entry.reads))
+    }
+
+    /// Keeps `answer` in the fallback with the reads it was computed from.
+    pub async fn fallback_put<T: Message>(&self, key: &str, answer: &T, reads: Vec<RecordedRead>) {
+        let entry = FallbackEntry { reads, answer: answer.encode_to_vec() };
+        self.fallback.set(key, entry.encode_to_vec(), ANSWER_TTL).await;
     }
 
     /// Returns the current generation of each metric, or none when one cannot be known (the

@@ -179,10 +179,13 @@ pub(crate) async fn read(
     principal: &Principal,
     request: QueryObservationsRequest,
 ) -> ServiceResult<Observations> {
+    let recorded = request.clone();
     let mut stream = submissions.query_observations(principal, request).await?;
     let mut out = Observations::default();
+    let mut digest = Digest::default();
     while let Some(batch) = stream.next().await {
         let batch = batch?;
+        digest.add(&batch.observations);
         out.snapshot = batch.data_version.or(out.snapshot);
         for o in &batch.observations {
             if o.publication_state == PublicationState::Retracted as i32 {
@@ -191,7 +194,45 @@ pub(crate) async fn read(
             out.insert(&o.period_code, &pairs_of(o.breakdown.as_ref()), &o.area_code, Cell::from_observation(o));
         }
     }
+    crate::cache::record_read(crate::cache::RecordedRead { request: Some(recorded), digest: digest.finish() });
     Ok(out)
+}
+
+/// Returns the digest of what `request` reads now, to tell whether an answer computed from it
+/// still stands.
+pub(crate) async fn digest(
+    submissions: &Arc<dyn SubmissionsApi>,
+    principal: &Principal,
+    request: QueryObservationsRequest,
+) -> ServiceResult<Vec<u8>> {
+    let mut stream = submissions.query_observations(principal, request).await?;
+    let mut digest = Digest::default();
+    while let Some(batch) = stream.next().await {
+        digest.add(&batch?.observations);
+    }
+    Ok(digest.finish())
+}
+
+/// A SHA-256 over the observations a read returned, each length-prefixed (the snapshot time,
+/// which moves on every read, is left out).
+#[derive(Default)]
+struct Digest(sha2::Sha256);
+
+impl Digest {
+    fn add(&mut self, observations: &[Observation]) {
+        use prost::Message;
+        use sha2::Digest as _;
+        for o in observations {
+            let bytes = o.encode_to_vec();
+            self.0.update((bytes.len() as u64).to_le_bytes());
+            self.0.update(&bytes);
+        }
+    }
+
+    fn finish(self) -> Vec<u8> {
+        use sha2::Digest as _;
+        self.0.finalize().to_vec()
+    }
 }
 
 #[cfg(test)]

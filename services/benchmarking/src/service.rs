@@ -135,29 +135,77 @@ impl BenchmarkingService {
         F: FnOnce(Vec<MetricGeneration>) -> Fut,
         Fut: std::future::Future<Output = ServiceResult<T>>,
     {
-        let Some(generations) = self.answers.generations(metrics).await else {
-            // Redis is down: no generation can be trusted to cover a publication made
-            // meanwhile elsewhere, so compute afresh (the answer reports generation 0).
-            let unknown: Vec<MetricGeneration> = metrics
-                .iter()
-                .map(|(code, version, insider)| MetricGeneration {
-                    code: code.clone(),
-                    version: *version,
-                    generation: 0,
-                    insider: *insider,
-                })
-                .collect();
-            return Ok((compute(unknown.clone()).await?, unknown, false));
-        };
         let mut bytes = request.encode_to_vec();
         bytes.extend_from_slice(extra);
+        let Some(generations) = self.answers.generations(metrics).await else {
+            return self.fallback_cached(rpc, principal, &bytes, metrics, compute).await;
+        };
         let key = cache_key(rpc, &bytes, &generations, principal);
         if let Some(answer) = self.answers.get::<T>(&key).await {
+            // Inside an answer being computed for the fallback, this part's reads are unknown.
+            crate::cache::record_unknown_reads();
             return Ok((answer, generations, true));
         }
         let answer = compute(generations.clone()).await?;
         self.answers.put(&key, &answer, &generations).await;
         Ok((answer, generations, false))
+    }
+
+    /// [`Self::cached`] while the shared cache is down, when no generation can say whether a
+    /// publication made in another process changed the data: an answer kept in this process
+    /// is served only if every observation read it was computed from, made again now, returns
+    /// the same rows (the reads are cheap; the computation is not). Generations read as 0.
+    async fn fallback_cached<T, F, Fut>(
+        &self,
+        rpc: &str,
+        principal: &Principal,
+        request: &[u8],
+        metrics: &[(String, u32, bool)],
+        compute: F,
+    ) -> ServiceResult<(T, Vec<MetricGeneration>, bool)>
+    where
+        T: Message + Default,
+        F: FnOnce(Vec<MetricGeneration>) -> Fut,
+        Fut: std::future::Future<Output = ServiceResult<T>>,
+    {
+        let unknown: Vec<MetricGeneration> = metrics
+            .iter()
+            .map(|(code, version, insider)| MetricGeneration {
+                code: code.clone(),
+                version: *version,
+                generation: 0,
+                insider: *insider,
+            })
+            .collect();
+        let key = cache_key(rpc, request, &unknown, principal);
+        if let Some((answer, reads)) = self.answers.fallback_get::<T>(&key).await
+            && self.reads_unchanged(principal, &reads).await?
+        {
+            // An enclosing answer (a profile's comparison) depends on these reads too.
+            reads.into_iter().for_each(crate::cache::record_read);
+            return Ok((answer, unknown, true));
+        }
+        let (answer, reads) = crate::cache::recording(compute(unknown.clone())).await;
+        let answer = answer?;
+        match reads {
+            Some(reads) => {
+                reads.iter().cloned().for_each(crate::cache::record_read);
+                self.answers.fallback_put(&key, &answer, reads).await;
+            }
+            None => crate::cache::record_unknown_reads(),
+        }
+        Ok((answer, unknown, false))
+    }
+
+    /// Returns whether every read returns now what it returned when recorded.
+    async fn reads_unchanged(&self, principal: &Principal, reads: &[crate::cache::RecordedRead]) -> ServiceResult<bool> {
+        for read in reads {
+            let request = read.request.clone().unwrap_or_default();
+            if crate::observations::digest(&self.submissions, principal, request).await? != read.digest {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 }
 
