@@ -228,13 +228,7 @@ pub fn http_router(health: Option<sharedmetrics_db::DatabaseHealth>) -> axum::Ro
     });
     let ready = get(move || {
         let up = health.as_ref().is_none_or(sharedmetrics_db::DatabaseHealth::is_up);
-        async move {
-            if up {
-                (StatusCode::OK, "ready")
-            } else {
-                (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
-            }
-        }
+        async move { if up { (StatusCode::OK, "ready") } else { (StatusCode::SERVICE_UNAVAILABLE, "database unavailable") } }
     });
     // The web dashboard (`/`, `/dashboard/…`) is served beside the probes, on the API's origin.
     axum::Router::new()

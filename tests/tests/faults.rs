@@ -73,7 +73,8 @@ fn rows(districts: &[String], period: &str, shift: f64) -> Vec<ObservationRow> {
 }
 
 async fn submit(sandbox: &Sandbox, rows: Vec<ObservationRow>) -> Result<SubmissionReceipt, tonic::Status> {
-    let header = SubmissionHeader { metric_code: METRIC.into(), mode: SubmissionMode::Merge as i32, ..Default::default() };
+    let header =
+        SubmissionHeader { metric_code: METRIC.into(), mode: SubmissionMode::Merge as i32, ..Default::default() };
     let response = SubmissionsServiceClient::new(sandbox.admin())
         .submit_observations(SubmitObservationsRequest { header: Some(header), rows })
         .await?;

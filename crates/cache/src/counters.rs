@@ -193,4 +193,3 @@ async fn sync_until_sent(link: &Link, tallies: &Mutex<HashMap<String, Tally>>, k
         tokio::time::sleep(SYNC_DELAY).await;
     }
 }
-

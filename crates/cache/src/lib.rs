@@ -86,7 +86,9 @@ impl Cache {
     pub async fn get(&self, key: &str) -> Option<Vec<u8>> {
         let key = self.key(key);
         match &self.backend {
-            Backend::Redis(link) => link.run(|mut conn| async move { conn.get::<_, Option<Vec<u8>>>(&key).await }).await?,
+            Backend::Redis(link) => {
+                link.run(|mut conn| async move { conn.get::<_, Option<Vec<u8>>>(&key).await }).await?
+            }
             Backend::Local(local) => local.get(&key).await.map(|(value, _)| value),
         }
     }
@@ -145,7 +147,7 @@ impl DataVersions {
             Backend::Redis(link) => VersionsBackend::Redis(link.clone()),
             Backend::Local(_) => VersionsBackend::Local(Default::default()),
         };
-        Self { backend, prefix: format!("{}data-version:", cache.prefix) }
+        Self { backend, prefix: format!("{}{{data-version}}:", cache.prefix) }
     }
 
     /// Returns the current generation of a metric's data (0 before any change; an opaque
@@ -154,9 +156,8 @@ impl DataVersions {
         match &self.backend {
             VersionsBackend::Redis(link) => {
                 let keys = [link.epoch_key().to_owned(), format!("{}{metric}", self.prefix)];
-                let (epoch, count) = link
-                    .run(|mut conn| async move { conn.mget::<_, (Option<u64>, Option<u64>)>(&keys).await })
-                    .await?;
+                let (epoch, count) =
+                    link.run(|mut conn| async move { conn.mget::<_, (Option<u64>, Option<u64>)>(&keys).await }).await?;
                 // The epoch moves on after each outage, so a generation never repeats across one.
                 Some(epoch.unwrap_or(0).wrapping_shl(32).wrapping_add(count.unwrap_or(0)))
             }
@@ -394,7 +395,11 @@ mod tests {
         let a = Cache::connect(&config).await.expect("redis is running for the tests");
         let b = Cache::connect(&config).await.expect("a second replica connects");
         versions_move(DataVersions::new(&a)).await;
-        assert_eq!(DataVersions::new(&b).current("m").await, DataVersions::new(&a).current("m").await, "another replica sees the bump");
+        assert_eq!(
+            DataVersions::new(&b).current("m").await,
+            DataVersions::new(&a).current("m").await,
+            "another replica sees the bump"
+        );
     }
 
     #[tokio::test]

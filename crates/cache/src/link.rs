@@ -53,7 +53,9 @@ impl Link {
                 open: Mutex::new(false),
                 command_timeout,
                 probe_interval: Duration::from_millis(config.probe_interval_ms),
-                epoch_key: format!("{}epoch", config.key_prefix),
+                // The hash tag puts the epoch in the data generations' slot, so one MGET reads
+                // both on a Redis Cluster too.
+                epoch_key: format!("{}{{data-version}}:epoch", config.key_prefix),
             }),
         };
         let ping = link.run(|mut conn| async move { redis::cmd("PING").query_async::<String>(&mut conn).await }).await;

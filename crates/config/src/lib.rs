@@ -4,8 +4,12 @@
 //! `DATABASE_URL`, `REDIS_URL` and `OTEL_EXPORTER_OTLP_ENDPOINT` are honoured as well, below the
 //! `SHAREDMETRICS__` ones. [`Config::validate`] runs last and names the key at fault.
 
+mod network;
+
+pub use network::IpNetwork;
+
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
@@ -211,53 +215,6 @@ impl Default for AuthThrottleConfig {
     }
 }
 
-/// An IP address or network in CIDR form (`10.0.0.0/8`); a bare address is a network of one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IpNetwork {
-    address: IpAddr,
-    prefix: u8,
-}
-
-impl IpNetwork {
-    /// Returns whether `ip` is in the network (an IPv4-mapped IPv6 address counts as IPv4).
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.address, ip.to_canonical()) {
-            (IpAddr::V4(network), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
-                u32::from(network) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(network), IpAddr::V6(ip)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
-                u128::from(network) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
-    }
-}
-
-impl std::str::FromStr for IpNetwork {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (address, prefix) = match s.split_once('/') {
-            Some((address, prefix)) => (address, Some(prefix)),
-            None => (s, None),
-        };
-        let address: IpAddr = address.trim().parse().map_err(|_| format!("{s:?} is not an IP address or network"))?;
-        let longest = if address.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => longest,
-            Some(prefix) => prefix
-                .trim()
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= longest)
-                .ok_or_else(|| format!("{s:?} has a prefix length outside 0..={longest}"))?,
-        };
-        Ok(Self { address: address.to_canonical(), prefix })
-    }
-}
-
 impl Default for GatewayConfig {
     fn default() -> Self {
         Self {
@@ -386,7 +343,13 @@ pub struct RedisConfig {
 
 impl Default for RedisConfig {
     fn default() -> Self {
-        Self { url: None, key_prefix: String::new(), connect_timeout_ms: 250, command_timeout_ms: 500, probe_interval_ms: 1_000 }
+        Self {
+            url: None,
+            key_prefix: String::new(),
+            connect_timeout_ms: 250,
+            command_timeout_ms: 500,
+            probe_interval_ms: 1_000,
+        }
     }
 }
 
@@ -760,7 +723,7 @@ mod tests {
 
     #[test]
     fn networks_contain_their_addresses_only() {
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
         let network: IpNetwork = "10.1.0.0/16".parse().unwrap();
         assert!(network.contains(ip("10.1.255.3")));
         assert!(!network.contains(ip("10.2.0.1")));

@@ -271,7 +271,8 @@ mod tests {
 
     #[test]
     fn a_retry_after_travels_in_the_error_info_and_the_grpc_metadata() {
-        let error = ServiceError::unavailable("the database cannot be reached").with_metadata(RETRY_AFTER_METADATA_KEY, "1");
+        let error =
+            ServiceError::unavailable("the database cannot be reached").with_metadata(RETRY_AFTER_METADATA_KEY, "1");
         let status = Status::from(error.clone());
         assert_eq!(status.metadata().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
         assert_eq!(ServiceError::from(status), error);

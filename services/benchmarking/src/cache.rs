@@ -228,6 +228,43 @@ mod tests {
         }
     }
 
+    fn read(metric: &str) -> RecordedRead {
+        RecordedRead {
+            request: Some(QueryObservationsRequest { metric_code: metric.into(), ..Default::default() }),
+            digest: vec![1],
+        }
+    }
+
+    #[tokio::test]
+    async fn a_recording_keeps_every_read_and_none_when_a_part_came_without_its_reads() {
+        let (answer, reads) = recording(async {
+            record_read(read("a"));
+            record_read(read("b"));
+            7
+        })
+        .await;
+        assert_eq!((answer, reads), (7, Some(vec![read("a"), read("b")])));
+        let (_, reads) = recording(async {
+            record_read(read("a"));
+            record_unknown_reads();
+        })
+        .await;
+        assert_eq!(reads, None, "an answer with a part of unknown reads is not kept");
+        record_read(read("outside"));
+        record_unknown_reads();
+    }
+
+    #[tokio::test]
+    async fn the_fallback_keeps_an_answer_with_its_reads() {
+        let cache = Cache::in_process("t:");
+        let answers = Answers::new(cache.clone(), DataVersions::new(&cache));
+        let answer = prost_types::Timestamp { seconds: 9, nanos: 0 };
+        answers.fallback_put("k", &answer, vec![read("a")]).await;
+        let (kept, reads) = answers.fallback_get::<prost_types::Timestamp>("k").await.expect("kept");
+        assert_eq!((kept, reads), (answer, vec![read("a")]));
+        assert!(answers.get::<prost_types::Timestamp>("k").await.is_none(), "apart from the shared cache");
+    }
+
     #[tokio::test]
     async fn an_answer_is_not_stored_when_its_metric_moved_on_meanwhile() {
         let cache = Cache::in_process("t:");

@@ -198,7 +198,11 @@ impl BenchmarkingService {
     }
 
     /// Returns whether every read returns now what it returned when recorded.
-    async fn reads_unchanged(&self, principal: &Principal, reads: &[crate::cache::RecordedRead]) -> ServiceResult<bool> {
+    async fn reads_unchanged(
+        &self,
+        principal: &Principal,
+        reads: &[crate::cache::RecordedRead],
+    ) -> ServiceResult<bool> {
         for read in reads {
             let request = read.request.clone().unwrap_or_default();
             if crate::observations::digest(&self.submissions, principal, request).await? != read.digest {
