@@ -14,6 +14,7 @@ use sharedmetrics_access::PrincipalCodec;
 use sharedmetrics_benchmarking::{BenchmarkingApi, BenchmarkingService, RemoteBenchmarking};
 use sharedmetrics_commitments::{CommitmentsApi, CommitmentsService, RemoteCommitments};
 use sharedmetrics_config::{Config, Target};
+use sharedmetrics_definitions::directory::Directory;
 use sharedmetrics_definitions::{DefinitionsApi, DefinitionsService, RemoteDefinitions};
 use sharedmetrics_submissions::{RemoteSubmissions, SubmissionsApi, SubmissionsService};
 use tokio::net::TcpListener;
@@ -50,8 +51,14 @@ pub(crate) fn apis(config: &Config, roles: &[Target], shared: &Shared) -> anyhow
             Arc::new(RemoteDefinitions::new(remote(&config.services.definitions.url, "definitions")?, codec.clone()))
         }
     };
+    // One directory of areas and organisations for every role here: the hierarchies are loaded
+    // once per process, not once per service.
+    let directory = Arc::new(Directory::new(definitions.clone()));
     let submissions: Arc<dyn SubmissionsApi> = match local(Target::Submissions) {
-        Some(db) => Arc::new(SubmissionsService::new(db.clone(), definitions.clone(), shared.data_versions.clone())),
+        Some(db) => Arc::new(
+            SubmissionsService::new(db.clone(), definitions.clone(), shared.data_versions.clone())
+                .with_directory(directory.clone()),
+        ),
         None => {
             Arc::new(RemoteSubmissions::new(remote(&config.services.submissions.url, "submissions")?, codec.clone()))
         }
@@ -68,12 +75,15 @@ pub(crate) fn apis(config: &Config, roles: &[Target], shared: &Shared) -> anyhow
     let benchmarking: Arc<dyn BenchmarkingApi> = if roles.contains(&Target::Benchmarking) {
         // One DataVersions shared with the submissions service in this process, so a publication
         // invalidates cached results at once (across processes this takes Redis).
-        let service = Arc::new(BenchmarkingService::new(
-            definitions.clone(),
-            submissions.clone(),
-            shared.cache.clone(),
-            shared.data_versions.clone(),
-        ));
+        let service = Arc::new(
+            BenchmarkingService::new(
+                definitions.clone(),
+                submissions.clone(),
+                shared.cache.clone(),
+                shared.data_versions.clone(),
+            )
+            .with_directory(directory),
+        );
         // The area hierarchy takes seconds to build; build it now, not in a user's first request.
         if config.reference_data.preload {
             let warming = service.clone();

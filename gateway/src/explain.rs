@@ -33,8 +33,7 @@ use sharedmetrics_proto::sharedmetrics::commitments::v1::{
 };
 use sharedmetrics_proto::sharedmetrics::common::v1::OrganisationType;
 use sharedmetrics_proto::sharedmetrics::definitions::v1::{
-    GetAreaRequest, GetMetricRequest, GetOrganisationRequest, ListPeerGroupsRequest, MetricStatus, MetricVersion,
-    Visibility,
+    GetAreaRequest, GetOrganisationRequest, ListPeerGroupsRequest, MetricStatus, MetricVersion, Visibility,
 };
 use sharedmetrics_proto::sharedmetrics::submissions::v1::GetSubmissionRequest;
 use sharedmetrics_submissions::SubmissionsApi;
@@ -171,9 +170,13 @@ impl Explainer {
     }
 
     async fn metric_facts(&self, code: &str, version: u32) -> ServiceResult<Option<(MetricVersion, MetricFacts)>> {
-        let request = GetMetricRequest { code: code.to_owned(), version };
-        let Some(metric) = found(self.definitions.get_metric(&internal(), request).await)? else { return Ok(None) };
-        let Some(current) = metric.metric.and_then(|m| m.current) else { return Ok(None) };
+        if code.is_empty() {
+            return Ok(None);
+        }
+        let system = internal();
+        let current =
+            sharedmetrics_definitions::directory::metric_version(self.definitions.as_ref(), &system, code, version);
+        let Some(current) = found(current.await)? else { return Ok(None) };
         let spec = current.spec.clone().unwrap_or_default();
         let visibility = match spec.visibility() {
             Visibility::Public => MetricVisibility::Public,

@@ -13,9 +13,7 @@ use sharedmetrics_proto::sharedmetrics::benchmarking::v1::{
     Benchmark, ComparisonLevel, ComparisonResult, StatisticSuppressionReason, benchmark,
 };
 use sharedmetrics_proto::sharedmetrics::common::v1::{AreaType, CiMethod, PeriodType, Polarity, ValueType};
-use sharedmetrics_proto::sharedmetrics::definitions::v1::{
-    GetMetricRequest, ListPeerGroupsRequest, MetricVersionSpec, PeerGroup,
-};
+use sharedmetrics_proto::sharedmetrics::definitions::v1::{ListPeerGroupsRequest, MetricVersionSpec, PeerGroup};
 use sharedmetrics_statistics::{self as stats, Count, Judgement};
 
 use crate::aggregate::{self, Deprivation, Resolved, Source};
@@ -134,11 +132,8 @@ pub(crate) async fn metric(
     code: &str,
     version: u32,
 ) -> ServiceResult<MetricContext> {
-    if code.is_empty() {
-        return Err(ServiceError::invalid_field("metric_code", "REQUIRED", "metric_code is required"));
-    }
-    let metric = definitions.get_metric(principal, GetMetricRequest { code: code.to_owned(), version }).await?;
-    let current = metric.metric.and_then(|m| m.current).ok_or_else(|| ServiceError::not_found("metric", code))?;
+    let current =
+        sharedmetrics_definitions::directory::metric_version(definitions.as_ref(), principal, code, version).await?;
     let spec = current.spec.ok_or_else(|| ServiceError::internal("reading a metric", "no spec"))?;
     Ok(MetricContext::new(spec, current.version, principal))
 }

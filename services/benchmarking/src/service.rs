@@ -10,14 +10,14 @@ use prost::Message;
 use sharedmetrics_access::Principal;
 use sharedmetrics_cache::{Cache, DataVersions};
 use sharedmetrics_definitions::DefinitionsApi;
+use sharedmetrics_definitions::directory::Directory;
 use sharedmetrics_error::ServiceResult;
 use sharedmetrics_proto::sharedmetrics::benchmarking::v1::*;
-use sharedmetrics_proto::sharedmetrics::definitions::v1::ListOrganisationsRequest;
 use sharedmetrics_submissions::SubmissionsApi;
 use tokio::sync::OnceCell;
 
 use crate::BenchmarkingApi;
-use crate::areas::{self, AreaIndex};
+use crate::areas::AreaIndex;
 use crate::cache::{Answers, MetricGeneration, cache_key};
 
 /// The benchmarking service, reading through the definitions and submissions APIs.
@@ -25,8 +25,8 @@ pub struct BenchmarkingService {
     pub(crate) definitions: Arc<dyn DefinitionsApi>,
     pub(crate) submissions: Arc<dyn SubmissionsApi>,
     pub(crate) answers: Answers,
-    areas: OnceCell<Arc<AreaIndex>>,
-    organisations: OnceCell<Arc<HashMap<String, String>>>,
+    directory: Arc<Directory>,
+    organisation_names: OnceCell<Arc<HashMap<String, String>>>,
 }
 
 impl BenchmarkingService {
@@ -40,12 +40,19 @@ impl BenchmarkingService {
         data_versions: DataVersions,
     ) -> Self {
         Self {
+            directory: Arc::new(Directory::new(definitions.clone())),
             definitions,
             submissions,
             answers: Answers::new(cache, data_versions),
-            areas: OnceCell::new(),
-            organisations: OnceCell::new(),
+            organisation_names: OnceCell::new(),
         }
+    }
+
+    /// Returns the service reading areas and organisations through `directory` (one per
+    /// process, shared with the other roles it serves) instead of a directory of its own.
+    pub fn with_directory(mut self, directory: Arc<Directory>) -> Self {
+        self.directory = directory;
+        self
     }
 
     /// Loads the area hierarchies and organisation names now rather than on the first request
@@ -82,10 +89,7 @@ impl BenchmarkingService {
 
     /// Returns the area hierarchies, loading them on first use.
     pub(crate) async fn areas(&self, principal: &Principal) -> ServiceResult<Arc<AreaIndex>> {
-        self.areas
-            .get_or_try_init(|| async { areas::load(&self.definitions, principal).await.map(Arc::new) })
-            .await
-            .cloned()
+        self.directory.areas(principal).await
     }
 
     /// Returns organisation names by ODS code, loading them on first use.
@@ -93,25 +97,10 @@ impl BenchmarkingService {
         &self,
         principal: &Principal,
     ) -> ServiceResult<Arc<HashMap<String, String>>> {
-        self.organisations
+        self.organisation_names
             .get_or_try_init(|| async {
-                let mut names = HashMap::new();
-                let mut page_token = String::new();
-                loop {
-                    let page = self
-                        .definitions
-                        .list_organisations(
-                            principal,
-                            ListOrganisationsRequest { page_size: 1_000, page_token, ..Default::default() },
-                        )
-                        .await?;
-                    names.extend(page.organisations.into_iter().map(|o| (o.code, o.name)));
-                    if page.next_page_token.is_empty() {
-                        break;
-                    }
-                    page_token = page.next_page_token;
-                }
-                Ok(Arc::new(names))
+                let organisations = self.directory.organisations(principal).await?;
+                Ok(Arc::new(organisations.iter().map(|o| (o.code.clone(), o.name.clone())).collect()))
             })
             .await
             .cloned()

@@ -19,9 +19,7 @@ use sharedmetrics_periods::Period;
 use sharedmetrics_proto::Label;
 use sharedmetrics_proto::sharedmetrics::commitments::v1::*;
 use sharedmetrics_proto::sharedmetrics::common::v1::{AreaType, PeriodType, Polarity, ValueType};
-use sharedmetrics_proto::sharedmetrics::definitions::v1::{
-    Area, GetAreaRequest, GetMetricRequest, GetOrganisationRequest,
-};
+use sharedmetrics_proto::sharedmetrics::definitions::v1::{Area, GetAreaRequest, GetOrganisationRequest};
 
 use crate::ObservationSource;
 use crate::convert;
@@ -266,14 +264,15 @@ impl CommitmentsService {
     /// Returns what the definitions service says about a metric the principal may read, or none
     /// when it does not exist for the principal.
     async fn metric_facts(&self, principal: &Principal, code: &str) -> ServiceResult<Option<MetricFacts>> {
-        let response =
-            self.definitions.get_metric(principal, GetMetricRequest { code: code.to_owned(), version: 0 }).await;
-        let metric = match response {
-            Ok(response) => response.metric,
-            Err(error) if error.code == ErrorCode::NotFound => return Ok(None),
-            Err(error) => return Err(error),
-        };
-        let Some(metric) = metric else { return Ok(None) };
+        if code.is_empty() {
+            return Ok(None);
+        }
+        let metric =
+            match sharedmetrics_definitions::directory::metric(self.definitions.as_ref(), principal, code, 0).await {
+                Ok(metric) => metric,
+                Err(error) if error.code == ErrorCode::NotFound => return Ok(None),
+                Err(error) => return Err(error),
+            };
         let spec = metric.current.and_then(|v| v.spec).unwrap_or_default();
         Ok(Some(MetricFacts {
             value_type: ValueType::try_from(spec.value_type).unwrap_or(ValueType::Unspecified),

@@ -5,6 +5,7 @@
 //! implements it over gRPC, and [`DefinitionsGrpc`] serves any implementation over gRPC.
 
 mod convert;
+pub mod directory;
 pub mod entity;
 pub mod import;
 pub mod migration;

@@ -429,20 +429,7 @@ impl Ingest {
             let key = (old.area_code.clone(), old.period_code.clone(), old.breakdown_key.clone());
             let may = self.principal.is_national()
                 || self.reference.responsible_for(&self.principal.organisation, &old.area_code);
-            let as_valid = ValidRow {
-                area_code: old.area_code.clone(),
-                period_code: old.period_code.clone(),
-                period_start: old.period_start.clone(),
-                breakdown_key: old.breakdown_key.clone(),
-                numerator: None,
-                denominator: None,
-                value: None,
-                lower_ci_95: None,
-                upper_ci_95: None,
-                observation_status: "missing".into(),
-                confidentiality_status: "free".into(),
-                note: String::new(),
-            };
+            let as_valid = old.tombstone("");
             if old.deleted || self.seen.contains(&key) || !may || !scope.contains(&as_valid) {
                 continue;
             }

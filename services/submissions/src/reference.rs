@@ -1,7 +1,8 @@
-//! What the submissions service needs to know from the definitions service, fetched through its
-//! API (in process or over gRPC, never from its tables) and kept in memory: the areas with their
-//! types and ancestors, the organisations, and the dimensions' code lists. Reference data
-//! changes rarely; the snapshot is refreshed after [`REFRESH_AFTER`].
+//! What the submissions service needs to know from the definitions service: the areas with
+//! their types and ancestors (the shared [`Directory`]'s index, loaded once per process), what
+//! each organisation may submit for, and the dimensions' code lists. Dimensions may be created
+//! at any time, so this snapshot is rebuilt after [`REFRESH_AFTER`] (from the directory's
+//! organisations and one listing of the dimensions).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -9,25 +10,14 @@ use std::time::{Duration, Instant};
 
 use sharedmetrics_access::Principal;
 use sharedmetrics_access::policy::{self, SubmitScope};
-use sharedmetrics_definitions::DefinitionsApi;
+use sharedmetrics_definitions::directory::{AreaIndex, Directory};
 use sharedmetrics_error::ServiceResult;
-use sharedmetrics_proto::sharedmetrics::common::v1::AreaType;
-use sharedmetrics_proto::sharedmetrics::definitions::v1::{
-    ListAreasRequest, ListDimensionsRequest, ListOrganisationsRequest,
-};
+use sharedmetrics_proto::sharedmetrics::common::v1::{AreaType, OrganisationType};
+use sharedmetrics_proto::sharedmetrics::definitions::v1::ListDimensionsRequest;
 use tokio::sync::RwLock;
 
 /// How long a snapshot is used before it is fetched again.
 pub const REFRESH_AFTER: Duration = Duration::from_secs(600);
-
-/// One area: its type and every ancestor on both hierarchies.
-#[derive(Debug, Clone)]
-pub struct AreaInfo {
-    /// Area type.
-    pub area_type: AreaType,
-    /// Ancestor codes.
-    pub ancestors: Vec<String>,
-}
 
 /// One organisation: what it may submit for (the area it governs and its catchment).
 pub type OrganisationInfo = SubmitScope;
@@ -35,8 +25,8 @@ pub type OrganisationInfo = SubmitScope;
 /// A snapshot of the reference data.
 #[derive(Debug, Default)]
 pub struct Reference {
-    /// Areas by code.
-    pub areas: HashMap<String, AreaInfo>,
+    /// Every area.
+    pub areas: Arc<AreaIndex>,
     /// Organisations by code.
     pub organisations: HashMap<String, OrganisationInfo>,
     /// Codes of each dimension.
@@ -44,6 +34,15 @@ pub struct Reference {
 }
 
 impl Reference {
+    /// Returns the type and ancestors of an area code, or of an organisation code (an
+    /// organisation is its own kind of area, with no ancestors), or none for an unknown code.
+    pub fn area(&self, code: &str) -> Option<(AreaType, &[String])> {
+        match self.areas.get(code) {
+            Some(area) => Some((area.area_type, area.ancestors.as_slice())),
+            None => self.organisations.contains_key(code).then_some((AreaType::Organisation, &[][..])),
+        }
+    }
+
     /// Returns whether an organisation may submit for an area (or organisation) code: its own
     /// code, the area it governs and everything under it, and, for a trust, the areas of the
     /// ICBs it is listed under (the reference data has no finer catchment).
@@ -63,14 +62,14 @@ impl Reference {
 
 /// Loads and caches [`Reference`] snapshots.
 pub struct ReferenceCache {
-    definitions: Arc<dyn DefinitionsApi>,
+    directory: Arc<Directory>,
     snapshot: RwLock<Option<(Instant, Arc<Reference>)>>,
 }
 
 impl ReferenceCache {
-    /// Returns a cache reading from `definitions`.
-    pub fn new(definitions: Arc<dyn DefinitionsApi>) -> Self {
-        Self { definitions, snapshot: RwLock::new(None) }
+    /// Returns a cache reading through `directory`.
+    pub fn new(directory: Arc<Directory>) -> Self {
+        Self { directory, snapshot: RwLock::new(None) }
     }
 
     /// Returns the current snapshot, loading it on first use or when stale.
@@ -98,65 +97,31 @@ impl ReferenceCache {
     }
 
     async fn load(&self, principal: &Principal) -> ServiceResult<Reference> {
-        let mut reference = Reference::default();
-        let mut token = String::new();
-        loop {
-            let page = self
-                .definitions
-                .list_areas(principal, ListAreasRequest { page_size: 1000, page_token: token, ..Default::default() })
-                .await?;
-            for area in page.areas {
-                reference.areas.insert(
-                    area.code,
-                    AreaInfo {
-                        area_type: AreaType::try_from(area.r#type).unwrap_or(AreaType::Unspecified),
-                        ancestors: area.parents.into_iter().map(|p| p.code).collect(),
-                    },
-                );
-            }
-            if page.next_page_token.is_empty() {
-                break;
-            }
-            token = page.next_page_token;
-        }
-        let mut organisations = Vec::new();
-        let mut token = String::new();
-        loop {
-            let page = self
-                .definitions
-                .list_organisations(
-                    principal,
-                    ListOrganisationsRequest { page_size: 1000, page_token: token, ..Default::default() },
-                )
-                .await?;
-            organisations.extend(page.organisations);
-            if page.next_page_token.is_empty() {
-                break;
-            }
-            token = page.next_page_token;
-        }
+        let areas = self.directory.areas(principal).await?;
+        let organisations = self.directory.organisations(principal).await?;
         let governed: HashMap<&str, &str> = organisations
             .iter()
             .filter(|o| !o.area_code.is_empty())
             .map(|o| (o.code.as_str(), o.area_code.as_str()))
             .collect();
-        for o in &organisations {
-            let is_trust =
-                o.r#type == sharedmetrics_proto::sharedmetrics::common::v1::OrganisationType::NhsTrust as i32;
-            let parent_areas = o.parent_codes.iter().filter_map(|p| governed.get(p.as_str())).map(|a| (*a).to_owned());
-            reference.organisations.insert(o.code.clone(), SubmitScope::of(&o.area_code, is_trust, parent_areas));
-            reference
-                .areas
-                .entry(o.code.clone())
-                .or_insert(AreaInfo { area_type: AreaType::Organisation, ancestors: Vec::new() });
-        }
+        let organisations = organisations
+            .iter()
+            .map(|o| {
+                let is_trust = o.r#type == OrganisationType::NhsTrust as i32;
+                let parent_areas =
+                    o.parent_codes.iter().filter_map(|p| governed.get(p.as_str())).map(|a| (*a).to_owned());
+                (o.code.clone(), SubmitScope::of(&o.area_code, is_trust, parent_areas))
+            })
+            .collect();
         let dimensions = self
-            .definitions
+            .directory
+            .definitions()
             .list_dimensions(principal, ListDimensionsRequest { page_size: 1000, page_token: String::new() })
-            .await?;
-        for d in dimensions.dimensions {
-            reference.dimensions.insert(d.code, d.codes.into_iter().map(|c| c.code).collect());
-        }
-        Ok(reference)
+            .await?
+            .dimensions
+            .into_iter()
+            .map(|d| (d.code, d.codes.into_iter().map(|c| c.code).collect()))
+            .collect();
+        Ok(Reference { areas, organisations, dimensions })
     }
 }

@@ -12,7 +12,7 @@ use sharedmetrics_definitions::DefinitionsApi;
 use sharedmetrics_error::{ServiceError, ServiceResult};
 use sharedmetrics_grpc::paging;
 use sharedmetrics_proto::Label;
-use sharedmetrics_proto::sharedmetrics::definitions::v1::{GetMetricRequest, MetricStatus, MetricVersion};
+use sharedmetrics_proto::sharedmetrics::definitions::v1::{MetricStatus, MetricVersion};
 use sharedmetrics_proto::sharedmetrics::submissions::v1::*;
 use tokio::sync::Mutex;
 
@@ -20,8 +20,8 @@ use crate::entity::submission;
 use crate::ingest::{Ingest, now_us, timestamp};
 use crate::reference::ReferenceCache;
 use crate::store::{self, NewRow};
-use crate::validate::ValidRow;
 use crate::{ResultStream, SubmissionsApi};
+use sharedmetrics_definitions::directory::Directory;
 
 mod query;
 
@@ -50,12 +50,19 @@ impl SubmissionsService {
         data_versions: sharedmetrics_cache::DataVersions,
     ) -> Self {
         Self {
-            reference: ReferenceCache::new(definitions.clone()),
+            reference: ReferenceCache::new(Arc::new(Directory::new(definitions.clone()))),
             db,
             definitions,
             ingest_lock: Mutex::new(()),
             data_versions,
         }
+    }
+
+    /// Returns the service reading areas and organisations through `directory` (one per
+    /// process, shared with the other roles it serves) instead of a directory of its own.
+    pub fn with_directory(mut self, directory: Arc<Directory>) -> Self {
+        self.reference = ReferenceCache::new(directory);
+        self
     }
 
     /// Announces that a committed receipt changed its metric's data.
@@ -67,12 +74,7 @@ impl SubmissionsService {
 
     /// Returns the metric version a request names (0: the current one), as the principal sees it.
     async fn metric_version(&self, principal: &Principal, code: &str, version: u32) -> ServiceResult<MetricVersion> {
-        if code.is_empty() {
-            return Err(ServiceError::invalid_field("metric_code", "REQUIRED", "metric_code is required"));
-        }
-        let metric =
-            self.definitions.get_metric(principal, GetMetricRequest { code: code.to_owned(), version }).await?;
-        metric.metric.and_then(|m| m.current).ok_or_else(|| ServiceError::not_found("metric", code))
+        sharedmetrics_definitions::directory::metric_version(self.definitions.as_ref(), principal, code, version).await
     }
 
     /// Returns whether the principal sees every version of the metric's data (owners, national).
@@ -362,20 +364,7 @@ impl SubmissionsApi for SubmissionsService {
         let tombstones: Vec<NewRow> = current
             .iter()
             .map(|r| NewRow {
-                row: ValidRow {
-                    area_code: r.area_code.clone(),
-                    period_code: r.period_code.clone(),
-                    period_start: r.period_start.clone(),
-                    breakdown_key: r.breakdown_key.clone(),
-                    numerator: None,
-                    denominator: None,
-                    value: None,
-                    lower_ci_95: None,
-                    upper_ci_95: None,
-                    observation_status: "missing".into(),
-                    confidentiality_status: "free".into(),
-                    note: request.reason.clone(),
-                },
+                row: r.tombstone(&request.reason),
                 submission_id: row.id.clone(),
                 organisation_code: row.organisation_code.clone(),
                 deleted: true,

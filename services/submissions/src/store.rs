@@ -20,28 +20,28 @@ const COLUMNS: &str = "o.id, o.area_code, o.period_code, o.period_start, o.break
 /// Values per IN list.
 const IN_CHUNK: usize = 5_000;
 
-/// One stored version of an observation.
+/// One stored version of an observation: the key and values it was written with, and who
+/// wrote it when.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredRow {
     pub id: i64,
-    pub area_code: String,
-    pub period_code: String,
-    pub period_start: String,
-    pub breakdown_key: String,
-    pub numerator: Option<f64>,
-    pub denominator: Option<f64>,
-    pub value: Option<f64>,
-    pub lower_ci_95: Option<f64>,
-    pub upper_ci_95: Option<f64>,
-    pub observation_status: String,
-    pub confidentiality_status: String,
-    pub note: String,
+    /// The key and values, in the shape validation gave them.
+    pub values: ValidRow,
     pub submission_id: String,
     pub organisation_code: String,
     /// A retraction record: the key has no value from `valid_from_us`.
     pub deleted: bool,
     pub valid_from_us: i64,
     pub valid_to_us: Option<i64>,
+}
+
+/// A stored row reads as its key and values.
+impl std::ops::Deref for StoredRow {
+    type Target = ValidRow;
+
+    fn deref(&self) -> &ValidRow {
+        &self.values
+    }
 }
 
 impl StoredRow {
@@ -58,21 +58,39 @@ impl StoredRow {
             && self.note == row.note
     }
 
+    /// Returns the values of a retraction of this row's key: no figures, status missing, and
+    /// `note` (the reason, when one was given).
+    pub fn tombstone(&self, note: &str) -> ValidRow {
+        ValidRow {
+            numerator: None,
+            denominator: None,
+            value: None,
+            lower_ci_95: None,
+            upper_ci_95: None,
+            observation_status: "missing".into(),
+            confidentiality_status: "free".into(),
+            note: note.to_owned(),
+            ..self.values.clone()
+        }
+    }
+
     fn from_result(row: &QueryResult) -> Result<Self, DbErr> {
         Ok(Self {
             id: row.try_get("", "id")?,
-            area_code: row.try_get("", "area_code")?,
-            period_code: row.try_get("", "period_code")?,
-            period_start: row.try_get("", "period_start")?,
-            breakdown_key: row.try_get("", "breakdown_key")?,
-            numerator: row.try_get("", "numerator")?,
-            denominator: row.try_get("", "denominator")?,
-            value: row.try_get("", "value")?,
-            lower_ci_95: row.try_get("", "lower_ci_95")?,
-            upper_ci_95: row.try_get("", "upper_ci_95")?,
-            observation_status: row.try_get("", "observation_status")?,
-            confidentiality_status: row.try_get("", "confidentiality_status")?,
-            note: row.try_get("", "note")?,
+            values: ValidRow {
+                area_code: row.try_get("", "area_code")?,
+                period_code: row.try_get("", "period_code")?,
+                period_start: row.try_get("", "period_start")?,
+                breakdown_key: row.try_get("", "breakdown_key")?,
+                numerator: row.try_get("", "numerator")?,
+                denominator: row.try_get("", "denominator")?,
+                value: row.try_get("", "value")?,
+                lower_ci_95: row.try_get("", "lower_ci_95")?,
+                upper_ci_95: row.try_get("", "upper_ci_95")?,
+                observation_status: row.try_get("", "observation_status")?,
+                confidentiality_status: row.try_get("", "confidentiality_status")?,
+                note: row.try_get("", "note")?,
+            },
             submission_id: row.try_get("", "submission_id")?,
             organisation_code: row.try_get("", "organisation_code")?,
             deleted: row.try_get("", "deleted")?,

@@ -168,7 +168,7 @@ pub fn row(
 fn check_area(index: u64, row: &ObservationRow, context: &RowContext<'_>) -> Result<(), RowRejection> {
     let spec = context.spec;
     let area_types: Vec<AreaType> = spec.area_types.iter().filter_map(|t| AreaType::try_from(*t).ok()).collect();
-    let area = context.reference.areas.get(&row.area_code).ok_or_else(|| {
+    let (area_type, _) = context.reference.area(&row.area_code).ok_or_else(|| {
         reject(
             index,
             "area_code",
@@ -176,7 +176,7 @@ fn check_area(index: u64, row: &ObservationRow, context: &RowContext<'_>) -> Res
             format!("area or organisation {:?} does not exist", row.area_code),
         )
     })?;
-    if !area_types.contains(&area.area_type) {
+    if !area_types.contains(&area_type) {
         return Err(reject(
             index,
             "area_code",
@@ -184,7 +184,7 @@ fn check_area(index: u64, row: &ObservationRow, context: &RowContext<'_>) -> Res
             format!(
                 "{} is a {} but metric {} is published at {}",
                 row.area_code,
-                area.area_type.label(),
+                area_type.label(),
                 spec.code,
                 area_types.iter().map(|t| t.label()).collect::<Vec<_>>().join(", ")
             ),
@@ -378,25 +378,32 @@ fn check_note(index: u64, row: &ObservationRow) -> Result<(), RowRejection> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reference::AreaInfo;
     use sharedmetrics_access::policy::SubmitScope;
+    use sharedmetrics_definitions::directory::{AreaIndex, AreaInfo};
     use sharedmetrics_proto::sharedmetrics::common::v1::{BreakdownCode, PeriodType};
 
     const LSOA: &str = "E01007124";
     const DISTRICT: &str = "E08000015";
 
     fn reference() -> Reference {
-        let mut reference = Reference::default();
-        reference.areas.insert(LSOA.into(), AreaInfo { area_type: AreaType::Lsoa, ancestors: vec![DISTRICT.into()] });
-        reference
-            .areas
-            .insert(DISTRICT.into(), AreaInfo { area_type: AreaType::LocalAuthorityDistrict, ancestors: vec![] });
-        reference.areas.insert("E12000002".into(), AreaInfo { area_type: AreaType::Region, ancestors: vec![] });
-        reference
-            .organisations
-            .insert("00X".into(), SubmitScope { own_areas: vec![DISTRICT.into()], catchment_areas: vec![] });
-        reference.dimensions.insert("sex".into(), ["F".to_owned(), "M".to_owned()].into());
-        reference
+        let area = |code: &str, area_type, ancestors: &[&str]| AreaInfo {
+            code: code.into(),
+            name: code.into(),
+            area_type,
+            ancestors: ancestors.iter().map(|a| (*a).to_owned()).collect(),
+            imd_decile: None,
+            population: 0,
+        };
+        Reference {
+            areas: std::sync::Arc::new(AreaIndex::new(vec![
+                area(LSOA, AreaType::Lsoa, &[DISTRICT]),
+                area(DISTRICT, AreaType::LocalAuthorityDistrict, &[]),
+                area("E12000002", AreaType::Region, &[]),
+            ])),
+            organisations: [("00X".into(), SubmitScope { own_areas: vec![DISTRICT.into()], catchment_areas: vec![] })]
+                .into(),
+            dimensions: [("sex".into(), ["F".to_owned(), "M".to_owned()].into())].into(),
+        }
     }
 
     fn spec() -> MetricVersionSpec {

@@ -1,0 +1,304 @@
+//! The definitions service as the other services read it: the area hierarchies, the
+//! organisations and the metric look-up, fetched through [`DefinitionsApi`] (in process or over
+//! gRPC, never from its tables). Areas and organisations change only with an import, which
+//! happens at start, so they are loaded once per process, on first use or at warm-up, and one
+//! [`Directory`] serves every role of the process.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use sharedmetrics_access::Principal;
+use sharedmetrics_error::{ServiceError, ServiceResult};
+use sharedmetrics_proto::sharedmetrics::common::v1::AreaType;
+use sharedmetrics_proto::sharedmetrics::definitions::v1::{
+    Area, GetMetricRequest, ListAreasRequest, ListOrganisationsRequest, Metric, MetricVersion, Organisation,
+};
+use tokio::sync::OnceCell;
+
+use crate::DefinitionsApi;
+
+/// England's GSS code.
+pub const ENGLAND: &str = "E92000001";
+
+/// Area types from the smallest to the largest, the order aggregation looks for source data in.
+pub const FINEST_FIRST: [AreaType; 8] = [
+    AreaType::Lsoa,
+    AreaType::Ward,
+    AreaType::LocalAuthorityDistrict,
+    AreaType::UpperTierLocalAuthority,
+    AreaType::Icb,
+    AreaType::Region,
+    AreaType::NhsRegion,
+    AreaType::England,
+];
+
+/// One area: its type, its ancestors on every hierarchy, its IMD decile and population.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AreaInfo {
+    /// GSS code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// Area type.
+    pub area_type: AreaType,
+    /// Every ancestor's code, in both hierarchies.
+    pub ancestors: Vec<String>,
+    /// IMD 2019 decile (LSOAs only), 1 the most deprived.
+    pub imd_decile: Option<u32>,
+    /// Resident population.
+    pub population: u64,
+}
+
+impl AreaInfo {
+    /// Returns the area as the definitions service describes it.
+    pub fn from_area(area: &Area) -> Self {
+        Self {
+            code: area.code.clone(),
+            name: area.name.clone(),
+            area_type: AreaType::try_from(area.r#type).unwrap_or(AreaType::Unspecified),
+            ancestors: area.parents.iter().map(|p| p.code.clone()).collect(),
+            imd_decile: area.deprivation.as_ref().map(|d| d.imd_decile).filter(|d| (1..=10).contains(d)),
+            population: area.population,
+        }
+    }
+}
+
+/// Every area, with descendants indexed by ancestor.
+#[derive(Debug, Default)]
+pub struct AreaIndex {
+    areas: HashMap<String, AreaInfo>,
+    descendants: HashMap<String, Vec<String>>,
+}
+
+impl AreaIndex {
+    /// Returns the index of `areas`.
+    pub fn new(areas: Vec<AreaInfo>) -> Self {
+        let mut descendants: HashMap<String, Vec<String>> = HashMap::new();
+        for area in &areas {
+            for ancestor in &area.ancestors {
+                descendants.entry(ancestor.clone()).or_default().push(area.code.clone());
+            }
+        }
+        for codes in descendants.values_mut() {
+            codes.sort();
+        }
+        Self { areas: areas.into_iter().map(|a| (a.code.clone(), a)).collect(), descendants }
+    }
+
+    /// Returns how many areas there are.
+    pub fn len(&self) -> usize {
+        self.areas.len()
+    }
+
+    /// Returns whether there are no areas.
+    pub fn is_empty(&self) -> bool {
+        self.areas.is_empty()
+    }
+
+    /// Returns one area.
+    pub fn get(&self, code: &str) -> Option<&AreaInfo> {
+        self.areas.get(code)
+    }
+
+    /// Returns every area of a type, by code.
+    pub fn of_type(&self, area_type: AreaType) -> Vec<&AreaInfo> {
+        let mut areas: Vec<&AreaInfo> = self.areas.values().filter(|a| a.area_type == area_type).collect();
+        areas.sort_by(|a, b| a.code.cmp(&b.code));
+        areas
+    }
+
+    /// Returns the descendants of `code` of one type, by code.
+    pub fn descendants_of_type(&self, code: &str, area_type: AreaType) -> Vec<&AreaInfo> {
+        self.descendants
+            .get(code)
+            .map(|codes| codes.iter().filter_map(|c| self.areas.get(c)).filter(|a| a.area_type == area_type).collect())
+            .unwrap_or_default()
+    }
+
+    /// Returns whether `code` lies within `ancestor` (or is it).
+    pub fn within(&self, code: &str, ancestor: &str) -> bool {
+        code == ancestor || self.areas.get(code).is_some_and(|a| a.ancestors.iter().any(|c| c == ancestor))
+    }
+
+    /// Returns the ancestor of `code` of one type.
+    pub fn ancestor_of_type(&self, code: &str, area_type: AreaType) -> Option<&AreaInfo> {
+        let area = self.areas.get(code)?;
+        area.ancestors.iter().filter_map(|c| self.areas.get(c)).find(|a| a.area_type == area_type)
+    }
+
+    /// Returns the types of the areas below `code`, smallest first: where aggregation may look.
+    pub fn finer_types(&self, code: &str) -> Vec<AreaType> {
+        let Some(codes) = self.descendants.get(code) else { return Vec::new() };
+        FINEST_FIRST
+            .into_iter()
+            .filter(|t| codes.iter().any(|c| self.areas.get(c).is_some_and(|a| a.area_type == *t)))
+            .collect()
+    }
+}
+
+/// The reference data a service reads from the definitions service, loaded once and shared.
+pub struct Directory {
+    definitions: Arc<dyn DefinitionsApi>,
+    areas: OnceCell<Arc<AreaIndex>>,
+    organisations: OnceCell<Arc<Vec<Organisation>>>,
+}
+
+impl Directory {
+    /// Returns a directory reading from `definitions`.
+    pub fn new(definitions: Arc<dyn DefinitionsApi>) -> Self {
+        Self { definitions, areas: OnceCell::new(), organisations: OnceCell::new() }
+    }
+
+    /// Returns the definitions API the directory reads.
+    pub fn definitions(&self) -> &Arc<dyn DefinitionsApi> {
+        &self.definitions
+    }
+
+    /// Returns the area hierarchies, loading them on first use (seconds: every area of England).
+    pub async fn areas(&self, principal: &Principal) -> ServiceResult<Arc<AreaIndex>> {
+        self.areas
+            .get_or_try_init(|| async {
+                let started = std::time::Instant::now();
+                let areas = every_page(|page_token| async {
+                    let page = self
+                        .definitions
+                        .list_areas(principal, ListAreasRequest { page_size: 1_000, page_token, ..Default::default() })
+                        .await?;
+                    Ok((page.areas.iter().map(AreaInfo::from_area).collect(), page.next_page_token))
+                })
+                .await?;
+                tracing::info!(
+                    areas = areas.len(),
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "area hierarchies loaded"
+                );
+                Ok(Arc::new(AreaIndex::new(areas)))
+            })
+            .await
+            .cloned()
+    }
+
+    /// Returns every organisation, loading them on first use.
+    pub async fn organisations(&self, principal: &Principal) -> ServiceResult<Arc<Vec<Organisation>>> {
+        self.organisations
+            .get_or_try_init(|| async {
+                let organisations = every_page(|page_token| async {
+                    let request = ListOrganisationsRequest { page_size: 1_000, page_token, ..Default::default() };
+                    let page = self.definitions.list_organisations(principal, request).await?;
+                    Ok((page.organisations, page.next_page_token))
+                })
+                .await?;
+                Ok(Arc::new(organisations))
+            })
+            .await
+            .cloned()
+    }
+
+    /// Returns the metric version a request names (see [`metric_version`]).
+    pub async fn metric_version(
+        &self,
+        principal: &Principal,
+        code: &str,
+        version: u32,
+    ) -> ServiceResult<MetricVersion> {
+        metric_version(self.definitions.as_ref(), principal, code, version).await
+    }
+}
+
+/// Returns the metric a request names, with `current` the version it names (version 0: the
+/// current one), as `principal` may read it: INVALID_ARGUMENT when the code is empty (field
+/// `metric_code`), NOT_FOUND when there is no such metric or version (or the principal may not
+/// see it). The one metric look-up of the services.
+pub async fn metric(
+    definitions: &dyn DefinitionsApi,
+    principal: &Principal,
+    code: &str,
+    version: u32,
+) -> ServiceResult<Metric> {
+    if code.is_empty() {
+        return Err(ServiceError::invalid_field("metric_code", "REQUIRED", "metric_code is required"));
+    }
+    let response = definitions.get_metric(principal, GetMetricRequest { code: code.to_owned(), version }).await?;
+    response.metric.filter(|m| m.current.is_some()).ok_or_else(|| ServiceError::not_found("metric", code))
+}
+
+/// Returns the metric version a request names (see [`metric`]).
+pub async fn metric_version(
+    definitions: &dyn DefinitionsApi,
+    principal: &Principal,
+    code: &str,
+    version: u32,
+) -> ServiceResult<MetricVersion> {
+    let metric = metric(definitions, principal, code, version).await?;
+    metric.current.ok_or_else(|| ServiceError::not_found("metric", code))
+}
+
+/// Collects every page of a paged listing: `page` maps a page token to one page's items and the
+/// next token (empty after the last page).
+async fn every_page<T, F, Fut>(mut page: F) -> ServiceResult<Vec<T>>
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = ServiceResult<(Vec<T>, String)>>,
+{
+    let mut out = Vec::new();
+    let mut token = String::new();
+    loop {
+        let (items, next) = page(token).await?;
+        out.extend(items);
+        if next.is_empty() {
+            return Ok(out);
+        }
+        token = next;
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    fn area(code: &str, area_type: AreaType, ancestors: &[&str]) -> AreaInfo {
+        AreaInfo {
+            code: code.to_owned(),
+            name: format!("{code} name"),
+            area_type,
+            ancestors: ancestors.iter().map(|a| (*a).to_owned()).collect(),
+            imd_decile: None,
+            population: 1000,
+        }
+    }
+
+    #[test]
+    fn descendants_and_ancestors_follow_the_hierarchy() {
+        let index = AreaIndex::new(vec![
+            area(ENGLAND, AreaType::England, &[]),
+            area("R1", AreaType::Region, &[ENGLAND]),
+            area("D1", AreaType::LocalAuthorityDistrict, &["R1", ENGLAND]),
+            area("D2", AreaType::LocalAuthorityDistrict, &["R1", ENGLAND]),
+            area("L1", AreaType::Lsoa, &["D1", "R1", ENGLAND]),
+            area("L2", AreaType::Lsoa, &["D1", "R1", ENGLAND]),
+            area("L3", AreaType::Lsoa, &["D2", "R1", ENGLAND]),
+        ]);
+        let codes = |areas: Vec<&AreaInfo>| areas.iter().map(|a| a.code.clone()).collect::<Vec<_>>();
+        assert_eq!(codes(index.descendants_of_type("D1", AreaType::Lsoa)), ["L1", "L2"]);
+        assert_eq!(codes(index.descendants_of_type(ENGLAND, AreaType::LocalAuthorityDistrict)), ["D1", "D2"]);
+        assert_eq!(index.ancestor_of_type("L3", AreaType::Region).map(|a| a.code.as_str()), Some("R1"));
+        assert_eq!(index.finer_types("R1"), [AreaType::Lsoa, AreaType::LocalAuthorityDistrict]);
+        assert!(index.finer_types("L1").is_empty());
+        assert!(index.within("L3", "R1") && index.within("R1", "R1") && !index.within("L3", "D1"));
+        assert_eq!(index.len(), 7);
+    }
+
+    #[tokio::test]
+    async fn pages_are_followed_to_the_last() {
+        let pages = every_page(|token| async move {
+            Ok(match token.as_str() {
+                "" => (vec![1, 2], "b".to_owned()),
+                "b" => (vec![3], "c".to_owned()),
+                _ => (vec![4], String::new()),
+            })
+        })
+        .await
+        .unwrap();
+        assert_eq!(pages, [1, 2, 3, 4]);
+    }
+}
