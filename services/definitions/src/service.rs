@@ -54,6 +54,16 @@ impl DefinitionsService {
         Ok(Some(StoredMetric { row, versions }))
     }
 
+    /// Returns the peer-group members a metric's partner visibility needs: none (and no query)
+    /// when no version of it is visible to partners, as for most metrics.
+    async fn partners_of(&self, stored: &StoredMetric) -> ServiceResult<HashMap<String, Vec<String>>> {
+        if stored.versions.iter().any(|v| Visibility::from_label(&v.visibility) == Some(Visibility::Partners)) {
+            self.partner_members().await
+        } else {
+            Ok(HashMap::new())
+        }
+    }
+
     /// Returns the organisation members of each peer group, for partner visibility.
     async fn partner_members(&self) -> ServiceResult<HashMap<String, Vec<String>>> {
         let groups = store::latest_peer_groups(&self.db).await.map_err(db_error("reading peer groups"))?;
@@ -225,7 +235,7 @@ impl crate::DefinitionsApi for DefinitionsService {
     async fn get_metric(&self, principal: &Principal, request: GetMetricRequest) -> ServiceResult<GetMetricResponse> {
         let not_found = || ServiceError::not_found("metric", &request.code);
         let stored = self.load_metric(&request.code).await?.ok_or_else(not_found)?;
-        let partners = self.partner_members().await?;
+        let partners = self.partners_of(&stored).await?;
         let mut metric = Self::visible_metric(principal, &stored, &partners).ok_or_else(not_found)?;
         if request.version != 0 {
             let version = stored
@@ -286,7 +296,7 @@ impl crate::DefinitionsApi for DefinitionsService {
         let key = format!("{}/{}", request.code, request.version);
         let stored =
             self.load_metric(&request.code).await?.ok_or_else(|| ServiceError::not_found("metric", &request.code))?;
-        let partners = self.partner_members().await?;
+        let partners = self.partners_of(&stored).await?;
         let version = stored
             .versions
             .iter()
@@ -321,7 +331,7 @@ impl crate::DefinitionsApi for DefinitionsService {
     ) -> ServiceResult<DeprecateMetricResponse> {
         let stored =
             self.load_metric(&request.code).await?.ok_or_else(|| ServiceError::not_found("metric", &request.code))?;
-        let partners = self.partner_members().await?;
+        let partners = self.partners_of(&stored).await?;
         if Self::visible_metric(principal, &stored, &partners).is_none() {
             return Err(ServiceError::not_found("metric", &request.code));
         }
@@ -346,7 +356,7 @@ impl crate::DefinitionsApi for DefinitionsService {
         let window = Window::of(request.page_size, &request.page_token)?;
         let stored =
             self.load_metric(&request.code).await?.ok_or_else(|| ServiceError::not_found("metric", &request.code))?;
-        let partners = self.partner_members().await?;
+        let partners = self.partners_of(&stored).await?;
         let versions: Vec<MetricVersion> = stored
             .versions
             .iter()
