@@ -11,8 +11,10 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, Databa
 use sea_orm_migration::MigratorTrait;
 use sharedmetrics_config::DatabaseConfig;
 
+pub mod columns;
 mod fault;
 mod health;
+pub mod schema;
 
 pub use fault::{CAUSE_METADATA_KEY, DatabaseFault, db_error, fault_of};
 pub use health::DatabaseHealth;

@@ -1,6 +1,5 @@
 //! Conversions between stored rows, the JSON stored in text columns, and messages.
 
-use prost_types::Timestamp;
 use serde::{Deserialize, Serialize};
 use sharedmetrics_proto::Label;
 use sharedmetrics_proto::sharedmetrics::commitments::v1::{
@@ -17,20 +16,7 @@ fn value_of<E: Label + Into<i32>>(label: &str) -> i32 {
     E::from_label(label).map(Into::into).unwrap_or(0)
 }
 
-/// Returns a protobuf timestamp for a database time.
-pub fn timestamp(at: chrono::DateTime<chrono::Utc>) -> Timestamp {
-    Timestamp { seconds: at.timestamp(), nanos: at.timestamp_subsec_nanos() as i32 }
-}
-
-/// Encodes a list of strings for a JSON text column.
-pub fn json_list(values: &[String]) -> String {
-    serde_json::to_string(values).expect("strings serialise")
-}
-
-/// Decodes a JSON text column written by [`json_list`].
-pub fn parse_list(text: &str) -> Vec<String> {
-    serde_json::from_str(text).unwrap_or_default()
-}
+pub use sharedmetrics_db::columns::{json_list, parse_list, timestamp};
 
 /// The stored form of a definition of local: exactly one of its kinds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

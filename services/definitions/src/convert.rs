@@ -1,6 +1,5 @@
 //! Conversions between stored rows and messages.
 
-use prost_types::Timestamp;
 use sharedmetrics_proto::Label;
 use sharedmetrics_proto::sharedmetrics::common::v1::{
     AreaType, CiMethod, OrganisationType, PeriodType, Polarity, ValueType,
@@ -15,20 +14,7 @@ use crate::entity::{area, dimension, dimension_code, metric_version, organisatio
 /// The disclosure threshold when a metric sets none (DESIGN.md §4: counts 1–7 suppressed).
 pub const DEFAULT_DISCLOSURE_THRESHOLD: u32 = 7;
 
-/// Returns a protobuf timestamp for a database time.
-pub fn timestamp(at: chrono::DateTime<chrono::Utc>) -> Timestamp {
-    Timestamp { seconds: at.timestamp(), nanos: at.timestamp_subsec_nanos() as i32 }
-}
-
-/// Encodes a list of strings for a JSON text column.
-pub fn json_list(values: &[String]) -> String {
-    serde_json::to_string(values).expect("strings serialise")
-}
-
-/// Decodes a JSON text column written by [`json_list`].
-pub fn parse_list(text: &str) -> Vec<String> {
-    serde_json::from_str(text).unwrap_or_default()
-}
+pub use sharedmetrics_db::columns::{json_list, parse_list, timestamp};
 
 /// Returns the labels of enum values carried as `i32` in a message.
 pub fn labels<E: Label + TryFrom<i32>>(values: &[i32]) -> Vec<String> {

@@ -2,22 +2,10 @@
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
+use sharedmetrics_db::schema::{a, index};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-fn a(name: &str) -> Alias {
-    Alias::new(name)
-}
-
-fn index(table: &str, name: &str, columns: &[&str]) -> IndexCreateStatement {
-    let mut index = Index::create();
-    index.name(name).table(a(table));
-    for column in columns {
-        index.col(a(column));
-    }
-    index.to_owned()
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
