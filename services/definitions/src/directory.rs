@@ -5,13 +5,15 @@
 //! [`Directory`] serves every role of the process.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use sharedmetrics_access::Principal;
 use sharedmetrics_error::{ServiceError, ServiceResult};
 use sharedmetrics_proto::sharedmetrics::common::v1::AreaType;
 use sharedmetrics_proto::sharedmetrics::definitions::v1::{
-    Area, GetMetricRequest, ListAreasRequest, ListOrganisationsRequest, Metric, MetricVersion, Organisation,
+    Area, GetMetricRequest, ListAreasRequest, ListOrganisationsRequest, Metric, MetricStatus, MetricVersion,
+    Organisation, Visibility,
 };
 use tokio::sync::OnceCell;
 
@@ -136,17 +138,25 @@ impl AreaIndex {
     }
 }
 
+/// How long a published version read for a kind of caller is kept (see
+/// [`Directory::readable_version`]).
+const READABLE_VERSION_TTL: Duration = Duration::from_secs(60);
+
+/// Kept versions past which the oldest are dropped.
+const READABLE_VERSIONS_KEPT: usize = 10_000;
+
 /// The reference data a service reads from the definitions service, loaded once and shared.
 pub struct Directory {
     definitions: Arc<dyn DefinitionsApi>,
     areas: OnceCell<Arc<AreaIndex>>,
     organisations: OnceCell<Arc<Vec<Organisation>>>,
+    readable: Mutex<HashMap<String, (Instant, MetricVersion)>>,
 }
 
 impl Directory {
     /// Returns a directory reading from `definitions`.
     pub fn new(definitions: Arc<dyn DefinitionsApi>) -> Self {
-        Self { definitions, areas: OnceCell::new(), organisations: OnceCell::new() }
+        Self { definitions, areas: OnceCell::new(), organisations: OnceCell::new(), readable: Mutex::default() }
     }
 
     /// Returns the definitions API the directory reads.
@@ -203,6 +213,50 @@ impl Directory {
     ) -> ServiceResult<MetricVersion> {
         metric_version(self.definitions.as_ref(), principal, code, version).await
     }
+
+    /// Returns a metric version for reading its data, as [`Directory::metric_version`] does, but
+    /// kept for a minute per kind of caller (organisation, national, roles) when nothing about
+    /// it can change meanwhile: a version named by number (not 0, the current one, which moves
+    /// with publication), published or deprecated (its spec is immutable, so who may read it
+    /// follows from it), and not visible to partners (peer groups change). Its status may still
+    /// turn from published to deprecated; readers of data do not look at it.
+    pub async fn readable_version(
+        &self,
+        principal: &Principal,
+        code: &str,
+        version: u32,
+    ) -> ServiceResult<MetricVersion> {
+        let key = format!(
+            "{code}@{version}:{}:{}:{}",
+            principal.organisation,
+            principal.is_national(),
+            principal.roles.iter().map(|r| r.name()).collect::<Vec<_>>().join(",")
+        );
+        if version != 0
+            && let Some((at, kept)) = lock(&self.readable).get(&key)
+            && at.elapsed() < READABLE_VERSION_TTL
+        {
+            return Ok(kept.clone());
+        }
+        let found = self.metric_version(principal, code, version).await?;
+        let status = MetricStatus::try_from(found.status).unwrap_or(MetricStatus::Unspecified);
+        let partners = found.spec.as_ref().is_some_and(|s| s.visibility() == Visibility::Partners);
+        if version != 0 && matches!(status, MetricStatus::Published | MetricStatus::Deprecated) && !partners {
+            let mut kept = lock(&self.readable);
+            if kept.len() >= READABLE_VERSIONS_KEPT {
+                kept.retain(|_, (at, _)| at.elapsed() < READABLE_VERSION_TTL);
+                if kept.len() >= READABLE_VERSIONS_KEPT {
+                    kept.clear();
+                }
+            }
+            kept.insert(key, (Instant::now(), found.clone()));
+        }
+        Ok(found)
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Returns the metric a request names, with `current` the version it names (version 0: the

@@ -72,6 +72,11 @@ impl ReferenceCache {
         Self { directory, snapshot: RwLock::new(None) }
     }
 
+    /// Returns the directory the snapshots are read through.
+    pub fn directory(&self) -> &Directory {
+        &self.directory
+    }
+
     /// Returns the current snapshot, loading it on first use or when stale.
     pub async fn get(&self, principal: &Principal) -> ServiceResult<Arc<Reference>> {
         if let Some((at, snapshot)) = self.snapshot.read().await.as_ref()

@@ -28,7 +28,6 @@ mod query;
 /// The submissions service on a database, reading definitions through their API.
 pub struct SubmissionsService {
     db: DatabaseConnection,
-    definitions: Arc<dyn DefinitionsApi>,
     reference: ReferenceCache,
     /// Serialises ingests in this process (PostgreSQL also takes a per-metric lock): SQLite has
     /// one writer, and two ingests must never both treat the same version as current.
@@ -50,9 +49,8 @@ impl SubmissionsService {
         data_versions: sharedmetrics_cache::DataVersions,
     ) -> Self {
         Self {
-            reference: ReferenceCache::new(Arc::new(Directory::new(definitions.clone()))),
+            reference: ReferenceCache::new(Arc::new(Directory::new(definitions))),
             db,
-            definitions,
             ingest_lock: Mutex::new(()),
             data_versions,
         }
@@ -74,7 +72,14 @@ impl SubmissionsService {
 
     /// Returns the metric version a request names (0: the current one), as the principal sees it.
     async fn metric_version(&self, principal: &Principal, code: &str, version: u32) -> ServiceResult<MetricVersion> {
-        sharedmetrics_definitions::directory::metric_version(self.definitions.as_ref(), principal, code, version).await
+        self.reference.directory().metric_version(principal, code, version).await
+    }
+
+    /// Returns the metric version a read names, kept briefly when it cannot change (see
+    /// [`Directory::readable_version`]): reads that name their version (benchmarking's) then
+    /// skip the definitions service's look-up.
+    async fn readable_version(&self, principal: &Principal, code: &str, version: u32) -> ServiceResult<MetricVersion> {
+        self.reference.directory().readable_version(principal, code, version).await
     }
 
     /// Returns whether the principal sees every version of the metric's data (owners, national).

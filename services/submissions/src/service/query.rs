@@ -298,7 +298,7 @@ impl SubmissionsService {
         principal: &Principal,
         request: QueryObservationsRequest,
     ) -> ServiceResult<ResultStream<QueryObservationsResponse>> {
-        let version = self.metric_version(principal, &request.metric_code, request.metric_version).await?;
+        let version = self.readable_version(principal, &request.metric_code, request.metric_version).await?;
         let spec = version.spec.clone().ok_or_else(|| ServiceError::internal("reading a metric", "no spec"))?;
         let period_bound = |code: &str, field: &str| -> ServiceResult<Option<String>> {
             if code.is_empty() {
@@ -376,7 +376,7 @@ impl SubmissionsService {
         principal: &Principal,
         request: GetObservationHistoryRequest,
     ) -> ServiceResult<GetObservationHistoryResponse> {
-        let version = self.metric_version(principal, &request.metric_code, request.metric_version).await?;
+        let version = self.readable_version(principal, &request.metric_code, request.metric_version).await?;
         let pairs = parse_codes(&request.breakdown_codes, "breakdown_codes")?;
         let breakdown =
             Breakdown { codes: pairs.into_iter().map(|(dimension, code)| BreakdownCode { dimension, code }).collect() };
