@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::link::Link;
+use crate::link::{Link, lock};
 use crate::{Backend, Cache};
 
 /// Counts per key within fixed time windows (quotas): through Redis every gateway replica adds
@@ -55,10 +55,6 @@ impl Tally {
 
 /// Keys whose window has passed are dropped once the map holds this many.
 const PRUNE_AT: usize = 10_000;
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 impl WindowCounters {
     /// Returns counters kept where `cache` keeps its values.

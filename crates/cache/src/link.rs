@@ -7,6 +7,7 @@
 //! breaker. Each transition is logged once and counted (`dependency_transitions_total`).
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,15 +23,16 @@ pub(crate) struct Link {
 }
 
 struct Shared {
-    /// Whether the breaker is open (Redis treated as down).
-    open: Mutex<bool>,
+    /// Whether the breaker is open (Redis treated as down); read on every call.
+    open: AtomicBool,
     command_timeout: Duration,
     probe_interval: Duration,
     /// The key of the epoch every generation includes.
     epoch_key: String,
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+/// Locks `mutex`, recovering from a poisoned lock (a panicking holder leaves plain data).
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
@@ -50,7 +52,7 @@ impl Link {
         let link = Self {
             manager,
             shared: Arc::new(Shared {
-                open: Mutex::new(false),
+                open: AtomicBool::new(false),
                 command_timeout,
                 probe_interval: Duration::from_millis(config.probe_interval_ms),
                 // The hash tag puts the epoch in the data generations' slot, so one MGET reads
@@ -67,7 +69,7 @@ impl Link {
 
     /// Returns whether the breaker is open.
     pub fn is_open(&self) -> bool {
-        *lock(&self.shared.open)
+        self.shared.open.load(Ordering::Acquire)
     }
 
     /// Runs one command unless the breaker is open; returns none (at once while open) when
@@ -100,12 +102,8 @@ impl Link {
 
     /// Opens the breaker (once: later failures while open change nothing) and starts the probe.
     fn trip(&self, cause: &str) {
-        {
-            let mut open = lock(&self.shared.open);
-            if *open {
-                return;
-            }
-            *open = true;
+        if self.shared.open.swap(true, Ordering::AcqRel) {
+            return;
         }
         tracing::warn!(
             cause,
@@ -127,7 +125,7 @@ impl Link {
                 redis::cmd("INCR").arg(&key).query_async::<u64>(&mut conn).await
             });
             if let Ok(Ok(epoch)) = probe.await {
-                *lock(&self.shared.open) = false;
+                self.shared.open.store(false, Ordering::Release);
                 tracing::warn!(epoch, "redis answers again; shared cache and counts resume");
                 PlatformTelemetry::global().record_dependency(Dependency::Redis, true, true);
                 return;
