@@ -4,6 +4,9 @@
 //! reference data, and hands out authenticated gRPC clients.
 
 pub mod servers;
+pub mod suite;
+
+pub use suite::{BoxFuture, Scene, Suite};
 
 use std::path::PathBuf;
 
@@ -11,6 +14,16 @@ use anyhow::Context;
 use sea_orm::{ConnectionTrait, Database};
 use sharedmetrics::Platform;
 use sharedmetrics_config::{Config, Secret, Target};
+use sharedmetrics_proto::sharedmetrics::common::v1::{AreaType, CiMethod, PeriodType, Polarity, ValueType};
+use sharedmetrics_proto::sharedmetrics::definitions::v1::definitions_service_client::DefinitionsServiceClient;
+use sharedmetrics_proto::sharedmetrics::definitions::v1::{
+    Area, CreateMetricRequest, ListAreasRequest, MetricVersionSpec, Visibility,
+};
+use sharedmetrics_proto::sharedmetrics::submissions::v1::submissions_service_client::SubmissionsServiceClient;
+use sharedmetrics_proto::sharedmetrics::submissions::v1::{
+    ObservationRow, PublishSubmissionRequest, SubmissionHeader, SubmissionMode, SubmissionReceipt,
+    SubmitObservationsRequest,
+};
 use tonic::metadata::MetadataValue;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
@@ -46,7 +59,8 @@ pub struct Sandbox {
     /// The token services verify forwarded identities with (for calling a service directly).
     pub internal_token: String,
     grpc_addr: std::net::SocketAddr,
-    platforms: Vec<Platform>,
+    /// The servers, taken out when the sandbox stops (a shared scene stops behind `&self`).
+    platforms: std::sync::Mutex<Vec<Platform>>,
     scratch: PathBuf,
     postgres_database: Option<String>,
     postgres_server: String,
@@ -68,6 +82,33 @@ impl tonic::service::Interceptor for Bearer {
 
 /// A channel that authenticates with a key (or none).
 pub type AuthChannel = InterceptedService<Channel, Bearer>;
+
+/// The name of every sandbox database begins with this, then its start time in Unix seconds.
+const DATABASE_PREFIX: &str = "sm_test_";
+
+/// Drops, once per process, the sandbox databases started over six hours ago (longer than any
+/// run lasts): what a killed run, or a shared scene whose scenarios were filtered, left behind.
+async fn sweep_stale_databases(admin: &sea_orm::DatabaseConnection, now: u64) -> anyhow::Result<()> {
+    static SWEPT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if SWEPT.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        return Ok(());
+    }
+    let listed = admin
+        .query_all_raw(sea_orm::Statement::from_string(
+            admin.get_database_backend(),
+            format!("SELECT datname FROM pg_database WHERE datname LIKE '{DATABASE_PREFIX}%'"),
+        ))
+        .await?;
+    for row in listed {
+        let name: String = row.try_get("", "datname")?;
+        let started = name.strip_prefix(DATABASE_PREFIX).and_then(|rest| rest.split('_').next()?.parse::<u64>().ok());
+        // Names without a start time come from before it was recorded: stale by now.
+        if started.is_none_or(|started| now.saturating_sub(started) > 6 * 3600) {
+            admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await?;
+        }
+    }
+    Ok(())
+}
 
 fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the workspace").to_owned()
@@ -107,10 +148,13 @@ impl Sandbox {
         let (database_url, postgres_database) = match backend {
             Backend::Sqlite => (format!("sqlite://{}?mode=rwc", scratch.join("sm.db").display()), None),
             Backend::Postgres => {
-                let name = format!("sm_test_{run}");
+                // The start time in the name lets a later run sweep what a killed one left.
+                let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+                let name = format!("{DATABASE_PREFIX}{started}_{run}");
                 let admin = Database::connect(format!("{postgres_server}/postgres"))
                     .await
                     .context("connecting to PostgreSQL")?;
+                sweep_stale_databases(&admin, started).await?;
                 admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
                 admin.close().await?;
                 (format!("{postgres_server}/{name}"), Some(name))
@@ -177,7 +221,7 @@ impl Sandbox {
             admin_key,
             internal_token,
             grpc_addr,
-            platforms,
+            platforms: std::sync::Mutex::new(platforms),
             scratch,
             postgres_database,
             postgres_server: postgres_server.to_owned(),
@@ -223,9 +267,81 @@ impl Sandbox {
         Ok((self.with_key(Some(&response.secret)), key_id))
     }
 
+    /// Creates, as the admin, an API key for `organisation` with `roles`; returns a channel
+    /// authenticating with it.
+    pub async fn key(
+        &self,
+        organisation: &str,
+        roles: &[sharedmetrics_proto::sharedmetrics::access::v1::Role],
+    ) -> AuthChannel {
+        self.create_key(organisation, roles).await.expect("the admin creates keys").0
+    }
+
+    /// Defines `spec` as the admin, published or as a draft.
+    pub async fn define(&self, spec: MetricVersionSpec, publish: bool) {
+        DefinitionsServiceClient::new(self.admin())
+            .create_metric(CreateMetricRequest { spec: Some(spec), new_version: false, publish })
+            .await
+            .expect("the admin defines test metrics");
+    }
+
+    /// Lists, as the admin, every area of `area_type` (under `parent`, or in England when it
+    /// is empty), page by page.
+    pub async fn areas(&self, area_type: AreaType, parent: &str) -> Vec<Area> {
+        let mut definitions = DefinitionsServiceClient::new(self.admin());
+        let mut areas = Vec::new();
+        let mut token = String::new();
+        loop {
+            let page = definitions
+                .list_areas(ListAreasRequest {
+                    r#type: area_type as i32,
+                    parent_code: parent.to_owned(),
+                    page_size: 1000,
+                    page_token: token,
+                    ..Default::default()
+                })
+                .await
+                .expect("the admin lists areas")
+                .into_inner();
+            areas.extend(page.areas);
+            if page.next_page_token.is_empty() {
+                return areas;
+            }
+            token = page.next_page_token;
+        }
+    }
+
+    /// Submits `rows` of `metric` as the admin (merged into what is there) and publishes them
+    /// at once.
+    pub async fn publish_rows(&self, metric: &str, rows: Vec<ObservationRow>) -> SubmissionReceipt {
+        let mut submissions = SubmissionsServiceClient::new(self.admin());
+        let receipt = submissions
+            .submit_observations(SubmitObservationsRequest {
+                header: Some(SubmissionHeader {
+                    metric_code: metric.into(),
+                    mode: SubmissionMode::Merge as i32,
+                    ..Default::default()
+                }),
+                rows,
+            })
+            .await
+            .expect("the rows are submitted")
+            .into_inner()
+            .receipt
+            .expect("a receipt");
+        submissions
+            .publish_submission(PublishSubmissionRequest {
+                submission_id: receipt.submission_id.clone(),
+                embargo_until: None,
+            })
+            .await
+            .expect("the submission is published");
+        receipt
+    }
+
     /// Returns the URL of a service's own gRPC port (split topology only).
     pub fn service_url(&self, target: Target) -> Option<String> {
-        self.platforms.iter().find_map(|p| p.service_addrs.get(&target)).map(|addr| format!("http://{addr}"))
+        self.platforms().iter().find_map(|p| p.service_addrs.get(&target)).map(|addr| format!("http://{addr}"))
     }
 
     /// Returns a channel authenticating as the bootstrap admin.
@@ -233,17 +349,50 @@ impl Sandbox {
         self.with_key(Some(&self.admin_key))
     }
 
+    fn platforms(&self) -> std::sync::MutexGuard<'_, Vec<Platform>> {
+        self.platforms.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Stops the servers and drops the database.
     pub async fn stop(self) -> anyhow::Result<()> {
-        for platform in self.platforms.into_iter().rev() {
+        self.stop_in_place().await
+    }
+
+    /// Stops the servers, drops the database and removes the scratch folder, leaving the
+    /// sandbox unusable: for a scene shared behind a reference.
+    pub(crate) async fn stop_in_place(&self) -> anyhow::Result<()> {
+        let platforms = std::mem::take(&mut *self.platforms());
+        for platform in platforms.into_iter().rev() {
             platform.shutdown().await?;
         }
-        if let Some(name) = self.postgres_database {
+        if let Some(name) = &self.postgres_database {
             let admin = Database::connect(format!("{}/postgres", self.postgres_server)).await?;
             admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await?;
             admin.close().await?;
         }
-        let _ = std::fs::remove_dir_all(self.scratch);
+        let _ = std::fs::remove_dir_all(&self.scratch);
         Ok(())
+    }
+}
+
+/// A public proportion (per cent, Wilson intervals, high is good) by financial year, at LSOA and
+/// district level, broken down by sex and IMD decile, owned by the platform's admin organisation
+/// (X24) and valid from April 2020: the metric most scenarios need, adjusted field by field.
+pub fn proportion(code: &str) -> MetricVersionSpec {
+    MetricVersionSpec {
+        code: code.to_owned(),
+        title: format!("Test indicator {code}"),
+        value_type: ValueType::Proportion as i32,
+        multiplier: 100,
+        unit: "%".into(),
+        polarity: Polarity::HighIsGood as i32,
+        ci_method: CiMethod::Wilson as i32,
+        period_type: PeriodType::FinancialYear as i32,
+        area_types: vec![AreaType::Lsoa as i32, AreaType::LocalAuthorityDistrict as i32],
+        dimensions: vec!["sex".into(), "imd_decile".into()],
+        owners: vec!["X24".into()],
+        visibility: Visibility::Public as i32,
+        valid_from: "2020-04-01".into(),
+        ..Default::default()
     }
 }

@@ -6,17 +6,13 @@
 
 use std::collections::HashMap;
 
-use sharedmetrics_e2e::{Backend, Sandbox, Topology};
+use sharedmetrics_e2e::{Sandbox, Scene, Suite, proportion};
 use sharedmetrics_proto::sharedmetrics::benchmarking::v1::benchmarking_service_client::BenchmarkingServiceClient;
 use sharedmetrics_proto::sharedmetrics::benchmarking::v1::{
     Benchmark, CompareAreasRequest, CompareAreasResponse, GetAreaProfileRequest, GetInequalityRequest, benchmark,
 };
-use sharedmetrics_proto::sharedmetrics::common::v1::{AreaType, CiMethod, PeriodType, Polarity, ValueType};
-use sharedmetrics_proto::sharedmetrics::definitions::v1::definitions_service_client::DefinitionsServiceClient;
-use sharedmetrics_proto::sharedmetrics::definitions::v1::{
-    CreateMetricRequest, ListAreasRequest, MetricVersionSpec, Visibility,
-};
-use sharedmetrics_proto::sharedmetrics::submissions::v1::submissions_service_client::SubmissionsServiceClient;
+use sharedmetrics_proto::sharedmetrics::common::v1::AreaType;
+use sharedmetrics_proto::sharedmetrics::definitions::v1::MetricVersionSpec;
 use sharedmetrics_proto::sharedmetrics::submissions::v1::*;
 
 const METRIC: &str = "e2e-bench-screening";
@@ -31,65 +27,23 @@ struct Lsoa {
 }
 
 async fn north_east_lsoas(sandbox: &Sandbox) -> Vec<Lsoa> {
-    let mut definitions = DefinitionsServiceClient::new(sandbox.admin());
-    let mut out = Vec::new();
-    let mut token = String::new();
-    loop {
-        let page = definitions
-            .list_areas(ListAreasRequest {
-                r#type: AreaType::Lsoa as i32,
-                parent_code: NORTH_EAST.into(),
-                page_size: 1000,
-                page_token: token,
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        for area in page.areas {
+    let areas = sandbox.areas(AreaType::Lsoa, NORTH_EAST).await;
+    areas
+        .into_iter()
+        .map(|area| {
             let district = area
                 .parents
                 .iter()
                 .find(|p| p.r#type == AreaType::LocalAuthorityDistrict as i32)
                 .map(|p| p.code.clone())
                 .expect("an LSOA has a district");
-            out.push(Lsoa { code: area.code, district });
-        }
-        if page.next_page_token.is_empty() {
-            return out;
-        }
-        token = page.next_page_token;
-    }
+            Lsoa { code: area.code, district }
+        })
+        .collect()
 }
 
 fn counts(i: usize) -> (f64, f64) {
     (40.0 + (i % 37) as f64, 100.0 + (i % 11) as f64)
-}
-
-async fn submit_and_publish(sandbox: &Sandbox, rows: Vec<ObservationRow>) -> SubmissionReceipt {
-    let mut submissions = SubmissionsServiceClient::new(sandbox.admin());
-    let receipt = submissions
-        .submit_observations(SubmitObservationsRequest {
-            header: Some(SubmissionHeader {
-                metric_code: METRIC.into(),
-                mode: SubmissionMode::Merge as i32,
-                ..Default::default()
-            }),
-            rows,
-        })
-        .await
-        .expect("rows are submitted")
-        .into_inner()
-        .receipt
-        .unwrap();
-    submissions
-        .publish_submission(PublishSubmissionRequest {
-            submission_id: receipt.submission_id.clone(),
-            embargo_until: None,
-        })
-        .await
-        .expect("the submission is published");
-    receipt
 }
 
 async fn compare(sandbox: &Sandbox) -> CompareAreasResponse {
@@ -107,30 +61,13 @@ async fn compare(sandbox: &Sandbox) -> CompareAreasResponse {
         .into_inner()
 }
 
-async fn lsoa_data_is_benchmarked_by_district_cached_and_revised(sandbox: &Sandbox) {
-    DefinitionsServiceClient::new(sandbox.admin())
-        .create_metric(CreateMetricRequest {
-            spec: Some(MetricVersionSpec {
-                code: METRIC.into(),
-                title: "Screening coverage (end-to-end benchmark)".into(),
-                value_type: ValueType::Proportion as i32,
-                multiplier: 100,
-                unit: "%".into(),
-                polarity: Polarity::HighIsGood as i32,
-                ci_method: CiMethod::Wilson as i32,
-                period_type: PeriodType::FinancialYear as i32,
-                area_types: vec![AreaType::Lsoa as i32, AreaType::LocalAuthorityDistrict as i32],
-                dimensions: vec!["imd_decile".into()],
-                owners: vec!["X24".into()],
-                visibility: Visibility::Public as i32,
-                valid_from: "2020-04-01".into(),
-                ..Default::default()
-            }),
-            new_version: false,
-            publish: true,
-        })
-        .await
-        .expect("the metric is defined");
+async fn lsoa_data_is_benchmarked_by_district_cached_and_revised(sandbox: &Scene) {
+    let spec = MetricVersionSpec {
+        title: "Screening coverage (end-to-end benchmark)".into(),
+        dimensions: vec!["imd_decile".into()],
+        ..proportion(METRIC)
+    };
+    sandbox.define(spec, true).await;
     let lsoas = north_east_lsoas(sandbox).await;
     assert_eq!(lsoas.len(), 1657, "every North East LSOA");
     let rows: Vec<ObservationRow> = lsoas
@@ -147,7 +84,7 @@ async fn lsoa_data_is_benchmarked_by_district_cached_and_revised(sandbox: &Sandb
             }
         })
         .collect();
-    let first = submit_and_publish(sandbox, rows).await;
+    let first = sandbox.publish_rows(METRIC, rows).await;
     assert_eq!(first.counts.unwrap().created, 1657);
 
     let mut expected: HashMap<&str, (f64, f64)> = HashMap::new();
@@ -209,17 +146,18 @@ async fn lsoa_data_is_benchmarked_by_district_cached_and_revised(sandbox: &Sandb
     // A revision of one LSOA, published: the district's answer changes and names new data.
     let (index, lsoa) = lsoas.iter().enumerate().find(|(_, l)| &l.district == district).unwrap();
     let (n, d) = counts(index);
-    submit_and_publish(
-        sandbox,
-        vec![ObservationRow {
-            area_code: lsoa.code.clone(),
-            period_code: PERIOD.into(),
-            numerator: Some(n - 30.0),
-            denominator: Some(d),
-            ..Default::default()
-        }],
-    )
-    .await;
+    sandbox
+        .publish_rows(
+            METRIC,
+            vec![ObservationRow {
+                area_code: lsoa.code.clone(),
+                period_code: PERIOD.into(),
+                numerator: Some(n - 30.0),
+                denominator: Some(d),
+                ..Default::default()
+            }],
+        )
+        .await;
     let revised = compare(sandbox).await;
     assert!(!revised.cache_hit, "publishing invalidated the cached answer");
     assert_ne!(revised.data_generation, response.data_generation);
@@ -233,28 +171,6 @@ async fn lsoa_data_is_benchmarked_by_district_cached_and_revised(sandbox: &Sandb
     assert_eq!(after.numerator, Some(before.0 - 30.0), "the revision is in the district's sum");
 }
 
-async fn run_all(backend: Backend, topology: Topology) {
-    let sandbox = Sandbox::start(backend, topology).await.expect("the platform starts");
-    lsoa_data_is_benchmarked_by_district_cached_and_revised(&sandbox).await;
-    sandbox.stop().await.expect("the platform stops");
-}
+static SUITE: Suite = Suite::new();
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn benchmarking_scenarios_single_binary_on_postgres() {
-    run_all(Backend::Postgres, Topology::SingleBinary).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn benchmarking_scenarios_split_services_on_postgres() {
-    run_all(Backend::Postgres, Topology::Split).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn benchmarking_scenarios_single_binary_on_sqlite() {
-    run_all(Backend::Sqlite, Topology::SingleBinary).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn benchmarking_scenarios_split_services_on_sqlite() {
-    run_all(Backend::Sqlite, Topology::Split).await;
-}
+sharedmetrics_e2e::scenarios!(SUITE: lsoa_data_is_benchmarked_by_district_cached_and_revised);

@@ -5,14 +5,13 @@
 //! and progress taken from a metric's published observations via the submissions service. Every
 //! organisation calls with its own API key.
 
-use sharedmetrics_e2e::{AuthChannel, Backend, Sandbox, Topology};
+use sharedmetrics_e2e::{AuthChannel, BoxFuture, Sandbox, Scene, Suite, proportion};
 use sharedmetrics_error::{ErrorCode, ServiceError};
 use sharedmetrics_proto::sharedmetrics::access::v1 as access;
 use sharedmetrics_proto::sharedmetrics::commitments::v1::commitments_service_client::CommitmentsServiceClient;
 use sharedmetrics_proto::sharedmetrics::commitments::v1::*;
-use sharedmetrics_proto::sharedmetrics::common::v1::{AreaType, CiMethod, PeriodType, Polarity, ValueType};
-use sharedmetrics_proto::sharedmetrics::definitions::v1::definitions_service_client::DefinitionsServiceClient;
-use sharedmetrics_proto::sharedmetrics::definitions::v1::{CreateMetricRequest, MetricVersionSpec, Visibility};
+use sharedmetrics_proto::sharedmetrics::common::v1::{AreaType, PeriodType, Polarity};
+use sharedmetrics_proto::sharedmetrics::definitions::v1::MetricVersionSpec;
 use sharedmetrics_proto::sharedmetrics::submissions::v1::submissions_service_client::SubmissionsServiceClient;
 use sharedmetrics_proto::sharedmetrics::submissions::v1::{
     ObservationRow, PublishSubmissionRequest, SubmissionHeader, SubmissionMode, SubmitObservationsRequest,
@@ -58,10 +57,6 @@ impl Keys {
 
 const ALL_ORG_ROLES: &[access::Role] =
     &[access::Role::OrgAdmin, access::Role::Steward, access::Role::Submitter, access::Role::Reader];
-
-async fn key_for(sandbox: &Sandbox, organisation: &str, roles: &[access::Role]) -> AuthChannel {
-    sandbox.create_key(organisation, roles).await.expect("the admin creates keys").0
-}
 
 fn error(status: tonic::Status) -> ServiceError {
     ServiceError::from(status)
@@ -374,7 +369,8 @@ fn status(value: i32) -> CommitmentStatus {
     CommitmentStatus::try_from(value).unwrap_or(CommitmentStatus::Unspecified)
 }
 
-async fn a_place_charter_rolls_up_two_years_of_its_members_progress(keys: &Keys) {
+async fn a_place_charter_rolls_up_two_years_of_its_members_progress(scene: &Scene<Keys>) {
+    let keys = &scene.fixture;
     let code = "liverpool-anchor-charter";
     liverpool_charter(keys, code, CharterVisibility::Public).await;
     let plans = planned(code);
@@ -534,7 +530,8 @@ async fn a_place_charter_rolls_up_two_years_of_its_members_progress(keys: &Keys)
     assert_eq!(latest.types[3].denominator, None, "a total has no denominator");
 }
 
-async fn another_organisation_is_refused_when_it_edits_a_members_commitment(keys: &Keys, sandbox: &Sandbox) {
+async fn another_organisation_is_refused_when_it_edits_a_members_commitment(scene: &Scene<Keys>) {
+    let (keys, sandbox) = (&scene.fixture, &scene.sandbox);
     let code = "liverpool-refusals";
     liverpool_charter(keys, code, CharterVisibility::Public).await;
     let plan = &planned(code)[0];
@@ -600,12 +597,13 @@ async fn another_organisation_is_refused_when_it_edits_a_members_commitment(keys
         assert_eq!(refused.code, ErrorCode::PermissionDenied, "only charter admins manage membership: {who}");
     }
 
-    let mut reader = CommitmentsServiceClient::new(key_for(sandbox, TRUST, &[access::Role::Reader]).await);
+    let mut reader = CommitmentsServiceClient::new(sandbox.key(TRUST, &[access::Role::Reader]).await);
     let refused = report(&mut reader, &made.commitment_id, "2024/25-Q2", 1.0, Some(2.0)).await.unwrap_err();
     assert_eq!(refused.code, ErrorCode::PermissionDenied, "a reader of the organisation reports nothing");
 }
 
-async fn bad_input_names_the_field_at_fault(keys: &Keys) {
+async fn bad_input_names_the_field_at_fault(scene: &Scene<Keys>) {
+    let keys = &scene.fixture;
     let code = "liverpool-bad-input";
     liverpool_charter(keys, code, CharterVisibility::Public).await;
     let valid = planned(code).remove(0).commitment;
@@ -708,30 +706,17 @@ async fn bad_input_names_the_field_at_fault(keys: &Keys) {
     assert_eq!(violations(&refused), pair("charter.place_area_code", "UNKNOWN_AREA"));
 }
 
-async fn progress_is_taken_from_the_trusts_published_observations(keys: &Keys, sandbox: &Sandbox) {
+async fn progress_is_taken_from_the_trusts_published_observations(scene: &Scene<Keys>) {
+    let (keys, sandbox) = (&scene.fixture, &scene.sandbox);
     let metric = "e2e-anchor-sme-spend-share";
-    DefinitionsServiceClient::new(sandbox.admin())
-        .create_metric(CreateMetricRequest {
-            spec: Some(MetricVersionSpec {
-                code: metric.into(),
-                title: "Anchor: share of addressable spend with SMEs (end-to-end test)".into(),
-                value_type: ValueType::Proportion as i32,
-                multiplier: 100,
-                unit: "%".into(),
-                polarity: Polarity::HighIsGood as i32,
-                ci_method: CiMethod::Wilson as i32,
-                period_type: PeriodType::FinancialQuarter as i32,
-                area_types: vec![AreaType::Organisation as i32],
-                owners: vec!["X24".into()],
-                visibility: Visibility::Public as i32,
-                valid_from: "2020-04-01".into(),
-                ..Default::default()
-            }),
-            new_version: false,
-            publish: true,
-        })
-        .await
-        .unwrap_or_else(|e| panic!("the admin defines the metric: {}", error(e)));
+    let spec = MetricVersionSpec {
+        title: "Anchor: share of addressable spend with SMEs (end-to-end test)".into(),
+        period_type: PeriodType::FinancialQuarter as i32,
+        area_types: vec![AreaType::Organisation as i32],
+        dimensions: vec![],
+        ..proportion(metric)
+    };
+    sandbox.define(spec, true).await;
 
     let made = create_commitment(
         &mut keys.of(TRUST),
@@ -751,7 +736,7 @@ async fn progress_is_taken_from_the_trusts_published_observations(keys: &Keys, s
     );
 
     // The trust's submitter reports from the observations: none yet, then its published one.
-    let submitter = key_for(sandbox, TRUST, &[access::Role::Submitter]).await;
+    let submitter = sandbox.key(TRUST, &[access::Role::Submitter]).await;
     let mut reporter = CommitmentsServiceClient::new(submitter.clone());
     let from_observations = |period: &str| ReportProgressRequest {
         commitment_id: made.commitment_id.clone(),
@@ -831,38 +816,22 @@ async fn progress_is_taken_from_the_trusts_published_observations(keys: &Keys, s
     assert_eq!(hidden.code, ErrorCode::NotFound, "a stand-alone commitment is its organisation's: {hidden}");
 }
 
-async fn run_all(backend: Backend, topology: Topology) {
-    let started = std::time::Instant::now();
-    let sandbox = Sandbox::start(backend, topology).await.expect("the platform starts");
-    let keys = Keys {
-        trust: key_for(&sandbox, TRUST, ALL_ORG_ROLES).await,
-        council: key_for(&sandbox, COUNCIL, ALL_ORG_ROLES).await,
-        other: key_for(&sandbox, OTHER, ALL_ORG_ROLES).await,
-    };
-    a_place_charter_rolls_up_two_years_of_its_members_progress(&keys).await;
-    another_organisation_is_refused_when_it_edits_a_members_commitment(&keys, &sandbox).await;
-    bad_input_names_the_field_at_fault(&keys).await;
-    progress_is_taken_from_the_trusts_published_observations(&keys, &sandbox).await;
-    sandbox.stop().await.expect("the platform stops");
-    eprintln!("commitments scenarios on {backend:?}, {topology:?}: {:?}", started.elapsed());
+/// Each organisation's key, made once per scene.
+fn set_up(sandbox: &Sandbox) -> BoxFuture<'_, Keys> {
+    Box::pin(async move {
+        Keys {
+            trust: sandbox.key(TRUST, ALL_ORG_ROLES).await,
+            council: sandbox.key(COUNCIL, ALL_ORG_ROLES).await,
+            other: sandbox.key(OTHER, ALL_ORG_ROLES).await,
+        }
+    })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn commitments_scenarios_single_binary_on_postgres() {
-    run_all(Backend::Postgres, Topology::SingleBinary).await;
-}
+static SUITE: Suite<Keys> = Suite::with_fixture(set_up);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn commitments_scenarios_split_services_on_postgres() {
-    run_all(Backend::Postgres, Topology::Split).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn commitments_scenarios_single_binary_on_sqlite() {
-    run_all(Backend::Sqlite, Topology::SingleBinary).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn commitments_scenarios_split_services_on_sqlite() {
-    run_all(Backend::Sqlite, Topology::Split).await;
-}
+sharedmetrics_e2e::scenarios!(SUITE:
+    a_place_charter_rolls_up_two_years_of_its_members_progress,
+    another_organisation_is_refused_when_it_edits_a_members_commitment,
+    bad_input_names_the_field_at_fault,
+    progress_is_taken_from_the_trusts_published_observations,
+);

@@ -4,13 +4,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use prost::Message;
-use sharedmetrics_e2e::{AuthChannel, Backend, Sandbox, Topology};
+use sharedmetrics_e2e::{AuthChannel, Sandbox, Scene, Suite, proportion};
 use sharedmetrics_error::{ErrorCode, ServiceError};
 use sharedmetrics_proto::sharedmetrics::access::v1 as access;
 use sharedmetrics_proto::sharedmetrics::access::v1::access_service_client::AccessServiceClient;
-use sharedmetrics_proto::sharedmetrics::common::v1::{
-    AreaType, CiMethod, OrganisationType, PeriodType, Polarity, ValueType,
-};
+use sharedmetrics_proto::sharedmetrics::common::v1::{AreaType, CiMethod, OrganisationType, ValueType};
 use sharedmetrics_proto::sharedmetrics::definitions::v1::definitions_service_client::DefinitionsServiceClient;
 use sharedmetrics_proto::sharedmetrics::definitions::v1::*;
 use tonic::Code;
@@ -32,21 +30,11 @@ fn violations(error: &ServiceError) -> Vec<(String, String)> {
 /// A valid spec owned by `owner`, with a unique code.
 fn spec(code: &str, owner: &str) -> MetricVersionSpec {
     MetricVersionSpec {
-        code: code.to_owned(),
         title: "Test indicator".to_owned(),
         description: "A proportion for the end-to-end tests".to_owned(),
-        value_type: ValueType::Proportion as i32,
-        multiplier: 100,
-        unit: "%".to_owned(),
-        polarity: Polarity::HighIsGood as i32,
-        ci_method: CiMethod::Wilson as i32,
-        period_type: PeriodType::FinancialYear as i32,
-        area_types: vec![AreaType::LocalAuthorityDistrict as i32, AreaType::Lsoa as i32],
-        dimensions: vec!["sex".to_owned(), "imd_decile".to_owned()],
         owners: vec![owner.to_owned()],
-        visibility: Visibility::Public as i32,
         valid_from: "2024-04-01".to_owned(),
-        ..Default::default()
+        ..proportion(code)
     }
 }
 
@@ -55,7 +43,7 @@ async fn key_for(sandbox: &Sandbox, organisation: &str, roles: &[access::Role]) 
     sandbox.create_key(organisation, roles).await.expect("the admin creates keys")
 }
 
-async fn every_district_is_listed_with_its_region(sandbox: &Sandbox) {
+async fn every_district_is_listed_with_its_region(sandbox: &Scene) {
     let response = client(sandbox.admin())
         .list_areas(ListAreasRequest {
             r#type: AreaType::LocalAuthorityDistrict as i32,
@@ -76,7 +64,7 @@ async fn every_district_is_listed_with_its_region(sandbox: &Sandbox) {
     assert!(dorset.parents.iter().any(|p| p.name == "South West"), "Dorset is in the South West: {:?}", dorset.parents);
 }
 
-async fn an_lsoa_has_its_deprivation_population_and_parents(sandbox: &Sandbox) {
+async fn an_lsoa_has_its_deprivation_population_and_parents(sandbox: &Scene) {
     let area = client(sandbox.admin())
         .get_area(GetAreaRequest { code: "E01000001".to_owned() })
         .await
@@ -127,7 +115,7 @@ async fn an_lsoa_has_its_deprivation_population_and_parents(sandbox: &Sandbox) {
     assert_eq!(missing.code(), Code::NotFound);
 }
 
-async fn areas_list_by_parent_and_england_totals_its_population(sandbox: &Sandbox) {
+async fn areas_list_by_parent_and_england_totals_its_population(sandbox: &Scene) {
     let mut definitions = client(sandbox.admin());
     let lsoas_in_city = definitions
         .list_areas(ListAreasRequest {
@@ -171,7 +159,7 @@ async fn areas_list_by_parent_and_england_totals_its_population(sandbox: &Sandbo
     assert!(first.areas.last().unwrap().code < second.areas.first().unwrap().code, "pages follow one another");
 }
 
-async fn a_trust_is_found_by_ods_code(sandbox: &Sandbox) {
+async fn a_trust_is_found_by_ods_code(sandbox: &Scene) {
     let mut definitions = client(sandbox.admin());
     let found = definitions
         .list_organisations(ListOrganisationsRequest {
@@ -205,7 +193,7 @@ async fn a_trust_is_found_by_ods_code(sandbox: &Sandbox) {
     assert!(under_icb.total_size >= 10, "Cheshire and Merseyside lists many trusts: {}", under_icb.total_size);
 }
 
-async fn the_starter_catalogue_is_listed_and_filtered(sandbox: &Sandbox) {
+async fn the_starter_catalogue_is_listed_and_filtered(sandbox: &Scene) {
     let mut definitions = client(sandbox.admin());
     let all = definitions
         .list_metrics(ListMetricsRequest { page_size: 1000, ..Default::default() })
@@ -263,7 +251,7 @@ async fn the_starter_catalogue_is_listed_and_filtered(sandbox: &Sandbox) {
     assert!(!spec.methodology.is_empty() && !spec.owners.is_empty());
 }
 
-async fn invalid_metric_versions_are_refused_field_by_field(sandbox: &Sandbox) {
+async fn invalid_metric_versions_are_refused_field_by_field(sandbox: &Scene) {
     let mut definitions = client(sandbox.admin());
     type Case = (&'static str, MetricVersionSpec, Vec<(&'static str, &'static str)>);
     let cases: Vec<Case> = vec![
@@ -307,7 +295,7 @@ async fn invalid_metric_versions_are_refused_field_by_field(sandbox: &Sandbox) {
     }
 }
 
-async fn a_second_version_leaves_the_first_readable(sandbox: &Sandbox) {
+async fn a_second_version_leaves_the_first_readable(sandbox: &Scene) {
     let mut definitions = client(sandbox.admin());
     let code = "e2e-versioned";
     let first = definitions
@@ -406,7 +394,7 @@ async fn a_second_version_leaves_the_first_readable(sandbox: &Sandbox) {
     assert_eq!(listed.metrics.len(), 1);
 }
 
-async fn stewards_define_only_for_their_organisation_and_private_metrics_stay_private(sandbox: &Sandbox) {
+async fn stewards_define_only_for_their_organisation_and_private_metrics_stay_private(sandbox: &Scene) {
     let (trust_steward, _) = key_for(sandbox, "RBL", &[access::Role::Steward, access::Role::Reader]).await;
     let (other_reader, _) = key_for(sandbox, "RBN", &[access::Role::Reader]).await;
     let refused = client(trust_steward.clone())
@@ -446,7 +434,7 @@ async fn stewards_define_only_for_their_organisation_and_private_metrics_stay_pr
     assert!(national.is_ok(), "the national role reads everything");
 }
 
-async fn dimensions_and_peer_groups_are_validated_and_listed(sandbox: &Sandbox) {
+async fn dimensions_and_peer_groups_are_validated_and_listed(sandbox: &Scene) {
     let mut definitions = client(sandbox.admin());
     let dimensions =
         definitions.list_dimensions(ListDimensionsRequest::default()).await.unwrap().into_inner().dimensions;
@@ -527,7 +515,7 @@ async fn dimensions_and_peer_groups_are_validated_and_listed(sandbox: &Sandbox) 
     assert!(listed.contains(&("e2e-merseyside", 2)), "the latest version is listed: {listed:?}");
 }
 
-async fn credentials_are_required_and_revoked_keys_refused(sandbox: &Sandbox) {
+async fn credentials_are_required_and_revoked_keys_refused(sandbox: &Scene) {
     let anonymous = client(sandbox.with_key(None)).list_metrics(ListMetricsRequest::default()).await.unwrap_err();
     assert_eq!(anonymous.code(), Code::Unauthenticated);
     let forged = client(sandbox.with_key(Some("sm_0000000000000000_nope")))
@@ -563,7 +551,7 @@ async fn credentials_are_required_and_revoked_keys_refused(sandbox: &Sandbox) {
     assert!(revoked.message().contains("revoked"), "{}", revoked.message());
 }
 
-async fn explain_access_without_a_resource_names_the_missing_field(sandbox: &Sandbox) {
+async fn explain_access_without_a_resource_names_the_missing_field(sandbox: &Scene) {
     let status = AccessServiceClient::new(sandbox.admin())
         .explain_access(access::ExplainAccessRequest::default())
         .await
@@ -632,7 +620,7 @@ const CONTRACT: &[(&str, &[&str])] = &[
     ),
 ];
 
-async fn reflection_lists_every_service_and_rpc_of_the_contract(sandbox: &Sandbox) {
+async fn reflection_lists_every_service_and_rpc_of_the_contract(sandbox: &Scene) {
     use tonic_reflection::pb::v1::ServerReflectionRequest;
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
@@ -687,7 +675,7 @@ fn tokio_stream_iter<T: Send + 'static>(items: Vec<T>) -> impl tonic::IntoStream
     tokio_stream::iter(items)
 }
 
-async fn health_reports_serving_over_grpc_and_http(sandbox: &Sandbox) {
+async fn health_reports_serving_over_grpc_and_http(sandbox: &Scene) {
     use tonic_health::pb::HealthCheckRequest;
     use tonic_health::pb::health_client::HealthClient;
     let mut health = HealthClient::new(sandbox.channel.clone());
@@ -718,40 +706,20 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     response
 }
 
-async fn run_all(backend: Backend, topology: Topology) {
-    let sandbox = Sandbox::start(backend, topology).await.expect("the platform starts");
-    every_district_is_listed_with_its_region(&sandbox).await;
-    an_lsoa_has_its_deprivation_population_and_parents(&sandbox).await;
-    areas_list_by_parent_and_england_totals_its_population(&sandbox).await;
-    a_trust_is_found_by_ods_code(&sandbox).await;
-    the_starter_catalogue_is_listed_and_filtered(&sandbox).await;
-    invalid_metric_versions_are_refused_field_by_field(&sandbox).await;
-    a_second_version_leaves_the_first_readable(&sandbox).await;
-    stewards_define_only_for_their_organisation_and_private_metrics_stay_private(&sandbox).await;
-    dimensions_and_peer_groups_are_validated_and_listed(&sandbox).await;
-    credentials_are_required_and_revoked_keys_refused(&sandbox).await;
-    explain_access_without_a_resource_names_the_missing_field(&sandbox).await;
-    reflection_lists_every_service_and_rpc_of_the_contract(&sandbox).await;
-    health_reports_serving_over_grpc_and_http(&sandbox).await;
-    sandbox.stop().await.expect("the platform stops");
-}
+static SUITE: Suite = Suite::new();
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn definitions_scenarios_single_binary_on_postgres() {
-    run_all(Backend::Postgres, Topology::SingleBinary).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn definitions_scenarios_split_services_on_postgres() {
-    run_all(Backend::Postgres, Topology::Split).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn definitions_scenarios_single_binary_on_sqlite() {
-    run_all(Backend::Sqlite, Topology::SingleBinary).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn definitions_scenarios_split_services_on_sqlite() {
-    run_all(Backend::Sqlite, Topology::Split).await;
-}
+sharedmetrics_e2e::scenarios!(SUITE:
+    every_district_is_listed_with_its_region,
+    an_lsoa_has_its_deprivation_population_and_parents,
+    areas_list_by_parent_and_england_totals_its_population,
+    a_trust_is_found_by_ods_code,
+    the_starter_catalogue_is_listed_and_filtered,
+    invalid_metric_versions_are_refused_field_by_field,
+    a_second_version_leaves_the_first_readable,
+    stewards_define_only_for_their_organisation_and_private_metrics_stay_private,
+    dimensions_and_peer_groups_are_validated_and_listed,
+    credentials_are_required_and_revoked_keys_refused,
+    explain_access_without_a_resource_names_the_missing_field,
+    reflection_lists_every_service_and_rpc_of_the_contract,
+    health_reports_serving_over_grpc_and_http,
+);

@@ -12,17 +12,14 @@
 use std::time::{Duration, Instant};
 
 use sharedmetrics_e2e::servers::{OwnPostgres, OwnRedis};
-use sharedmetrics_e2e::{Backend, Sandbox, Topology};
+use sharedmetrics_e2e::{Backend, Sandbox, Topology, proportion};
 use sharedmetrics_error::ServiceError;
 use sharedmetrics_proto::sharedmetrics::benchmarking::v1::benchmarking_service_client::BenchmarkingServiceClient;
 use sharedmetrics_proto::sharedmetrics::benchmarking::v1::{
     AreaComparison, Benchmark, CompareAreasRequest, CompareAreasResponse, benchmark,
 };
-use sharedmetrics_proto::sharedmetrics::common::v1::{AreaType, CiMethod, PeriodType, Polarity, ValueType};
-use sharedmetrics_proto::sharedmetrics::definitions::v1::definitions_service_client::DefinitionsServiceClient;
-use sharedmetrics_proto::sharedmetrics::definitions::v1::{
-    CreateMetricRequest, ListAreasRequest, MetricVersionSpec, Visibility,
-};
+use sharedmetrics_proto::sharedmetrics::common::v1::AreaType;
+use sharedmetrics_proto::sharedmetrics::definitions::v1::MetricVersionSpec;
 use sharedmetrics_proto::sharedmetrics::submissions::v1::submissions_service_client::SubmissionsServiceClient;
 use sharedmetrics_proto::sharedmetrics::submissions::v1::*;
 use tonic::Code;
@@ -45,17 +42,7 @@ fn ms(d: Duration) -> f64 {
 }
 
 async fn districts(sandbox: &Sandbox) -> Vec<String> {
-    let page = DefinitionsServiceClient::new(sandbox.admin())
-        .list_areas(ListAreasRequest {
-            r#type: AreaType::LocalAuthorityDistrict as i32,
-            parent_code: NORTH_EAST.into(),
-            page_size: 100,
-            ..Default::default()
-        })
-        .await
-        .expect("the districts")
-        .into_inner();
-    page.areas.into_iter().map(|a| a.code).collect()
+    sandbox.areas(AreaType::LocalAuthorityDistrict, NORTH_EAST).await.into_iter().map(|a| a.code).collect()
 }
 
 fn rows(districts: &[String], period: &str, shift: f64) -> Vec<ObservationRow> {
@@ -79,14 +66,6 @@ async fn submit(sandbox: &Sandbox, rows: Vec<ObservationRow>) -> Result<Submissi
         .submit_observations(SubmitObservationsRequest { header: Some(header), rows })
         .await?;
     Ok(response.into_inner().receipt.expect("a receipt"))
-}
-
-async fn submit_and_publish(sandbox: &Sandbox, rows: Vec<ObservationRow>) {
-    let receipt = submit(sandbox, rows).await.expect("rows are submitted");
-    SubmissionsServiceClient::new(sandbox.admin())
-        .publish_submission(PublishSubmissionRequest { submission_id: receipt.submission_id, embargo_until: None })
-        .await
-        .expect("the submission is published");
 }
 
 async fn compare(sandbox: &Sandbox, period: &str) -> Result<CompareAreasResponse, tonic::Status> {
@@ -182,37 +161,23 @@ async fn dependency_faults_are_survived_without_a_restart(topology: Topology) {
     })
     .await
     .expect("the platform starts");
-    DefinitionsServiceClient::new(sandbox.admin())
-        .create_metric(CreateMetricRequest {
-            spec: Some(MetricVersionSpec {
-                code: METRIC.into(),
-                title: "Faults test indicator".into(),
-                value_type: ValueType::Proportion as i32,
-                multiplier: 100,
-                unit: "%".into(),
-                polarity: Polarity::HighIsGood as i32,
-                ci_method: CiMethod::Wilson as i32,
-                period_type: PeriodType::FinancialYear as i32,
-                area_types: vec![AreaType::LocalAuthorityDistrict as i32],
-                owners: vec!["X24".into()],
-                visibility: Visibility::Public as i32,
-                valid_from: "1900-04-01".into(),
-                ..Default::default()
-            }),
-            new_version: false,
-            publish: true,
-        })
-        .await
-        .expect("the metric is defined");
+    let spec = MetricVersionSpec {
+        title: "Faults test indicator".into(),
+        area_types: vec![AreaType::LocalAuthorityDistrict as i32],
+        dimensions: vec![],
+        valid_from: "1900-04-01".into(),
+        ..proportion(METRIC)
+    };
+    sandbox.define(spec, true).await;
     let districts = districts(&sandbox).await;
     assert_eq!(districts.len(), 12, "the North East's districts");
-    submit_and_publish(&sandbox, rows(&districts, PERIOD, 0.0)).await;
+    sandbox.publish_rows(METRIC, rows(&districts, PERIOD, 0.0)).await;
 
     // Redis up: the first comparison is computed, the rest are cache hits.
     // The first comparison builds the area hierarchy; after a publication the next one is
     // computed afresh on it, which is what the cache saves.
     compare(&sandbox, PERIOD).await.expect("compared");
-    submit_and_publish(&sandbox, rows(&districts, PERIOD, 0.0)).await;
+    sandbox.publish_rows(METRIC, rows(&districts, PERIOD, 0.0)).await;
     let started = Instant::now();
     let computed = compare(&sandbox, PERIOD).await.expect("compared");
     let afresh = started.elapsed();
@@ -232,7 +197,7 @@ async fn dependency_faults_are_survived_without_a_restart(topology: Topology) {
 
     // A publication made while Redis is down is seen at once.
     let revised_rows = rows(&districts, PERIOD, 100.0);
-    submit_and_publish(&sandbox, revised_rows.clone()).await;
+    sandbox.publish_rows(METRIC, revised_rows.clone()).await;
     let revised = compare(&sandbox, PERIOD).await.expect("compared after the publication");
     assert_eq!(revised.areas[0].denominator, Some(1_000.0));
     let numerators = |r: &CompareAreasResponse| {

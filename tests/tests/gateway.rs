@@ -9,14 +9,13 @@
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sharedmetrics_e2e::{AuthChannel, Backend, Sandbox, Topology};
+use sharedmetrics_e2e::{AuthChannel, Backend, Sandbox, Topology, proportion};
 use sharedmetrics_proto::sharedmetrics::access::v1 as access;
 use sharedmetrics_proto::sharedmetrics::access::v1::access_service_client::AccessServiceClient;
 use sharedmetrics_proto::sharedmetrics::benchmarking::v1::CompareAreasRequest;
 use sharedmetrics_proto::sharedmetrics::benchmarking::v1::benchmarking_service_client::BenchmarkingServiceClient;
-use sharedmetrics_proto::sharedmetrics::common::v1::{AreaType, CiMethod, PeriodType, Polarity, ValueType};
-use sharedmetrics_proto::sharedmetrics::definitions::v1::definitions_service_client::DefinitionsServiceClient;
-use sharedmetrics_proto::sharedmetrics::definitions::v1::{CreateMetricRequest, MetricVersionSpec, Visibility};
+use sharedmetrics_proto::sharedmetrics::common::v1::{AreaType, PeriodType};
+use sharedmetrics_proto::sharedmetrics::definitions::v1::MetricVersionSpec;
 use sharedmetrics_proto::sharedmetrics::submissions::v1::submissions_service_client::SubmissionsServiceClient;
 use sharedmetrics_proto::sharedmetrics::submissions::v1::*;
 use tonic::Code;
@@ -169,19 +168,11 @@ async fn wait_for_window_room(room: u64) {
 
 fn metric_spec(code: &str) -> MetricVersionSpec {
     MetricVersionSpec {
-        code: code.to_owned(),
         title: format!("Quota test indicator {code}"),
-        value_type: ValueType::Proportion as i32,
-        multiplier: 100,
-        unit: "%".into(),
-        polarity: Polarity::HighIsGood as i32,
-        ci_method: CiMethod::Wilson as i32,
         period_type: PeriodType::Month as i32,
         area_types: vec![AreaType::Lsoa as i32],
-        owners: vec!["X24".into()],
-        visibility: Visibility::Public as i32,
-        valid_from: "2020-04-01".into(),
-        ..Default::default()
+        dimensions: vec![],
+        ..proportion(code)
     }
 }
 
@@ -310,10 +301,7 @@ async fn a_flooding_principal_is_refused_while_another_is_served(backend: Backen
     assert_eq!(status, 200, "{body}");
 
     // Rows: a submission past the row quota is refused whole and stores nothing.
-    DefinitionsServiceClient::new(sandbox.admin())
-        .create_metric(CreateMetricRequest { spec: Some(metric_spec("quota-rows")), new_version: false, publish: true })
-        .await
-        .expect("the admin defines the metric");
+    sandbox.define(metric_spec("quota-rows"), true).await;
     let (submitter, _) = sandbox.create_key("RBL", &[access::Role::Submitter]).await.unwrap();
     wait_for_window_room(10).await;
     submit(&submitter, "quota-rows", rows(36, 2021)).await.expect("36 rows are within the quota");
@@ -346,10 +334,7 @@ async fn overload_is_shed_and_oversized_messages_refused(backend: Backend, topol
     })
     .await
     .expect("the platform starts");
-    DefinitionsServiceClient::new(sandbox.admin())
-        .create_metric(CreateMetricRequest { spec: Some(metric_spec("shed")), new_version: false, publish: true })
-        .await
-        .expect("the admin defines the metric");
+    sandbox.define(metric_spec("shed"), true).await;
     // Twenty comparisons at once on one connection, the first of which loads the area hierarchy:
     // past two in flight the gateway answers at once instead of queueing.
     let calls = (0..20).map(|_| {
@@ -614,10 +599,7 @@ async fn an_idle_stream_is_ended_and_stores_nothing(backend: Backend, topology: 
         .await
         .expect("the platform starts");
     for code in ["idle-stream", "paced-stream"] {
-        DefinitionsServiceClient::new(sandbox.admin())
-            .create_metric(CreateMetricRequest { spec: Some(metric_spec(code)), new_version: false, publish: true })
-            .await
-            .expect("the admin defines the metric");
+        sandbox.define(metric_spec(code), true).await;
     }
     let header = |metric: &str| {
         stream_frame(stream_observations_request::Frame::Header(SubmissionHeader {

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use prost::Message;
 use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
 use serde_json::{Value, json};
-use sharedmetrics_e2e::{Backend, Sandbox, Topology};
+use sharedmetrics_e2e::{Sandbox, Scene, Suite};
 use sharedmetrics_proto::sharedmetrics::access::v1::WhoAmIRequest;
 use sharedmetrics_proto::sharedmetrics::access::v1::access_service_client::AccessServiceClient;
 use sharedmetrics_proto::sharedmetrics::benchmarking::v1::benchmarking_service_client::BenchmarkingServiceClient;
@@ -192,7 +192,8 @@ fn metric_spec(code: &str) -> Value {
     })
 }
 
-async fn identity_and_authentication(sandbox: &Sandbox, curl: &Curl) {
+async fn identity_and_authentication(sandbox: &Scene) {
+    let curl = &Curl::new(sandbox);
     let anonymous = curl.get("/v1/whoami", None).await;
     expect_error(&anonymous, 401, "UNAUTHENTICATED", "no key");
     let wrong = curl.get("/v1/whoami", Some("sm_not_a_real_key")).await;
@@ -215,7 +216,12 @@ async fn identity_and_authentication(sandbox: &Sandbox, curl: &Curl) {
     assert_eq!(wrong_method.json()["error"]["http_status"], 405, "{}", wrong_method.text());
 }
 
-async fn a_metric_defined_over_rest_reads_the_same_over_grpc(sandbox: &Sandbox, curl: &Curl, code: &str) {
+async fn a_metric_defined_over_rest_reads_the_same_over_grpc(sandbox: &Scene) {
+    define_over_rest(sandbox, &Curl::new(sandbox), "e2e-rest-metric").await;
+}
+
+/// Defines `code` over REST, reads it over both, and has bad bodies refused.
+async fn define_over_rest(sandbox: &Sandbox, curl: &Curl, code: &str) {
     let admin = Some(sandbox.admin_key.as_str());
     let created = curl.post("/v1/metrics", admin, &json!({"spec": metric_spec(code), "publish": true})).await;
     expect_status(&created, 200, "the metric is created");
@@ -249,7 +255,9 @@ async fn a_metric_defined_over_rest_reads_the_same_over_grpc(sandbox: &Sandbox, 
     assert!(fields.iter().any(|f| f.contains("title")), "the service names the field: {error}");
 }
 
-async fn a_submission_published_and_queried_over_rest_matches_grpc(sandbox: &Sandbox, curl: &Curl, code: &str) {
+async fn a_submission_published_and_queried_over_rest_matches_grpc(sandbox: &Scene) {
+    let (curl, code) = (&Curl::new(sandbox), "e2e-rest-a");
+    define_over_rest(sandbox, curl, code).await;
     let admin = sandbox.admin_key.as_str();
     let trust = create_key(curl, admin, "RBL", &["ROLE_SUBMITTER", "ROLE_READER"]).await;
     let rows: Vec<Value> = WIRRAL_LSOAS
@@ -390,7 +398,9 @@ async fn north_east_lsoas(sandbox: &Sandbox, curl: &Curl) -> Vec<String> {
     codes
 }
 
-async fn a_streamed_submission_and_a_comparison_over_rest_match_grpc(sandbox: &Sandbox, curl: &Curl, code: &str) {
+async fn a_streamed_submission_and_a_comparison_over_rest_match_grpc(sandbox: &Scene) {
+    let (curl, code) = (&Curl::new(sandbox), "e2e-rest-ne");
+    define_over_rest(sandbox, curl, code).await;
     let admin = sandbox.admin_key.as_str();
     let lsoas = north_east_lsoas(sandbox, curl).await;
     // StreamObservations as newline-delimited JSON: header, two chunks, end frame.
@@ -487,7 +497,8 @@ fn annotated_rpcs() -> BTreeSet<(String, String)> {
     out
 }
 
-async fn the_openapi_document_lists_every_annotated_rpc(curl: &Curl) {
+async fn the_openapi_document_lists_every_annotated_rpc(sandbox: &Scene) {
+    let curl = &Curl::new(sandbox);
     let response = curl.get("/openapi.json", None).await;
     expect_status(&response, 200, "the OpenAPI document");
     let doc = response.json();
@@ -512,7 +523,8 @@ fn grpc_web_frame(message: &[u8]) -> Vec<u8> {
     frame
 }
 
-async fn grpc_web_answers_whoami_on_both_ports(sandbox: &Sandbox, curl: &Curl) {
+async fn grpc_web_answers_whoami_on_both_ports(sandbox: &Scene) {
+    let curl = &Curl::new(sandbox);
     let grpc = AccessServiceClient::new(sandbox.admin()).who_am_i(WhoAmIRequest {}).await.unwrap().into_inner();
     let body = grpc_web_frame(&WhoAmIRequest {}.encode_to_vec());
     let headers = ["Content-Type: application/grpc-web+proto", "X-Grpc-Web: 1", "Accept: application/grpc-web+proto"];
@@ -542,7 +554,8 @@ const ALLOWED_ORIGIN: &str = "https://dashboard.example.nhs.uk";
 /// A page on an allowed origin may call the API from a browser (a preflight answered, the
 /// answer readable, the gRPC status and retry-after exposed), on the REST side and gRPC-web of
 /// both ports; a page on any other origin gets no CORS grant, so its browser withholds the answer.
-async fn cross_origin_pages_are_allowed_only_from_configured_origins(sandbox: &Sandbox, curl: &Curl) {
+async fn cross_origin_pages_are_allowed_only_from_configured_origins(sandbox: &Scene) {
+    let curl = &Curl::new(sandbox);
     let grpc_port = Curl { base: sandbox.grpc_url(), scratch: curl.scratch.join("cors") };
     std::fs::create_dir_all(&grpc_port.scratch).unwrap();
     let checks = [
@@ -605,7 +618,8 @@ fn expect_refusal(response: &Http, status: u16, grpc: (&str, u64), reason: Optio
 const MAX_JSON_BYTES: usize = 8 * MAX_MESSAGE_BYTES;
 const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 
-async fn writes_need_a_json_body_and_errors_agree_with_their_status(sandbox: &Sandbox, curl: &Curl) {
+async fn writes_need_a_json_body_and_errors_agree_with_their_status(sandbox: &Scene) {
+    let curl = &Curl::new(sandbox);
     let admin = Some(sandbox.admin_key.as_str());
     let spec = serde_json::to_vec(&json!({"spec": metric_spec("e2e-rest-types"), "publish": true})).unwrap();
     // 415 for a type the route does not read, or none (`Content-Type:` makes curl send none).
@@ -640,7 +654,8 @@ async fn writes_need_a_json_body_and_errors_agree_with_their_status(sandbox: &Sa
     expect_refusal(&too_large, 413, ("RESOURCE_EXHAUSTED", 8), Some("BODY_TOO_LARGE"), "a body past the limit");
 }
 
-async fn a_formula_in_a_note_comes_back_neutralised_in_csv(sandbox: &Sandbox, curl: &Curl, code: &str) {
+async fn a_formula_in_a_note_comes_back_neutralised_in_csv(sandbox: &Scene) {
+    let (curl, code) = (&Curl::new(sandbox), "e2e-rest-formula");
     let admin = Some(sandbox.admin_key.as_str());
     let created = curl.post("/v1/metrics", admin, &json!({"spec": metric_spec(code), "publish": true})).await;
     expect_status(&created, 200, "the metric is created");
@@ -701,7 +716,7 @@ async fn raw_exchange(addr: std::net::SocketAddr, request: Vec<u8>, give_up: Dur
     .expect("the exchange ran")
 }
 
-async fn slow_clients_are_cut_off(sandbox: &Sandbox) {
+async fn slow_clients_are_cut_off(sandbox: &Scene) {
     let give_up = HTTP_TIMEOUT * 10;
     // Headers begun and never finished: the connection is closed at the header read timeout.
     let partial = format!("GET /v1/whoami HTTP/1.1\r\nHost: {}\r\nAuthorization: Bear", sandbox.http_addr);
@@ -741,48 +756,26 @@ async fn slow_clients_are_cut_off(sandbox: &Sandbox) {
     assert!(String::from_utf8_lossy(&received).starts_with("HTTP/1.1 200"), "{}", String::from_utf8_lossy(&received));
 }
 
-async fn run_all(backend: Backend, topology: Topology) {
-    let sandbox = Sandbox::start_with(backend, topology, |config| {
-        config.gateway.cors_allowed_origins = vec![ALLOWED_ORIGIN.to_owned()];
-        config.quotas.max_message_bytes = MAX_MESSAGE_BYTES;
-        let timeout_ms = HTTP_TIMEOUT.as_millis() as u64;
-        config.gateway.http_header_read_timeout_ms = timeout_ms;
-        config.gateway.http_body_idle_timeout_ms = timeout_ms;
-    })
-    .await
-    .expect("the platform starts");
-    let curl = Curl::new(&sandbox);
-    identity_and_authentication(&sandbox, &curl).await;
-    the_openapi_document_lists_every_annotated_rpc(&curl).await;
-    a_metric_defined_over_rest_reads_the_same_over_grpc(&sandbox, &curl, "e2e-rest-a").await;
-    a_submission_published_and_queried_over_rest_matches_grpc(&sandbox, &curl, "e2e-rest-a").await;
-    a_metric_defined_over_rest_reads_the_same_over_grpc(&sandbox, &curl, "e2e-rest-ne").await;
-    a_streamed_submission_and_a_comparison_over_rest_match_grpc(&sandbox, &curl, "e2e-rest-ne").await;
-    grpc_web_answers_whoami_on_both_ports(&sandbox, &curl).await;
-    cross_origin_pages_are_allowed_only_from_configured_origins(&sandbox, &curl).await;
-    writes_need_a_json_body_and_errors_agree_with_their_status(&sandbox, &curl).await;
-    a_formula_in_a_note_comes_back_neutralised_in_csv(&sandbox, &curl, "e2e-rest-formula").await;
-    slow_clients_are_cut_off(&sandbox).await;
-    drop(curl);
-    sandbox.stop().await.expect("the platform stops");
+/// The gateway's HTTP limits are set low so the hardening scenarios run in seconds.
+fn configure(config: &mut sharedmetrics_config::Config) {
+    config.gateway.cors_allowed_origins = vec![ALLOWED_ORIGIN.to_owned()];
+    config.quotas.max_message_bytes = MAX_MESSAGE_BYTES;
+    let timeout_ms = HTTP_TIMEOUT.as_millis() as u64;
+    config.gateway.http_header_read_timeout_ms = timeout_ms;
+    config.gateway.http_body_idle_timeout_ms = timeout_ms;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rest_scenarios_single_binary_on_postgres() {
-    run_all(Backend::Postgres, Topology::SingleBinary).await;
-}
+static SUITE: Suite = Suite::configured(configure);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rest_scenarios_split_services_on_postgres() {
-    run_all(Backend::Postgres, Topology::Split).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rest_scenarios_single_binary_on_sqlite() {
-    run_all(Backend::Sqlite, Topology::SingleBinary).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rest_scenarios_split_services_on_sqlite() {
-    run_all(Backend::Sqlite, Topology::Split).await;
-}
+sharedmetrics_e2e::scenarios!(SUITE:
+    identity_and_authentication,
+    the_openapi_document_lists_every_annotated_rpc,
+    a_metric_defined_over_rest_reads_the_same_over_grpc,
+    a_submission_published_and_queried_over_rest_matches_grpc,
+    a_streamed_submission_and_a_comparison_over_rest_match_grpc,
+    grpc_web_answers_whoami_on_both_ports,
+    cross_origin_pages_are_allowed_only_from_configured_origins,
+    writes_need_a_json_body_and_errors_agree_with_their_status,
+    a_formula_in_a_note_comes_back_neutralised_in_csv,
+    slow_clients_are_cut_off,
+);

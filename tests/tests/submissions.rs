@@ -5,16 +5,12 @@
 
 use std::time::Duration;
 
-use sharedmetrics_e2e::{AuthChannel, Backend, Sandbox, Topology};
+use sharedmetrics_e2e::{AuthChannel, Backend, Sandbox, Scene, Suite, Topology, proportion};
 use sharedmetrics_error::{ErrorCode, ServiceError};
 use sharedmetrics_proto::sharedmetrics::access::v1 as access;
-use sharedmetrics_proto::sharedmetrics::common::v1::{
-    AreaType, Breakdown, BreakdownCode, CiMethod, PeriodType, Polarity, ValueType,
-};
+use sharedmetrics_proto::sharedmetrics::common::v1::{AreaType, Breakdown, BreakdownCode, PeriodType};
 use sharedmetrics_proto::sharedmetrics::definitions::v1::definitions_service_client::DefinitionsServiceClient;
-use sharedmetrics_proto::sharedmetrics::definitions::v1::{
-    CreateMetricRequest, ListAreasRequest, MetricVersionSpec, Visibility,
-};
+use sharedmetrics_proto::sharedmetrics::definitions::v1::{ListAreasRequest, MetricVersionSpec};
 use sharedmetrics_proto::sharedmetrics::submissions::v1::submissions_service_client::SubmissionsServiceClient;
 use sharedmetrics_proto::sharedmetrics::submissions::v1::*;
 use tonic::Code;
@@ -29,33 +25,7 @@ const WIRRAL_LSOA_2: &str = "E01007125";
 const LONDON_LSOA: &str = "E01000001";
 
 fn spec(code: &str, period_type: PeriodType) -> MetricVersionSpec {
-    MetricVersionSpec {
-        code: code.to_owned(),
-        title: format!("Test indicator {code}"),
-        value_type: ValueType::Proportion as i32,
-        multiplier: 100,
-        unit: "%".into(),
-        polarity: Polarity::HighIsGood as i32,
-        ci_method: CiMethod::Wilson as i32,
-        period_type: period_type as i32,
-        area_types: vec![AreaType::Lsoa as i32, AreaType::LocalAuthorityDistrict as i32],
-        dimensions: vec!["sex".into(), "imd_decile".into()],
-        owners: vec!["X24".into()],
-        visibility: Visibility::Public as i32,
-        valid_from: "2020-04-01".into(),
-        ..Default::default()
-    }
-}
-
-async fn create_metric(sandbox: &Sandbox, spec: MetricVersionSpec, publish: bool) {
-    DefinitionsServiceClient::new(sandbox.admin())
-        .create_metric(CreateMetricRequest { spec: Some(spec), new_version: false, publish })
-        .await
-        .expect("the admin defines test metrics");
-}
-
-async fn key_for(sandbox: &Sandbox, organisation: &str, roles: &[access::Role]) -> AuthChannel {
-    sandbox.create_key(organisation, roles).await.expect("the admin creates keys").0
+    MetricVersionSpec { period_type: period_type as i32, ..proportion(code) }
 }
 
 fn breakdown(pairs: &[(&str, &str)]) -> Option<Breakdown> {
@@ -108,10 +78,10 @@ fn counts(receipt: &SubmissionReceipt) -> (u64, u64, u64, u64, u64) {
     (c.created, c.updated, c.unchanged, c.retracted, c.rejected)
 }
 
-async fn every_validation_rule_names_the_row_and_code(sandbox: &Sandbox) {
+async fn every_validation_rule_names_the_row_and_code(sandbox: &Scene) {
     let metric = "e2e-sub-validation";
-    create_metric(sandbox, spec(metric, PeriodType::FinancialYear), true).await;
-    let trust = key_for(sandbox, "RBL", &[access::Role::Submitter, access::Role::Reader]).await;
+    sandbox.define(spec(metric, PeriodType::FinancialYear), true).await;
+    let trust = sandbox.key("RBL", &[access::Role::Submitter, access::Role::Reader]).await;
     let mut client = SubmissionsServiceClient::new(trust);
     let rows = vec![
         row(WIRRAL_LSOA, "2024/25", &[], 30.0, 100.0),
@@ -161,7 +131,7 @@ async fn every_validation_rule_names_the_row_and_code(sandbox: &Sandbox) {
     assert!(receipt.committed);
 
     // The metric must be published and current.
-    create_metric(sandbox, spec("e2e-sub-draft", PeriodType::FinancialYear), false).await;
+    sandbox.define(spec("e2e-sub-draft", PeriodType::FinancialYear), false).await;
     let draft = client
         .submit_observations(SubmitObservationsRequest {
             header: Some(header("e2e-sub-draft", SubmissionMode::Merge)),
@@ -172,7 +142,7 @@ async fn every_validation_rule_names_the_row_and_code(sandbox: &Sandbox) {
     assert!(matches!(draft.code(), Code::FailedPrecondition | Code::NotFound), "{draft:?}");
 
     // A reader cannot submit at all.
-    let reader = key_for(sandbox, "RBL", &[access::Role::Reader]).await;
+    let reader = sandbox.key("RBL", &[access::Role::Reader]).await;
     let refused = SubmissionsServiceClient::new(reader)
         .submit_observations(SubmitObservationsRequest {
             header: Some(header(metric, SubmissionMode::Merge)),
@@ -183,9 +153,9 @@ async fn every_validation_rule_names_the_row_and_code(sandbox: &Sandbox) {
     assert_eq!(refused.code(), Code::PermissionDenied);
 }
 
-async fn atomic_and_dry_run_write_nothing(sandbox: &Sandbox) {
+async fn atomic_and_dry_run_write_nothing(sandbox: &Scene) {
     let metric = "e2e-sub-atomic";
-    create_metric(sandbox, spec(metric, PeriodType::FinancialYear), true).await;
+    sandbox.define(spec(metric, PeriodType::FinancialYear), true).await;
     let mut client = SubmissionsServiceClient::new(sandbox.admin());
     let rows = vec![row(WIRRAL_LSOA, "2024/25", &[], 30.0, 100.0), row("E01999999", "2024/25", &[], 1.0, 2.0)];
     let atomic =
@@ -203,9 +173,9 @@ async fn atomic_and_dry_run_write_nothing(sandbox: &Sandbox) {
     assert!(stored.is_empty(), "neither wrote anything: {stored:?}");
 }
 
-async fn a_replayed_key_returns_the_first_receipt_and_changes_nothing(sandbox: &Sandbox) {
+async fn a_replayed_key_returns_the_first_receipt_and_changes_nothing(sandbox: &Scene) {
     let metric = "e2e-sub-idempotent";
-    create_metric(sandbox, spec(metric, PeriodType::FinancialYear), true).await;
+    sandbox.define(spec(metric, PeriodType::FinancialYear), true).await;
     let mut client = SubmissionsServiceClient::new(sandbox.admin());
     let keyed =
         SubmissionHeader { idempotency_key: "batch-2024-25-001".into(), ..header(metric, SubmissionMode::Merge) };
@@ -231,9 +201,9 @@ async fn a_replayed_key_returns_the_first_receipt_and_changes_nothing(sandbox: &
     assert_eq!(ServiceError::from(conflict).code, ErrorCode::IdempotencyConflict);
 }
 
-async fn revisions_keep_history_and_as_of_reads_the_past(sandbox: &Sandbox) {
+async fn revisions_keep_history_and_as_of_reads_the_past(sandbox: &Scene) {
     let metric = "e2e-sub-revisions";
-    create_metric(sandbox, spec(metric, PeriodType::FinancialYear), true).await;
+    sandbox.define(spec(metric, PeriodType::FinancialYear), true).await;
     let mut client = SubmissionsServiceClient::new(sandbox.admin());
     let first =
         submit(&mut client, header(metric, SubmissionMode::Merge), vec![row(WIRRAL_LSOA, "2023/24", &[], 30.0, 100.0)])
@@ -288,9 +258,9 @@ async fn revisions_keep_history_and_as_of_reads_the_past(sandbox: &Sandbox) {
     assert_eq!(history[1].organisation_code, "X24", "who changed it is recorded");
 }
 
-async fn replace_retracts_rows_not_resent_and_delete_removes_them(sandbox: &Sandbox) {
+async fn replace_retracts_rows_not_resent_and_delete_removes_them(sandbox: &Scene) {
     let metric = "e2e-sub-replace";
-    create_metric(sandbox, spec(metric, PeriodType::FinancialYear), true).await;
+    sandbox.define(spec(metric, PeriodType::FinancialYear), true).await;
     let mut client = SubmissionsServiceClient::new(sandbox.admin());
     let initial = vec![
         row(WIRRAL_LSOA, "2024/25", &[], 30.0, 100.0),
@@ -337,11 +307,11 @@ async fn replace_retracts_rows_not_resent_and_delete_removes_them(sandbox: &Sand
     assert_eq!(now.len(), 1);
 }
 
-async fn outsiders_see_published_data_with_small_counts_suppressed(sandbox: &Sandbox) {
+async fn outsiders_see_published_data_with_small_counts_suppressed(sandbox: &Scene) {
     let metric = "e2e-sub-disclosure";
-    create_metric(sandbox, spec(metric, PeriodType::FinancialYear), true).await;
-    let trust = key_for(sandbox, "RBL", &[access::Role::Submitter, access::Role::Reader]).await;
-    let council = key_for(sandbox, "316", &[access::Role::Reader]).await;
+    sandbox.define(spec(metric, PeriodType::FinancialYear), true).await;
+    let trust = sandbox.key("RBL", &[access::Role::Submitter, access::Role::Reader]).await;
+    let council = sandbox.key("316", &[access::Role::Reader]).await;
     let mut trust_client = SubmissionsServiceClient::new(trust);
     let mut council_client = SubmissionsServiceClient::new(council);
     let rows = vec![
@@ -432,7 +402,7 @@ async fn outsiders_see_published_data_with_small_counts_suppressed(sandbox: &San
             .await
             .is_empty()
     );
-    let outsider_submission = SubmissionsServiceClient::new(key_for(sandbox, "RBN", &[access::Role::Reader]).await)
+    let outsider_submission = SubmissionsServiceClient::new(sandbox.key("RBN", &[access::Role::Reader]).await)
         .get_submission(GetSubmissionRequest { submission_id: receipt.submission_id })
         .await
         .unwrap_err();
@@ -455,9 +425,9 @@ async fn messages(client: &mut Client, request: QueryObservationsRequest) -> Vec
 /// A query of more rows than one message holds streams in several messages, pages join up to
 /// the whole answer, and disclosure control is the same for every (area, period) however the
 /// answer is cut: the service suppresses each cell group as the database yields it.
-async fn a_large_query_streams_and_pages_with_disclosure_per_cell(sandbox: &Sandbox) {
+async fn a_large_query_streams_and_pages_with_disclosure_per_cell(sandbox: &Scene) {
     let metric = "e2e-sub-pages";
-    create_metric(sandbox, spec(metric, PeriodType::FinancialYear), true).await;
+    sandbox.define(spec(metric, PeriodType::FinancialYear), true).await;
     let mut definitions = DefinitionsServiceClient::new(sandbox.admin());
     let lsoas: Vec<String> = definitions
         .list_areas(ListAreasRequest {
@@ -484,7 +454,7 @@ async fn a_large_query_streams_and_pages_with_disclosure_per_cell(sandbox: &Sand
     }
     let total = rows.len();
     let mut trust_client =
-        SubmissionsServiceClient::new(key_for(sandbox, "RBL", &[access::Role::Submitter, access::Role::Reader]).await);
+        SubmissionsServiceClient::new(sandbox.key("RBL", &[access::Role::Submitter, access::Role::Reader]).await);
     let receipt = submit(&mut trust_client, header(metric, SubmissionMode::Merge), rows).await;
     assert_eq!(counts(&receipt).0, total as u64);
     trust_client
@@ -492,7 +462,7 @@ async fn a_large_query_streams_and_pages_with_disclosure_per_cell(sandbox: &Sand
         .await
         .expect("the submitter publishes");
 
-    let mut council = SubmissionsServiceClient::new(key_for(sandbox, "316", &[access::Role::Reader]).await);
+    let mut council = SubmissionsServiceClient::new(sandbox.key("316", &[access::Role::Reader]).await);
     let whole_request = QueryObservationsRequest { metric_code: metric.into(), ..Default::default() };
     let whole = messages(&mut council, whole_request.clone()).await;
     assert!(whole.len() >= 3, "{total} rows come in several messages, not {}", whole.len());
@@ -562,36 +532,16 @@ fn monthly_rows(lsoas: &[String], count: usize) -> impl Iterator<Item = Observat
 }
 
 async fn all_lsoas(sandbox: &Sandbox) -> Vec<String> {
-    let mut definitions = DefinitionsServiceClient::new(sandbox.admin());
-    let mut codes = Vec::new();
-    let mut token = String::new();
-    loop {
-        let page = definitions
-            .list_areas(ListAreasRequest {
-                r#type: AreaType::Lsoa as i32,
-                page_size: 1000,
-                page_token: token,
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        codes.extend(page.areas.into_iter().map(|a| a.code));
-        if page.next_page_token.is_empty() {
-            return codes;
-        }
-        token = page.next_page_token;
-    }
+    sandbox.areas(AreaType::Lsoa, "").await.into_iter().map(|a| a.code).collect()
 }
 
-async fn a_stream_commits_whole_and_a_killed_stream_leaves_nothing(sandbox: &Sandbox, rows: usize) {
+/// 50,000 rows, in several chunks: the million-row test below takes the scale.
+async fn a_stream_commits_whole_and_a_killed_stream_leaves_nothing(sandbox: &Scene) {
+    let rows = 50_000;
     let metric = "e2e-sub-stream";
-    create_metric(
-        sandbox,
-        MetricVersionSpec { area_types: vec![AreaType::Lsoa as i32], ..spec(metric, PeriodType::Month) },
-        true,
-    )
-    .await;
+    sandbox
+        .define(MetricVersionSpec { area_types: vec![AreaType::Lsoa as i32], ..spec(metric, PeriodType::Month) }, true)
+        .await;
     let lsoas = all_lsoas(sandbox).await;
     let mut client = SubmissionsServiceClient::new(sandbox.admin());
 
@@ -619,12 +569,9 @@ async fn a_stream_commits_whole_and_a_killed_stream_leaves_nothing(sandbox: &San
 
     // A client that dies mid-stream: the call is dropped after some chunks.
     let killed = "e2e-sub-killed";
-    create_metric(
-        sandbox,
-        MetricVersionSpec { area_types: vec![AreaType::Lsoa as i32], ..spec(killed, PeriodType::Month) },
-        true,
-    )
-    .await;
+    sandbox
+        .define(MetricVersionSpec { area_types: vec![AreaType::Lsoa as i32], ..spec(killed, PeriodType::Month) }, true)
+        .await;
     let first_chunks: Vec<StreamObservationsRequest> = std::iter::once(StreamObservationsRequest {
         frame: Some(stream_observations_request::Frame::Header(header(killed, SubmissionMode::Merge))),
     })
@@ -652,18 +599,18 @@ async fn a_stream_commits_whole_and_a_killed_stream_leaves_nothing(sandbox: &San
     assert_eq!(listed.submissions.len(), 1, "and no submission but the empty one made to wait");
 }
 
-async fn run_all(backend: Backend, topology: Topology, stream_rows: usize) {
-    let sandbox = Sandbox::start(backend, topology).await.expect("the platform starts");
-    every_validation_rule_names_the_row_and_code(&sandbox).await;
-    atomic_and_dry_run_write_nothing(&sandbox).await;
-    a_replayed_key_returns_the_first_receipt_and_changes_nothing(&sandbox).await;
-    revisions_keep_history_and_as_of_reads_the_past(&sandbox).await;
-    replace_retracts_rows_not_resent_and_delete_removes_them(&sandbox).await;
-    outsiders_see_published_data_with_small_counts_suppressed(&sandbox).await;
-    a_large_query_streams_and_pages_with_disclosure_per_cell(&sandbox).await;
-    a_stream_commits_whole_and_a_killed_stream_leaves_nothing(&sandbox, stream_rows).await;
-    sandbox.stop().await.expect("the platform stops");
-}
+static SUITE: Suite = Suite::new();
+
+sharedmetrics_e2e::scenarios!(SUITE:
+    every_validation_rule_names_the_row_and_code,
+    atomic_and_dry_run_write_nothing,
+    a_replayed_key_returns_the_first_receipt_and_changes_nothing,
+    revisions_keep_history_and_as_of_reads_the_past,
+    replace_retracts_rows_not_resent_and_delete_removes_them,
+    outsiders_see_published_data_with_small_counts_suppressed,
+    a_large_query_streams_and_pages_with_disclosure_per_cell,
+    a_stream_commits_whole_and_a_killed_stream_leaves_nothing,
+);
 
 /// The scale: one stream of 1,000,000 rows commits in one transaction, with every row
 /// counted exactly once (PostgreSQL, one process; `make bench` times the same path).
@@ -671,12 +618,9 @@ async fn run_all(backend: Backend, topology: Topology, stream_rows: usize) {
 async fn a_million_row_stream_commits_with_exact_receipt_counts() {
     let sandbox = Sandbox::start(Backend::Postgres, Topology::SingleBinary).await.expect("the platform starts");
     let metric = "e2e-sub-million";
-    create_metric(
-        &sandbox,
-        MetricVersionSpec { area_types: vec![AreaType::Lsoa as i32], ..spec(metric, PeriodType::Month) },
-        true,
-    )
-    .await;
+    sandbox
+        .define(MetricVersionSpec { area_types: vec![AreaType::Lsoa as i32], ..spec(metric, PeriodType::Month) }, true)
+        .await;
     let lsoas = all_lsoas(&sandbox).await;
     let count = 1_000_000usize;
     let (sender, receiver) = tokio::sync::mpsc::channel::<StreamObservationsRequest>(8);
@@ -718,24 +662,4 @@ async fn a_million_row_stream_commits_with_exact_receipt_counts() {
         .into_inner();
     assert_eq!(listed.submissions[0].counts.unwrap().created, count as u64, "the stored submission agrees");
     sandbox.stop().await.expect("the platform stops");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn submissions_scenarios_single_binary_on_postgres() {
-    run_all(Backend::Postgres, Topology::SingleBinary, 50_000).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn submissions_scenarios_split_services_on_postgres() {
-    run_all(Backend::Postgres, Topology::Split, 50_000).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn submissions_scenarios_single_binary_on_sqlite() {
-    run_all(Backend::Sqlite, Topology::SingleBinary, 50_000).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn submissions_scenarios_split_services_on_sqlite() {
-    run_all(Backend::Sqlite, Topology::Split, 50_000).await;
 }

@@ -14,14 +14,11 @@ use opentelemetry::trace::SpanId;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
 use sharedmetrics_config::TelemetryConfig;
-use sharedmetrics_e2e::{AuthChannel, Backend, Sandbox, Topology};
+use sharedmetrics_e2e::{AuthChannel, Backend, Sandbox, Topology, proportion};
 use sharedmetrics_proto::sharedmetrics::access::v1 as access;
 use sharedmetrics_proto::sharedmetrics::access::v1::access_service_client::AccessServiceClient;
-use sharedmetrics_proto::sharedmetrics::common::v1::{
-    AreaType, Breakdown, BreakdownCode, CiMethod, PeriodType, Polarity, ValueType,
-};
-use sharedmetrics_proto::sharedmetrics::definitions::v1::definitions_service_client::DefinitionsServiceClient;
-use sharedmetrics_proto::sharedmetrics::definitions::v1::{CreateMetricRequest, MetricVersionSpec, Visibility};
+use sharedmetrics_proto::sharedmetrics::common::v1::{AreaType, Breakdown, BreakdownCode};
+use sharedmetrics_proto::sharedmetrics::definitions::v1::MetricVersionSpec;
 use sharedmetrics_proto::sharedmetrics::submissions::v1::submissions_service_client::SubmissionsServiceClient;
 use sharedmetrics_proto::sharedmetrics::submissions::v1::{
     ObservationRow, SubmissionHeader, SubmissionMode, SubmissionReceipt, SubmitObservationsRequest,
@@ -69,30 +66,17 @@ static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn spec(code: &str) -> MetricVersionSpec {
     MetricVersionSpec {
-        code: code.to_owned(),
         title: format!("Telemetry test indicator {code}"),
-        value_type: ValueType::Proportion as i32,
-        multiplier: 100,
-        unit: "%".into(),
-        polarity: Polarity::HighIsGood as i32,
-        ci_method: CiMethod::Wilson as i32,
-        period_type: PeriodType::FinancialYear as i32,
         area_types: vec![AreaType::Lsoa as i32],
         dimensions: vec!["imd_decile".into()],
-        owners: vec!["X24".into()],
-        visibility: Visibility::Public as i32,
-        valid_from: "2020-04-01".into(),
-        ..Default::default()
+        ..proportion(code)
     }
 }
 
 /// Defines a published test metric and returns a submitter's channel for the trust RBL.
 async fn metric_and_submitter(sandbox: &Sandbox, code: &str) -> AuthChannel {
-    DefinitionsServiceClient::new(sandbox.admin())
-        .create_metric(CreateMetricRequest { spec: Some(spec(code)), new_version: false, publish: true })
-        .await
-        .expect("the admin defines the test metric");
-    sandbox.create_key("RBL", &[access::Role::Submitter, access::Role::Reader]).await.expect("a key").0
+    sandbox.define(spec(code), true).await;
+    sandbox.key("RBL", &[access::Role::Submitter, access::Role::Reader]).await
 }
 
 /// Returns `n` distinct observation rows (LSOA × IMD decile) for 2024/25, numerators `base + i`.

@@ -226,7 +226,8 @@ async fn probe(
 
 /// The probes find nothing for every outside key at every `as_of`, while A's own steward sees
 /// the embargoed and revised data through the same reads (so the probes can see a leak).
-pub async fn no_as_of_reveals_what_is_hidden_now(fixture: &Fixture) {
+pub async fn no_as_of_reveals_what_is_hidden_now(scene: &Scene<Fixture>) {
+    let fixture = &scene.fixture;
     let own = &fixture.keys[&(R::Steward, Org::Own)].0;
     let insider = probe(fixture, own, "A's steward", ("none", None), true).await;
     // Every kind of read must be able to show a leak, or its probes would prove nothing.
