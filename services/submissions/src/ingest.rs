@@ -50,6 +50,33 @@ impl Scope {
     }
 }
 
+/// What a valid row does to its key, given the key's current stored record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    /// A key with no value: new, or last retracted (that retraction record is closed).
+    Create { closes: Option<i64> },
+    /// New values for a key: its current record is closed.
+    Update { closes: i64 },
+    /// The values stored already: nothing is written, so a resubmission is not a revision.
+    Unchanged,
+    /// DELETE of a key with a value: its record is closed and a retraction appended.
+    Retract { closes: i64 },
+    /// DELETE of a key with no value: the row is rejected (`KEY_NOT_FOUND`).
+    NothingToDelete,
+}
+
+/// Classifies a valid row against its key's current record (live or a retraction).
+fn classify(mode: SubmissionMode, current: Option<&StoredRow>, row: &ValidRow) -> Change {
+    let live = current.filter(|r| !r.deleted);
+    match (mode, live) {
+        (SubmissionMode::Delete, None) => Change::NothingToDelete,
+        (SubmissionMode::Delete, Some(old)) => Change::Retract { closes: old.id },
+        (_, Some(old)) if old.same_values(row) => Change::Unchanged,
+        (_, Some(old)) => Change::Update { closes: old.id },
+        (_, None) => Change::Create { closes: current.map(|r| r.id) },
+    }
+}
+
 /// Returns microseconds since the epoch.
 pub fn now_us() -> i64 {
     chrono::Utc::now().timestamp_micros()
@@ -274,9 +301,8 @@ impl Ingest {
         let mut inserts = Vec::new();
         let mut closes = Vec::new();
         for (index, row) in valid {
-            let existing = current.get(&row.key()).filter(|r| !r.deleted);
-            match (self.mode, existing) {
-                (SubmissionMode::Delete, None) => self.rejections.push(validate::reject(
+            match classify(self.mode, current.get(&row.key()), &row) {
+                Change::NothingToDelete => self.rejections.push(validate::reject(
                     index,
                     "",
                     RowRejectionCode::KeyNotFound,
@@ -285,22 +311,20 @@ impl Ingest {
                         row.area_code, row.period_code, row.breakdown_key
                     ),
                 )),
-                (SubmissionMode::Delete, Some(old)) => {
+                Change::Retract { closes: old } => {
                     self.counts.retracted += 1;
-                    closes.push(old.id);
+                    closes.push(old);
                     inserts.push(self.new_row(row, true));
                 }
-                (_, Some(old)) if old.same_values(&row) => self.counts.unchanged += 1,
-                (_, Some(old)) => {
+                Change::Unchanged => self.counts.unchanged += 1,
+                Change::Update { closes: old } => {
                     self.counts.updated += 1;
-                    closes.push(old.id);
+                    closes.push(old);
                     inserts.push(self.new_row(row, false));
                 }
-                (_, None) => {
+                Change::Create { closes: retraction } => {
                     self.counts.created += 1;
-                    if let Some(retraction) = current.get(&row.key()) {
-                        closes.push(retraction.id);
-                    }
+                    closes.extend(retraction);
                     inserts.push(self.new_row(row, false));
                 }
             }
@@ -441,5 +465,109 @@ impl Ingest {
         store::insert_rows(&self.txn, &self.spec.code, self.version, &inserts)
             .await
             .map_err(db_error("writing retractions"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(area: &str, period: &str, breakdown: &str, numerator: f64) -> ValidRow {
+        ValidRow {
+            area_code: area.into(),
+            period_code: period.into(),
+            period_start: "2024-04-01".into(),
+            breakdown_key: breakdown.into(),
+            numerator: Some(numerator),
+            denominator: Some(100.0),
+            value: Some(numerator / 100.0),
+            lower_ci_95: None,
+            upper_ci_95: None,
+            observation_status: "A".into(),
+            confidentiality_status: "F".into(),
+            note: String::new(),
+        }
+    }
+
+    fn stored(id: i64, values: ValidRow, deleted: bool) -> StoredRow {
+        StoredRow {
+            id,
+            values,
+            submission_id: "earlier".into(),
+            organisation_code: "RBL".into(),
+            deleted,
+            valid_from_us: 0,
+            valid_to_us: None,
+        }
+    }
+
+    const MERGE: SubmissionMode = SubmissionMode::Merge;
+    const REPLACE: SubmissionMode = SubmissionMode::Replace;
+    const DELETE: SubmissionMode = SubmissionMode::Delete;
+
+    #[test]
+    fn a_key_never_seen_is_created_and_closes_nothing() {
+        let new = row("E01007124", "2024/25", "", 40.0);
+        assert_eq!(classify(MERGE, None, &new), Change::Create { closes: None });
+        assert_eq!(classify(REPLACE, None, &new), Change::Create { closes: None });
+    }
+
+    #[test]
+    fn the_same_values_again_are_unchanged_and_write_nothing() {
+        let new = row("E01007124", "2024/25", "sex=f", 40.0);
+        let current = stored(7, new.clone(), false);
+        assert_eq!(classify(MERGE, Some(&current), &new), Change::Unchanged);
+        assert_eq!(classify(REPLACE, Some(&current), &new), Change::Unchanged);
+    }
+
+    #[test]
+    fn any_changed_value_or_label_is_an_update_closing_the_current_record() {
+        let old = row("E01007124", "2024/25", "", 40.0);
+        let current = stored(7, old.clone(), false);
+        assert_eq!(
+            classify(MERGE, Some(&current), &row("E01007124", "2024/25", "", 41.0)),
+            Change::Update { closes: 7 }
+        );
+        let noted = ValidRow { note: "revised".into(), ..old.clone() };
+        assert_eq!(classify(MERGE, Some(&current), &noted), Change::Update { closes: 7 });
+        let provisional = ValidRow { observation_status: "P".into(), ..old.clone() };
+        assert_eq!(classify(MERGE, Some(&current), &provisional), Change::Update { closes: 7 });
+        let limits = ValidRow { lower_ci_95: Some(0.3), ..old };
+        assert_eq!(classify(MERGE, Some(&current), &limits), Change::Update { closes: 7 });
+    }
+
+    #[test]
+    fn a_retracted_key_sent_again_is_created_and_closes_the_retraction() {
+        let new = row("E01007124", "2024/25", "", 40.0);
+        // The retraction carries the old values; they must not make the row "unchanged".
+        let retraction = stored(9, new.clone(), true);
+        assert_eq!(classify(MERGE, Some(&retraction), &new), Change::Create { closes: Some(9) });
+    }
+
+    #[test]
+    fn delete_retracts_a_live_key_and_rejects_one_without_a_value() {
+        let key = row("E01007124", "2024/25", "", 40.0);
+        let live = stored(7, key.clone(), false);
+        assert_eq!(classify(DELETE, Some(&live), &key), Change::Retract { closes: 7 });
+        let retraction = stored(9, key.clone(), true);
+        assert_eq!(classify(DELETE, Some(&retraction), &key), Change::NothingToDelete);
+        assert_eq!(classify(DELETE, None, &key), Change::NothingToDelete);
+    }
+
+    #[test]
+    fn a_replace_scope_holds_its_periods_areas_and_exact_dimension_sets() {
+        let scope = Scope {
+            periods: HashSet::from(["2024/25".to_owned()]),
+            areas: Some(HashSet::from(["E01007124".to_owned()])),
+            dimensions: Some(vec!["imd_decile".to_owned(), "sex".to_owned()]),
+        };
+        assert!(scope.contains(&row("E01007124", "2024/25", "imd_decile=1;sex=f", 1.0)));
+        assert!(!scope.contains(&row("E01007124", "2023/24", "imd_decile=1;sex=f", 1.0)), "another period");
+        assert!(!scope.contains(&row("E01007125", "2024/25", "imd_decile=1;sex=f", 1.0)), "another area");
+        assert!(!scope.contains(&row("E01007124", "2024/25", "sex=f", 1.0)), "a subset of the dimensions");
+        assert!(!scope.contains(&row("E01007124", "2024/25", "", 1.0)), "the total");
+        let everywhere = Scope { periods: HashSet::from(["2024/25".to_owned()]), areas: None, dimensions: None };
+        assert!(everywhere.contains(&row("E01000001", "2024/25", "", 1.0)));
+        assert!(everywhere.contains(&row("E01000001", "2024/25", "sex=m", 1.0)));
     }
 }

@@ -400,8 +400,9 @@ mod tests {
                 area(DISTRICT, AreaType::LocalAuthorityDistrict, &[]),
                 area("E12000002", AreaType::Region, &[]),
             ])),
-            organisations: [("00X".into(), SubmitScope { own_areas: vec![DISTRICT.into()], catchment_areas: vec![] })]
-                .into(),
+            organisations: std::sync::Arc::new(
+                [("00X".into(), SubmitScope { own_areas: vec![DISTRICT.into()], catchment_areas: vec![] })].into(),
+            ),
             dimensions: [("sex".into(), ["F".to_owned(), "M".to_owned()].into())].into(),
         }
     }
