@@ -27,6 +27,8 @@ pub(crate) struct Apis {
     pub submissions: Arc<dyn SubmissionsApi>,
     pub commitments: Arc<dyn CommitmentsApi>,
     pub benchmarking: Arc<dyn BenchmarkingApi>,
+    /// The process's one directory of areas, organisations and metric versions.
+    pub directory: Arc<Directory>,
 }
 
 /// What the roles share: the database (if any role here owns tables), the cache, the
@@ -46,14 +48,21 @@ pub(crate) fn apis(config: &Config, roles: &[Target], shared: &Shared) -> anyhow
     let local = |role: Target| shared.db.as_ref().filter(|_| roles.contains(&role));
     let codec = &shared.codec;
     let definitions: Arc<dyn DefinitionsApi> = match local(Target::Definitions) {
-        Some(db) => Arc::new(DefinitionsService::new(db.clone())),
+        Some(db) => Arc::new(DefinitionsService::new(db.clone()).with_generations(shared.data_versions.clone())),
         None => {
             Arc::new(RemoteDefinitions::new(remote(&config.services.definitions.url, "definitions")?, codec.clone()))
         }
     };
     // One directory of areas and organisations for every role here: the hierarchies are loaded
     // once per process, not once per service.
-    let directory = Arc::new(Directory::new(definitions.clone()));
+    let mut directory = Directory::new(definitions.clone());
+    // It keeps current metric versions only where it sees every change: through Redis, or
+    // from the definitions service in this process (a split deployment without Redis reads
+    // them afresh, as it would otherwise keep them stale).
+    if shared.cache.is_shared() || roles.contains(&Target::Definitions) {
+        directory = directory.with_generations(shared.data_versions.clone());
+    }
+    let directory = Arc::new(directory);
     let submissions: Arc<dyn SubmissionsApi> = match local(Target::Submissions) {
         Some(db) => Arc::new(
             SubmissionsService::new(db.clone(), definitions.clone(), shared.data_versions.clone())
@@ -82,7 +91,7 @@ pub(crate) fn apis(config: &Config, roles: &[Target], shared: &Shared) -> anyhow
                 shared.cache.clone(),
                 shared.data_versions.clone(),
             )
-            .with_directory(directory),
+            .with_directory(directory.clone()),
         );
         // The area hierarchy takes seconds to build; build it now, not in a user's first request.
         if config.reference_data.preload {
@@ -93,7 +102,7 @@ pub(crate) fn apis(config: &Config, roles: &[Target], shared: &Shared) -> anyhow
     } else {
         Arc::new(RemoteBenchmarking::new(remote(&config.services.benchmarking.url, "benchmarking")?, codec.clone()))
     };
-    Ok(Apis { definitions, submissions, commitments, benchmarking })
+    Ok(Apis { definitions, submissions, commitments, benchmarking, directory })
 }
 
 /// Returns a lazily connected channel to the service at `url` (`services.<name>.url`).

@@ -22,24 +22,26 @@
 
 use std::sync::Arc;
 
-use sharedmetrics_access::policy::{self, Audience, Decision, MetricVisibility, SubmitScope, rules};
+use sharedmetrics_access::policy::{self, Audience, Decision, MetricVisibility, rules};
 use sharedmetrics_access::{Principal, PrincipalKind, Role};
 use sharedmetrics_commitments::CommitmentsApi;
 use sharedmetrics_definitions::DefinitionsApi;
+use sharedmetrics_definitions::directory::Directory;
 use sharedmetrics_error::{ErrorCode, ServiceError, ServiceResult};
 use sharedmetrics_proto::sharedmetrics::access::v1::{Action, ExplainAccessRequest, ResourceKind};
 use sharedmetrics_proto::sharedmetrics::commitments::v1::{
     Charter, CharterRole, CharterVisibility, GetCommitmentRequest, ListChartersRequest,
 };
-use sharedmetrics_proto::sharedmetrics::common::v1::OrganisationType;
 use sharedmetrics_proto::sharedmetrics::definitions::v1::{
-    GetAreaRequest, GetOrganisationRequest, ListPeerGroupsRequest, MetricStatus, MetricVersion, Visibility,
+    ListPeerGroupsRequest, MetricStatus, MetricVersion, Visibility,
 };
 use sharedmetrics_proto::sharedmetrics::submissions::v1::GetSubmissionRequest;
 use sharedmetrics_submissions::SubmissionsApi;
 
 /// Gathers a resource's facts through the service APIs and decides with the shared policy.
 pub struct Explainer {
+    /// Metrics, areas and organisations, read through the process's shared directory.
+    directory: Arc<Directory>,
     definitions: Arc<dyn DefinitionsApi>,
     submissions: Arc<dyn SubmissionsApi>,
     commitments: Arc<dyn CommitmentsApi>,
@@ -95,11 +97,12 @@ impl MetricFacts {
 impl Explainer {
     /// Returns an explainer reading facts from the given services.
     pub fn new(
-        definitions: Arc<dyn DefinitionsApi>,
+        directory: Arc<Directory>,
         submissions: Arc<dyn SubmissionsApi>,
         commitments: Arc<dyn CommitmentsApi>,
     ) -> Self {
-        Self { definitions, submissions, commitments }
+        let definitions = directory.definitions().clone();
+        Self { directory, definitions, submissions, commitments }
     }
 
     /// Decides `request`'s action on its resource for `principal`.
@@ -237,37 +240,11 @@ impl Explainer {
                     let explanation = format!("{}; name an area_code to check the area too", role.explanation);
                     return Ok(Decision { explanation, ..role });
                 }
-                let scope = self.submit_scope(&principal.organisation).await?;
-                let request = GetAreaRequest { code: area_code.to_owned() };
-                let ancestors: Vec<String> = found(self.definitions.get_area(&internal(), request).await)?
-                    .and_then(|r| r.area)
-                    .map(|a| a.parents.into_iter().map(|p| p.code).collect())
-                    .unwrap_or_default();
-                policy::submit_for(principal, &scope, area_code, &ancestors)
+                // National returned above: the area part decides.
+                self.directory.submit_decision(&internal(), &principal.organisation, area_code).await?
             }
             _ => policy::default_deny(what),
         })
-    }
-
-    /// Returns what `organisation` may submit for: the area it governs and, for a trust, the
-    /// areas its parent organisations govern.
-    async fn submit_scope(&self, organisation: &str) -> ServiceResult<SubmitScope> {
-        let get = |code: &str| {
-            let request = GetOrganisationRequest { code: code.to_owned() };
-            async move { found(self.definitions.get_organisation(&internal(), request).await) }
-        };
-        let Some(own) = get(organisation).await?.and_then(|r| r.organisation) else {
-            return Ok(SubmitScope::default());
-        };
-        let mut parent_areas = Vec::new();
-        for parent in &own.parent_codes {
-            if let Some(area) = get(parent).await?.and_then(|r| r.organisation).map(|o| o.area_code)
-                && !area.is_empty()
-            {
-                parent_areas.push(area);
-            }
-        }
-        Ok(SubmitScope::of(&own.area_code, own.r#type() == OrganisationType::NhsTrust, parent_areas))
     }
 
     async fn submission(&self, principal: &Principal, action: Action, id: &str, what: &str) -> ServiceResult<Decision> {

@@ -42,7 +42,7 @@ pub(crate) async fn start(
     // ExplainAccess reads resources' facts through the services themselves (not their
     // audited or quota-counted views: explaining is neither a write nor the caller's load).
     access.set_explainer(sharedmetrics_gateway::explain::Explainer::new(
-        apis.definitions.clone(),
+        apis.directory.clone(),
         apis.submissions.clone(),
         apis.commitments.clone(),
     ));

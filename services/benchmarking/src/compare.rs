@@ -242,8 +242,7 @@ impl BenchmarkingService {
         principal: &Principal,
         request: CompareAreasRequest,
     ) -> ServiceResult<CompareAreasResponse> {
-        let metric =
-            context::metric(&self.definitions, principal, &request.metric_code, request.metric_version).await?;
+        let metric = context::metric(&self.directory, principal, &request.metric_code, request.metric_version).await?;
         let area_type = AreaType::try_from(request.area_type).unwrap_or(AreaType::Unspecified);
         if area_type == AreaType::Unspecified {
             return Err(ServiceError::invalid_field("area_type", "REQUIRED", "area_type is required"));

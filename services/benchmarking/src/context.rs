@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use sharedmetrics_access::Principal;
 use sharedmetrics_definitions::DefinitionsApi;
+use sharedmetrics_definitions::directory::Directory;
 use sharedmetrics_error::{ServiceError, ServiceResult};
 use sharedmetrics_periods::Period;
 use sharedmetrics_proto::sharedmetrics::benchmarking::v1::{
@@ -127,13 +128,12 @@ impl MetricContext {
 
 /// Returns the metric version a request names (0: the current one), as `principal` reads it.
 pub(crate) async fn metric(
-    definitions: &Arc<dyn DefinitionsApi>,
+    directory: &Directory,
     principal: &Principal,
     code: &str,
     version: u32,
 ) -> ServiceResult<MetricContext> {
-    let current =
-        sharedmetrics_definitions::directory::metric_version(definitions.as_ref(), principal, code, version).await?;
+    let current = directory.metric_version(principal, code, version).await?;
     let spec = current.spec.ok_or_else(|| ServiceError::internal("reading a metric", "no spec"))?;
     Ok(MetricContext::new(spec, current.version, principal))
 }

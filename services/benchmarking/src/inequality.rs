@@ -182,8 +182,7 @@ impl BenchmarkingService {
         principal: &Principal,
         request: &GetInequalityRequest,
     ) -> ServiceResult<InequalityQuery> {
-        let metric =
-            context::metric(&self.definitions, principal, &request.metric_code, request.metric_version).await?;
+        let metric = context::metric(&self.directory, principal, &request.metric_code, request.metric_version).await?;
         self.area_named(principal, &request.area_code).await?;
         let period = metric.period(&request.period_code, "period_code")?;
         let dimension_code =

@@ -159,7 +159,7 @@ impl BenchmarkingService {
             }
         } else {
             for (i, code) in request.metric_codes.iter().enumerate() {
-                let metric = context::metric(&self.definitions, principal, code, 0).await.map_err(|e| {
+                let metric = context::metric(&self.directory, principal, code, 0).await.map_err(|e| {
                     ServiceError::invalid_field(format!("metric_codes[{i}]"), "UNKNOWN_METRIC", e.message)
                 })?;
                 if !metric.published_at(area_type) {

@@ -25,7 +25,7 @@ pub struct BenchmarkingService {
     pub(crate) definitions: Arc<dyn DefinitionsApi>,
     pub(crate) submissions: Arc<dyn SubmissionsApi>,
     pub(crate) answers: Answers,
-    directory: Arc<Directory>,
+    pub(crate) directory: Arc<Directory>,
     organisation_names: OnceCell<Arc<HashMap<String, String>>>,
 }
 

@@ -118,8 +118,7 @@ impl BenchmarkingService {
         principal: &Principal,
         request: GetTrendRequest,
     ) -> ServiceResult<GetTrendResponse> {
-        let metric =
-            context::metric(&self.definitions, principal, &request.metric_code, request.metric_version).await?;
+        let metric = context::metric(&self.directory, principal, &request.metric_code, request.metric_version).await?;
         let pairs = observations::parse_pairs(&request.breakdown_codes, "breakdown_codes")?;
         metric.check_breakdown(&pairs, "breakdown_codes")?;
         let benchmark =

@@ -9,11 +9,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sharedmetrics_access::Principal;
+use sharedmetrics_access::policy::{self, Decision, SubmitScope};
+use sharedmetrics_cache::DataVersions;
 use sharedmetrics_error::{ServiceError, ServiceResult};
-use sharedmetrics_proto::sharedmetrics::common::v1::AreaType;
+use sharedmetrics_proto::sharedmetrics::common::v1::{AreaType, OrganisationType};
 use sharedmetrics_proto::sharedmetrics::definitions::v1::{
-    Area, GetMetricRequest, ListAreasRequest, ListOrganisationsRequest, Metric, MetricStatus, MetricVersion,
-    Organisation, Visibility,
+    Area, GetAreaRequest, GetMetricRequest, ListAreasRequest, ListOrganisationsRequest, Metric, MetricStatus,
+    MetricVersion, Organisation, Visibility,
 };
 use tokio::sync::OnceCell;
 
@@ -150,13 +152,63 @@ pub struct Directory {
     definitions: Arc<dyn DefinitionsApi>,
     areas: OnceCell<Arc<AreaIndex>>,
     organisations: OnceCell<Arc<Vec<Organisation>>>,
+    submit_scopes: OnceCell<Arc<HashMap<String, SubmitScope>>>,
     readable: Mutex<HashMap<String, (Instant, MetricVersion)>>,
+    /// Where the definitions service moves a metric's generation on every change to it.
+    generations: Option<DataVersions>,
+    /// Current versions (version 0) per metric and kind of caller, with the generation they
+    /// were read at.
+    current: Mutex<HashMap<String, (u64, MetricVersion)>>,
+}
+
+/// The name, among the data generations, of the generation of metric `code`'s definition:
+/// the definitions service moves it on every change to the metric.
+pub fn definition_generation(code: &str) -> String {
+    format!("definition:{code}")
+}
+
+/// The key a version is kept under for a kind of caller: who may read a metric follows from
+/// the caller's organisation, national standing and roles.
+fn caller_key(principal: &Principal, code: &str, version: u32) -> String {
+    format!(
+        "{code}@{version}:{}:{}:{}",
+        principal.organisation,
+        principal.is_national(),
+        principal.roles.iter().map(|r| r.name()).collect::<Vec<_>>().join(",")
+    )
+}
+
+/// Drops everything kept once a map holds this many entries (a bound, not an eviction policy:
+/// the entries are cheap to read again).
+fn bounded<V>(kept: &mut HashMap<String, V>, stale: impl Fn(&V) -> bool) {
+    if kept.len() >= READABLE_VERSIONS_KEPT {
+        kept.retain(|_, v| !stale(v));
+        if kept.len() >= READABLE_VERSIONS_KEPT {
+            kept.clear();
+        }
+    }
 }
 
 impl Directory {
     /// Returns a directory reading from `definitions`.
     pub fn new(definitions: Arc<dyn DefinitionsApi>) -> Self {
-        Self { definitions, areas: OnceCell::new(), organisations: OnceCell::new(), readable: Mutex::default() }
+        Self {
+            definitions,
+            areas: OnceCell::new(),
+            organisations: OnceCell::new(),
+            submit_scopes: OnceCell::new(),
+            readable: Mutex::default(),
+            generations: None,
+            current: Mutex::default(),
+        }
+    }
+
+    /// Returns the directory keeping current versions while their metric's generation in
+    /// `generations` stays put. Only where every change reaches `generations`: shared through
+    /// Redis, or the definitions service in this process.
+    pub fn with_generations(mut self, generations: DataVersions) -> Self {
+        self.generations = Some(generations);
+        self
     }
 
     /// Returns the definitions API the directory reads.
@@ -204,14 +256,90 @@ impl Directory {
             .cloned()
     }
 
-    /// Returns the metric version a request names (see [`metric_version`]).
+    /// Returns what each organisation may submit for, by code: the area it governs and, for a
+    /// trust, the areas of the organisations it is listed under (built once from the
+    /// organisations).
+    pub async fn submit_scopes(&self, principal: &Principal) -> ServiceResult<Arc<HashMap<String, SubmitScope>>> {
+        self.submit_scopes
+            .get_or_try_init(|| async {
+                let organisations = self.organisations(principal).await?;
+                let governed: HashMap<&str, &str> = organisations
+                    .iter()
+                    .filter(|o| !o.area_code.is_empty())
+                    .map(|o| (o.code.as_str(), o.area_code.as_str()))
+                    .collect();
+                let scopes = organisations
+                    .iter()
+                    .map(|o| {
+                        let is_trust = o.r#type == OrganisationType::NhsTrust as i32;
+                        let parent_areas =
+                            o.parent_codes.iter().filter_map(|p| governed.get(p.as_str())).map(|a| (*a).to_owned());
+                        (o.code.clone(), SubmitScope::of(&o.area_code, is_trust, parent_areas))
+                    })
+                    .collect();
+                Ok(Arc::new(scopes))
+            })
+            .await
+            .cloned()
+    }
+
+    /// Returns the policy's decision on `organisation` submitting for area (or organisation)
+    /// `code`. The area's ancestors come from the hierarchies when this process has loaded
+    /// them, else from one look-up: explaining a decision does not load every area of England.
+    pub async fn submit_decision(
+        &self,
+        principal: &Principal,
+        organisation: &str,
+        code: &str,
+    ) -> ServiceResult<Decision> {
+        let scopes = self.submit_scopes(principal).await?;
+        let empty = SubmitScope::default();
+        let scope = scopes.get(organisation).unwrap_or(&empty);
+        let ancestors: Vec<String> = match self.areas.get() {
+            Some(index) => index.get(code).map(|a| a.ancestors.clone()).unwrap_or_default(),
+            None => match self.definitions.get_area(principal, GetAreaRequest { code: code.to_owned() }).await {
+                Ok(found) => found.area.map(|a| a.parents.into_iter().map(|p| p.code).collect()).unwrap_or_default(),
+                Err(error) if error.code == sharedmetrics_error::ErrorCode::NotFound => Vec::new(),
+                Err(error) => return Err(error),
+            },
+        };
+        Ok(policy::submit_scope(organisation, scope, code, &ancestors))
+    }
+
+    /// Returns the metric version a request names (see [`metric_version`]). The current
+    /// version (0) is kept per kind of caller until the metric's definition generation moves
+    /// (a new, published or deprecated version); it is read afresh while the generation cannot
+    /// be known (no shared generations, Redis down) and for metrics shared with partners
+    /// (whose audience moves with peer groups).
     pub async fn metric_version(
         &self,
         principal: &Principal,
         code: &str,
         version: u32,
     ) -> ServiceResult<MetricVersion> {
-        metric_version(self.definitions.as_ref(), principal, code, version).await
+        let generation = match &self.generations {
+            Some(generations) if version == 0 && !code.is_empty() => {
+                generations.current(&definition_generation(code)).await
+            }
+            _ => None,
+        };
+        let Some(generation) = generation else {
+            return metric_version(self.definitions.as_ref(), principal, code, version).await;
+        };
+        let key = caller_key(principal, code, 0);
+        if let Some((kept_at, kept)) = lock(&self.current).get(&key)
+            && *kept_at == generation
+        {
+            return Ok(kept.clone());
+        }
+        // Read after the generation: a change committed meanwhile moves it past what is kept.
+        let found = metric_version(self.definitions.as_ref(), principal, code, 0).await?;
+        if found.spec.as_ref().is_none_or(|s| s.visibility() != Visibility::Partners) {
+            let mut kept = lock(&self.current);
+            bounded(&mut kept, |_| true);
+            kept.insert(key, (generation, found.clone()));
+        }
+        Ok(found)
     }
 
     /// Returns a metric version for reading its data, as [`Directory::metric_version`] does, but
@@ -226,12 +354,7 @@ impl Directory {
         code: &str,
         version: u32,
     ) -> ServiceResult<MetricVersion> {
-        let key = format!(
-            "{code}@{version}:{}:{}:{}",
-            principal.organisation,
-            principal.is_national(),
-            principal.roles.iter().map(|r| r.name()).collect::<Vec<_>>().join(",")
-        );
+        let key = caller_key(principal, code, version);
         if version != 0
             && let Some((at, kept)) = lock(&self.readable).get(&key)
             && at.elapsed() < READABLE_VERSION_TTL
@@ -243,12 +366,7 @@ impl Directory {
         let partners = found.spec.as_ref().is_some_and(|s| s.visibility() == Visibility::Partners);
         if version != 0 && matches!(status, MetricStatus::Published | MetricStatus::Deprecated) && !partners {
             let mut kept = lock(&self.readable);
-            if kept.len() >= READABLE_VERSIONS_KEPT {
-                kept.retain(|_, (at, _)| at.elapsed() < READABLE_VERSION_TTL);
-                if kept.len() >= READABLE_VERSIONS_KEPT {
-                    kept.clear();
-                }
-            }
+            bounded(&mut kept, |(at, _)| at.elapsed() >= READABLE_VERSION_TTL);
             kept.insert(key, (Instant::now(), found.clone()));
         }
         Ok(found)

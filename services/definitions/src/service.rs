@@ -1,6 +1,7 @@
 //! [`DefinitionsService`]: the definitions API implemented on the database, with validation and
 //! the access policy applied to every call.
 
+use sharedmetrics_cache::DataVersions;
 use sharedmetrics_db::db_error;
 use std::collections::{HashMap, HashSet};
 
@@ -22,12 +23,27 @@ use sharedmetrics_grpc::paging::Window;
 #[derive(Clone)]
 pub struct DefinitionsService {
     db: DatabaseConnection,
+    generations: Option<DataVersions>,
 }
 
 impl DefinitionsService {
     /// Returns the service on `db` (migrated).
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self { db, generations: None }
+    }
+
+    /// Returns the service moving a metric's definition generation in `generations` after
+    /// every committed change to the metric, so directories may keep its current version.
+    pub fn with_generations(mut self, generations: DataVersions) -> Self {
+        self.generations = Some(generations);
+        self
+    }
+
+    /// Tells the directories that metric `code` changed (after the change is committed).
+    async fn changed(&self, code: &str) {
+        if let Some(generations) = &self.generations {
+            generations.bump(&crate::directory::definition_generation(code)).await;
+        }
     }
 }
 
@@ -228,6 +244,7 @@ impl crate::DefinitionsApi for DefinitionsService {
             row
         };
         txn.commit().await.map_err(db_error("committing a metric"))?;
+        self.changed(&spec.code).await;
         tracing::info!(metric = %spec.code, version, principal = %principal.id, "metric version created");
         Ok(CreateMetricResponse { version: Some(convert::metric_version(&row)) })
     }
@@ -320,6 +337,7 @@ impl crate::DefinitionsApi for DefinitionsService {
         let published = store::publish_version(&self.db, version, chrono::Utc::now())
             .await
             .map_err(db_error("publishing a metric version"))?;
+        self.changed(&request.code).await;
         tracing::info!(metric = %request.code, version = request.version, principal = %principal.id, "metric version published");
         Ok(PublishMetricVersionResponse { version: Some(convert::metric_version(&published)) })
     }
@@ -343,6 +361,7 @@ impl crate::DefinitionsApi for DefinitionsService {
         let row = store::deprecate_metric(&self.db, stored.row, &request.reason, chrono::Utc::now())
             .await
             .map_err(db_error("deprecating a metric"))?;
+        self.changed(&request.code).await;
         let stored = StoredMetric { row, versions: stored.versions };
         tracing::info!(metric = %request.code, principal = %principal.id, "metric deprecated");
         Ok(DeprecateMetricResponse { metric: Self::visible_metric(principal, &stored, &partners) })

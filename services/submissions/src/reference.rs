@@ -12,7 +12,7 @@ use sharedmetrics_access::Principal;
 use sharedmetrics_access::policy::{self, SubmitScope};
 use sharedmetrics_definitions::directory::{AreaIndex, Directory};
 use sharedmetrics_error::ServiceResult;
-use sharedmetrics_proto::sharedmetrics::common::v1::{AreaType, OrganisationType};
+use sharedmetrics_proto::sharedmetrics::common::v1::AreaType;
 use sharedmetrics_proto::sharedmetrics::definitions::v1::ListDimensionsRequest;
 use tokio::sync::RwLock;
 
@@ -28,7 +28,7 @@ pub struct Reference {
     /// Every area.
     pub areas: Arc<AreaIndex>,
     /// Organisations by code.
-    pub organisations: HashMap<String, OrganisationInfo>,
+    pub organisations: Arc<HashMap<String, OrganisationInfo>>,
     /// Codes of each dimension.
     pub dimensions: HashMap<String, HashSet<String>>,
 }
@@ -103,21 +103,7 @@ impl ReferenceCache {
 
     async fn load(&self, principal: &Principal) -> ServiceResult<Reference> {
         let areas = self.directory.areas(principal).await?;
-        let organisations = self.directory.organisations(principal).await?;
-        let governed: HashMap<&str, &str> = organisations
-            .iter()
-            .filter(|o| !o.area_code.is_empty())
-            .map(|o| (o.code.as_str(), o.area_code.as_str()))
-            .collect();
-        let organisations = organisations
-            .iter()
-            .map(|o| {
-                let is_trust = o.r#type == OrganisationType::NhsTrust as i32;
-                let parent_areas =
-                    o.parent_codes.iter().filter_map(|p| governed.get(p.as_str())).map(|a| (*a).to_owned());
-                (o.code.clone(), SubmitScope::of(&o.area_code, is_trust, parent_areas))
-            })
-            .collect();
+        let organisations = self.directory.submit_scopes(principal).await?;
         let dimensions = self
             .directory
             .definitions()
