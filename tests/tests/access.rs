@@ -14,7 +14,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use prost::Message;
-use sharedmetrics_e2e::{AuthChannel, BoxFuture, Sandbox, Scene, Suite};
+use sharedmetrics_e2e::{AuthChannel, BoxFuture, Sandbox, Scene, Suite, proportion};
 use sharedmetrics_error::ServiceError;
 use sharedmetrics_proto::sharedmetrics::access::v1::access_service_client::AccessServiceClient;
 use sharedmetrics_proto::sharedmetrics::access::v1::{self as access, Action, ExplainAccessRequest, ResourceKind};
@@ -22,7 +22,7 @@ use sharedmetrics_proto::sharedmetrics::benchmarking::v1::benchmarking_service_c
 use sharedmetrics_proto::sharedmetrics::benchmarking::v1::*;
 use sharedmetrics_proto::sharedmetrics::commitments::v1::commitments_service_client::CommitmentsServiceClient;
 use sharedmetrics_proto::sharedmetrics::commitments::v1::*;
-use sharedmetrics_proto::sharedmetrics::common::v1::{AreaType, CiMethod, PeriodType, Polarity, ValueType};
+use sharedmetrics_proto::sharedmetrics::common::v1::{AreaType, PeriodType, ValueType};
 use sharedmetrics_proto::sharedmetrics::definitions::v1::definitions_service_client::DefinitionsServiceClient;
 use sharedmetrics_proto::sharedmetrics::definitions::v1::*;
 use sharedmetrics_proto::sharedmetrics::submissions::v1::submissions_service_client::SubmissionsServiceClient;
@@ -168,22 +168,12 @@ fn refused_unless(pass: bool, code: Code) -> Expect {
 
 fn spec(code: &str, owners: &[&str], visibility: Visibility) -> MetricVersionSpec {
     MetricVersionSpec {
-        code: code.to_owned(),
         title: format!("Access test indicator {code}"),
-        value_type: ValueType::Proportion as i32,
-        multiplier: 100,
-        unit: "%".into(),
-        polarity: Polarity::HighIsGood as i32,
-        ci_method: CiMethod::Wilson as i32,
-        period_type: PeriodType::FinancialYear as i32,
-        area_types: vec![AreaType::Lsoa as i32, AreaType::LocalAuthorityDistrict as i32],
         owners: owners.iter().map(|o| (*o).to_owned()).collect(),
         visibility: visibility as i32,
-        dimensions: vec!["sex".into(), "imd_decile".into()],
         // One tag on every metric of this file, so an area profile can be asked for these only.
         tags: vec![TAG.into()],
-        valid_from: "2020-04-01".into(),
-        ..Default::default()
+        ..proportion(code)
     }
 }
 

@@ -6,10 +6,10 @@
 use std::path::{Path, PathBuf};
 
 use sharedmetrics::submit::{self, SubmitArgs, SubmitOutcome};
-use sharedmetrics_e2e::{Backend, Sandbox, Topology};
-use sharedmetrics_proto::sharedmetrics::common::v1::{AreaType, CiMethod, PeriodType, Polarity, ValueType};
+use sharedmetrics_e2e::{Backend, Sandbox, Topology, proportion};
+use sharedmetrics_proto::sharedmetrics::common::v1::AreaType;
 use sharedmetrics_proto::sharedmetrics::definitions::v1::definitions_service_client::DefinitionsServiceClient;
-use sharedmetrics_proto::sharedmetrics::definitions::v1::{CreateMetricRequest, MetricVersionSpec, Visibility};
+use sharedmetrics_proto::sharedmetrics::definitions::v1::{CreateMetricRequest, MetricVersionSpec};
 use sharedmetrics_proto::sharedmetrics::submissions::v1::QueryObservationsRequest;
 use sharedmetrics_proto::sharedmetrics::submissions::v1::submissions_service_client::SubmissionsServiceClient;
 
@@ -33,20 +33,10 @@ E01007124,2023/24,,20,100,,
 
 async fn create_metric(sandbox: &Sandbox) {
     let spec = MetricVersionSpec {
-        code: METRIC.into(),
         title: "CLI test proportion".into(),
-        value_type: ValueType::Proportion as i32,
-        multiplier: 100,
-        unit: "%".into(),
-        polarity: Polarity::HighIsGood as i32,
-        ci_method: CiMethod::Wilson as i32,
-        period_type: PeriodType::FinancialYear as i32,
         area_types: vec![AreaType::Lsoa as i32],
         dimensions: vec!["sex".into()],
-        owners: vec!["X24".into()],
-        visibility: Visibility::Public as i32,
-        valid_from: "2020-04-01".into(),
-        ..Default::default()
+        ..proportion(METRIC)
     };
     DefinitionsServiceClient::new(sandbox.admin())
         .create_metric(CreateMetricRequest { spec: Some(spec), new_version: false, publish: true })

@@ -74,6 +74,19 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// Returns a caller holding an API key of `organisation` with `roles`, named after the
+    /// organisation: the principal that in-process callers and tests act as.
+    pub fn api_key(organisation: &str, roles: &[Role]) -> Self {
+        Principal {
+            id: format!("key:{organisation}"),
+            kind: PrincipalKind::ApiKey,
+            organisation: organisation.to_owned(),
+            roles: roles.to_vec(),
+            key_id: None,
+            display_name: organisation.to_owned(),
+        }
+    }
+
     /// Returns whether the principal holds `role`.
     pub fn has_role(&self, role: Role) -> bool {
         self.roles.contains(&role)

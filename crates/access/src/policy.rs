@@ -665,17 +665,9 @@ fn role_list(principal: &Principal) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::PrincipalKind;
 
     fn principal(org: &str, roles: &[Role]) -> Principal {
-        Principal {
-            id: format!("key:{org}"),
-            kind: PrincipalKind::ApiKey,
-            organisation: org.into(),
-            roles: roles.to_vec(),
-            key_id: None,
-            display_name: org.into(),
-        }
+        Principal::api_key(org, roles)
     }
 
     #[test]

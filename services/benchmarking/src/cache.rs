@@ -185,17 +185,10 @@ impl Answers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sharedmetrics_access::{PrincipalKind, Role};
+    use sharedmetrics_access::Role;
 
     fn principal(organisation: &str, roles: &[Role]) -> Principal {
-        Principal {
-            id: format!("key:{organisation}"),
-            kind: PrincipalKind::ApiKey,
-            organisation: organisation.to_owned(),
-            roles: roles.to_vec(),
-            key_id: None,
-            display_name: organisation.to_owned(),
-        }
+        Principal::api_key(organisation, roles)
     }
 
     fn metric(generation: u64, insider: bool) -> MetricGeneration {

@@ -1,19 +1,12 @@
 //! Builders the unit tests share.
 
-use sharedmetrics_access::{Principal, PrincipalKind, Role};
+use sharedmetrics_access::{Principal, Role};
 
 use crate::observations::{Cell, CellState};
 
 /// Returns a national principal (reads everything).
 pub(crate) fn national() -> Principal {
-    Principal {
-        id: "key:X24-test".into(),
-        kind: PrincipalKind::ApiKey,
-        organisation: "X24".into(),
-        roles: vec![Role::National],
-        key_id: None,
-        display_name: "national".into(),
-    }
+    Principal::api_key("X24", &[Role::National])
 }
 
 /// Returns a visible cell with counts x of n.

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use sharedmetrics_access::{Principal, PrincipalKind, Role};
+use sharedmetrics_access::{Principal, Role};
 use sharedmetrics_benchmarking::{BenchmarkingApi, BenchmarkingService};
 use sharedmetrics_cache::{Cache, DataVersions};
 use sharedmetrics_config::{DatabaseConfig, Secret};
@@ -37,14 +37,7 @@ struct Harness {
 }
 
 fn principal(organisation: &str, roles: &[Role]) -> Principal {
-    Principal {
-        id: format!("key:{organisation}-test"),
-        kind: PrincipalKind::ApiKey,
-        organisation: organisation.to_owned(),
-        roles: roles.to_vec(),
-        key_id: None,
-        display_name: format!("{organisation} test"),
-    }
+    Principal::api_key(organisation, roles)
 }
 
 fn national() -> Principal {

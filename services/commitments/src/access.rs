@@ -52,18 +52,10 @@ pub fn check_report(principal: &Principal, organisation: &str) -> ServiceResult<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sharedmetrics_access::PrincipalKind;
     use sharedmetrics_error::ErrorCode;
 
     fn principal(org: &str, roles: &[Role]) -> Principal {
-        Principal {
-            id: format!("key:{org}"),
-            kind: PrincipalKind::ApiKey,
-            organisation: org.into(),
-            roles: roles.to_vec(),
-            key_id: None,
-            display_name: org.into(),
-        }
+        Principal::api_key(org, roles)
     }
 
     fn charter(visibility: CharterVisibility) -> charter::Model {

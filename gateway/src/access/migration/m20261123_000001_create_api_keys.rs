@@ -2,6 +2,7 @@
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
+use sharedmetrics_db::schema::{a, index};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -9,7 +10,6 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let a = Alias::new;
         manager
             .create_table(
                 Table::create()
@@ -27,14 +27,6 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("api_keys_organisation_idx")
-                    .table(a("api_keys"))
-                    .col(a("organisation_code"))
-                    .to_owned(),
-            )
-            .await
+        manager.create_index(index("api_keys", "api_keys_organisation_idx", &["organisation_code"])).await
     }
 }

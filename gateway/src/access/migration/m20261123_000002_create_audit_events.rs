@@ -2,6 +2,7 @@
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
+use sharedmetrics_db::schema::{a, index};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -9,7 +10,6 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let a = Alias::new;
         manager
             .create_table(
                 Table::create()
@@ -27,15 +27,6 @@ impl MigrationTrait for Migration {
             )
             .await?;
         // Org admins read their own organisation's events, newest first.
-        manager
-            .create_index(
-                Index::create()
-                    .name("audit_events_organisation_idx")
-                    .table(a("audit_events"))
-                    .col(a("organisation_code"))
-                    .col(a("id"))
-                    .to_owned(),
-            )
-            .await
+        manager.create_index(index("audit_events", "audit_events_organisation_idx", &["organisation_code", "id"])).await
     }
 }

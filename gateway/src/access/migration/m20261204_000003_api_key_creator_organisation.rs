@@ -3,6 +3,7 @@
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
+use sharedmetrics_db::schema::a;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -10,7 +11,6 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let a = Alias::new;
         // Keys made before this migration show an empty creator organisation: outside their
         // creator's organisation they say "another organisation".
         manager

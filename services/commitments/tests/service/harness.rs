@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
-use sharedmetrics_access::{Principal, PrincipalKind, Role};
+use sharedmetrics_access::{Principal, Role};
 use sharedmetrics_commitments::{CommitmentsApi, CommitmentsService, ObservationSource};
 use sharedmetrics_config::{DatabaseConfig, Secret};
 use sharedmetrics_error::{ServiceError, ServiceResult};
@@ -88,14 +88,7 @@ impl Harness {
 }
 
 pub fn principal(organisation: &str, roles: &[Role]) -> Principal {
-    Principal {
-        id: format!("key:{organisation}-test"),
-        kind: PrincipalKind::ApiKey,
-        organisation: organisation.to_owned(),
-        roles: roles.to_vec(),
-        key_id: None,
-        display_name: format!("{organisation} test"),
-    }
+    Principal::api_key(organisation, roles)
 }
 
 pub const ALL_ORG_ROLES: &[Role] = &[Role::OrgAdmin, Role::Steward, Role::Submitter, Role::Reader];

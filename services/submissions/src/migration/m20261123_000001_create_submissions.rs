@@ -3,6 +3,7 @@
 use sea_orm::{ConnectionTrait, DbBackend};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
+use sharedmetrics_db::schema::{a, index};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -14,7 +15,6 @@ const LAST_PARTITION_YEAR: i32 = 2040;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let a = Alias::new;
         manager
             .create_table(
                 Table::create()
@@ -44,14 +44,7 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("submissions_metric_idx")
-                    .table(a("submissions"))
-                    .col(a("metric_code"))
-                    .col(a("submitted_at_us"))
-                    .to_owned(),
-            )
+            .create_index(index("submissions", "submissions_metric_idx", &["metric_code", "submitted_at_us"]))
             .await?;
 
         manager
