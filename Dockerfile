@@ -1,21 +1,18 @@
-# The sharedmetrics image: the one binary, the starter catalogue (data/catalogue) and the
-# reference data (../shared/data), running as an unprivileged user. Every component of the Helm
-# chart (helm/sharedmetrics) runs this image with different args.
+# The sharedmetrics image: the one binary, which carries its reference data and starter
+# catalogue (data/), running as an unprivileged user. Every component of the Helm chart
+# (helm/sharedmetrics) runs this image with different args. From the repository:
 #
-# The build context is the folder that holds both this repository (main/) and shared/, because
-# the reference data lives beside the repository, in ../shared/data. From the repository:
+#   docker build -t sharedmetrics:0.1.0 .
 #
-#   docker build -f Dockerfile -t sharedmetrics:0.1.0 ..
-#
-# Dockerfile.dockerignore (read by BuildKit, the default builder since Docker 23) limits the
-# context to main/ (without target/) and shared/data/.
+# Dockerfile.dockerignore (read by BuildKit, the default builder since Docker 23) keeps target/
+# and local databases out of the context.
 #
 # Not built in this workplace: it has no docker engine. scripts/helm-lint.sh checks the chart
 # that runs the image, not the image.
 
 FROM rust:1-bookworm AS builder
 WORKDIR /src
-COPY main/ ./
+COPY ./ ./
 # Cache mounts keep the registry and target/ between builds; the binary is copied out of the
 # cached target/ into the layer.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
@@ -33,15 +30,12 @@ RUN groupadd --system --gid 10001 sharedmetrics \
        --shell /usr/sbin/nologin sharedmetrics \
     && install -d -o 10001 -g 10001 -m 0750 /var/lib/sharedmetrics
 COPY --from=builder /out/sharedmetrics /usr/local/bin/sharedmetrics
-COPY main/data/catalogue/ /usr/share/sharedmetrics/catalogue/
-COPY shared/data/ /usr/share/sharedmetrics/reference-data/
-# Where the data is, and listeners on every interface (the binary's defaults are 127.0.0.1).
+# Listeners on every interface (the binary's defaults are 127.0.0.1); the reference data is in
+# the binary (reference_data.dir points at newer files when a deployment has them).
 # The working directory is the user's own, so the embedded default (SQLite at
 # data/sharedmetrics.db, admin key at data/admin-api-key) works in a plain `docker run`;
 # mount a volume on /var/lib/sharedmetrics to keep it.
-ENV SHAREDMETRICS__REFERENCE_DATA__DIR=/usr/share/sharedmetrics/reference-data \
-    SHAREDMETRICS__REFERENCE_DATA__CATALOGUE_DIR=/usr/share/sharedmetrics/catalogue \
-    SHAREDMETRICS__GATEWAY__GRPC_ADDR=0.0.0.0:50051 \
+ENV SHAREDMETRICS__GATEWAY__GRPC_ADDR=0.0.0.0:50051 \
     SHAREDMETRICS__GATEWAY__HTTP_ADDR=0.0.0.0:8080 \
     SHAREDMETRICS__SERVICES__DEFINITIONS__LISTEN_ADDR=0.0.0.0:50061 \
     SHAREDMETRICS__SERVICES__SUBMISSIONS__LISTEN_ADDR=0.0.0.0:50062 \

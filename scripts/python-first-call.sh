@@ -12,8 +12,6 @@ export SHAREDMETRICS__DATABASE__URL="sqlite://$scratch/sm.db?mode=rwc"
 export SHAREDMETRICS__GATEWAY__GRPC_ADDR="127.0.0.1:$grpc_port"
 export SHAREDMETRICS__GATEWAY__HTTP_ADDR="127.0.0.1:$http_port"
 export SHAREDMETRICS__BOOTSTRAP__ADMIN_KEY_FILE="$scratch/admin-api-key"
-export SHAREDMETRICS__REFERENCE_DATA__DIR="$root/../shared/data"
-export SHAREDMETRICS__REFERENCE_DATA__CATALOGUE_DIR="$root/data/catalogue"
 "$binary" serve >"$scratch/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$scratch"' EXIT

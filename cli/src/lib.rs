@@ -6,13 +6,13 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
 use sea_orm::DatabaseConnection;
 use sharedmetrics_access::PrincipalCodec;
 use sharedmetrics_config::{Config, Target};
+use sharedmetrics_definitions::import::Folder;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -99,15 +99,11 @@ pub async fn migrate(db: &DatabaseConnection, roles: &[Target]) -> anyhow::Resul
 }
 
 /// Imports the reference data and the starter catalogue into an empty store.
-pub async fn import_reference_data(
-    db: &DatabaseConnection,
-    data_dir: &Path,
-    catalogue_dir: &Path,
-) -> anyhow::Result<()> {
+pub async fn import_reference_data(db: &DatabaseConnection, data: &Folder, catalogue: &Folder) -> anyhow::Result<()> {
     let started = Instant::now();
-    match sharedmetrics_definitions::import::import_reference_data(db, data_dir)
+    match sharedmetrics_definitions::import::import_reference_data(db, data)
         .await
-        .with_context(|| format!("importing reference data from {}", data_dir.display()))?
+        .with_context(|| format!("importing reference data from {}", data.describe()))?
     {
         Some(report) => tracing::info!(
             areas = ?report.areas,
@@ -118,9 +114,9 @@ pub async fn import_reference_data(
         ),
         None => tracing::debug!("reference data already present"),
     }
-    match sharedmetrics_definitions::import::import_catalogue(db, catalogue_dir)
+    match sharedmetrics_definitions::import::import_catalogue(db, catalogue)
         .await
-        .with_context(|| format!("importing the starter catalogue from {}", catalogue_dir.display()))?
+        .with_context(|| format!("importing the starter catalogue from {}", catalogue.describe()))?
     {
         Some(report) => tracing::info!(
             dimensions = report.dimensions,
@@ -134,10 +130,10 @@ pub async fn import_reference_data(
 }
 
 /// Imports the versioned reference values (the real Living Wage) into an empty store.
-pub async fn import_reference_values(db: &DatabaseConnection, dir: &Path) -> anyhow::Result<()> {
-    let report = sharedmetrics_commitments::import::import_reference_values(db, dir)
+pub async fn import_reference_values(db: &DatabaseConnection, values: &Folder) -> anyhow::Result<()> {
+    let report = sharedmetrics_commitments::import::import_reference_values(db, values)
         .await
-        .with_context(|| format!("importing reference values from {}", dir.display()))?;
+        .with_context(|| format!("importing reference values from {}", values.describe()))?;
     tracing::debug!(?report, "reference values checked");
     Ok(())
 }
@@ -193,10 +189,16 @@ async fn prepare_store(config: &Config, roles: &[Target]) -> anyhow::Result<Opti
         migrate(&db, roles).await?;
     }
     if has(Target::Definitions) && config.reference_data.import_on_start {
-        import_reference_data(&db, &config.reference_data.dir, &config.reference_data.catalogue_dir).await?;
+        let reference = &config.reference_data;
+        import_reference_data(
+            &db,
+            &Folder::reference_data(Some(&reference.dir)),
+            &Folder::catalogue(Some(&reference.catalogue_dir)),
+        )
+        .await?;
     }
     if has(Target::Commitments) && config.reference_data.import_on_start {
-        import_reference_values(&db, &config.reference_data.values_dir).await?;
+        import_reference_values(&db, &Folder::values(Some(&config.reference_data.values_dir))).await?;
     }
     Ok(Some(db))
 }

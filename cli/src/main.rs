@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use sharedmetrics::config::{Config, Target};
 use sharedmetrics::submit::{self, SubmitArgs};
+use sharedmetrics_definitions::import::Folder;
 
 /// The sharedmetrics platform: shared health-inequality indicators, benchmarking and anchor commitments.
 #[derive(Parser)]
@@ -30,10 +31,10 @@ enum Command {
     Migrate,
     /// Imports the reference data and the starter catalogue into an empty store and exits.
     ImportReferenceData {
-        /// Folder with geography/ and organisations/ (default: the configured reference_data.dir).
+        /// Folder with geography/ and organisations/ (default: the configured reference_data.dir, else built in).
         #[arg(long)]
         dir: Option<PathBuf>,
-        /// Folder with dimensions.json and metrics.json (default: reference_data.catalogue_dir).
+        /// Folder with dimensions.json and metrics.json (default: reference_data.catalogue_dir, else built in).
         #[arg(long)]
         catalogue: Option<PathBuf>,
     },
@@ -47,7 +48,20 @@ enum Command {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<ExitCode> {
+async fn main() -> ExitCode {
+    // A failure is one line, the causes joined by ": " (the file, the line and the problem for
+    // bad reference data), with no backtrace: it is read by operators, not developers.
+    match run().await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Parses the command line and runs its command.
+async fn run() -> anyhow::Result<ExitCode> {
     // Usage errors exit with 1, not clap's 2: `submit` keeps 2 for "committed with rejected rows".
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -99,10 +113,16 @@ async fn main() -> anyhow::Result<ExitCode> {
         Command::ImportReferenceData { dir, catalogue } => {
             let db = sharedmetrics_db::connect(&config.database).await?;
             sharedmetrics::migrate(&db, &Target::ROLES).await?;
-            let dir = dir.unwrap_or(config.reference_data.dir.clone());
-            let catalogue = catalogue.unwrap_or(config.reference_data.catalogue_dir.clone());
-            sharedmetrics::import_reference_data(&db, &dir, &catalogue).await?;
-            sharedmetrics::import_reference_values(&db, &config.reference_data.values_dir).await?;
+            let reference = &config.reference_data;
+            let dir = dir.unwrap_or(reference.dir.clone());
+            let catalogue = catalogue.unwrap_or(reference.catalogue_dir.clone());
+            sharedmetrics::import_reference_data(
+                &db,
+                &Folder::reference_data(Some(&dir)),
+                &Folder::catalogue(Some(&catalogue)),
+            )
+            .await?;
+            sharedmetrics::import_reference_values(&db, &Folder::values(Some(&reference.values_dir))).await?;
             println!("reference data and catalogue are loaded");
             Ok(ExitCode::SUCCESS)
         }

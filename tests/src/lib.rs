@@ -110,10 +110,6 @@ async fn sweep_stale_databases(admin: &sea_orm::DatabaseConnection, now: u64) ->
     Ok(())
 }
 
-fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the workspace").to_owned()
-}
-
 fn postgres_server_url() -> String {
     std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
 }
@@ -160,7 +156,6 @@ impl Sandbox {
                 (format!("{postgres_server}/{name}"), Some(name))
             }
         };
-        let root = workspace_root();
         let database_url_copy = database_url.clone();
         let mut config = Config::default();
         config.database.url = Secret::new(database_url);
@@ -171,9 +166,6 @@ impl Sandbox {
         config.services.commitments.listen_addr = "127.0.0.1:0".parse()?;
         config.services.benchmarking.listen_addr = "127.0.0.1:0".parse()?;
         config.services.internal_token = Secret::new(format!("token-{run}"));
-        config.reference_data.dir = root.parent().expect("a parent").join("shared/data");
-        config.reference_data.catalogue_dir = root.join("data/catalogue");
-        config.reference_data.values_dir = root.join("data/reference");
         config.bootstrap.admin_key_file = PathBuf::new();
         // Many sandboxes share two cores: build the area hierarchy only where a test needs it.
         config.reference_data.preload = false;

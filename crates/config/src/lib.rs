@@ -357,11 +357,12 @@ impl Default for RedisConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ReferenceDataConfig {
-    /// Folder holding `geography/` and `organisations/` (see ../shared/data/README.md).
+    /// Folder holding newer `geography/` and `organisations/` files (see data/REFERENCE-DATA.md);
+    /// empty (the default): the copies built into the binary.
     pub dir: PathBuf,
-    /// Folder holding `dimensions.json` and `metrics.json`.
+    /// Folder holding a newer `dimensions.json` and `metrics.json`; empty: built in.
     pub catalogue_dir: PathBuf,
-    /// Folder holding versioned reference values (`real_living_wage.json`).
+    /// Folder holding newer versioned reference values (`real_living_wage.json`); empty: built in.
     pub values_dir: PathBuf,
     /// Imports the reference data and catalogue on start when the store has none.
     pub import_on_start: bool,
@@ -373,9 +374,10 @@ pub struct ReferenceDataConfig {
 impl Default for ReferenceDataConfig {
     fn default() -> Self {
         Self {
-            dir: PathBuf::from("../shared/data"),
-            catalogue_dir: PathBuf::from("data/catalogue"),
-            values_dir: PathBuf::from("data/reference"),
+            // The binary carries its reference data: it starts from any folder.
+            dir: PathBuf::new(),
+            catalogue_dir: PathBuf::new(),
+            values_dir: PathBuf::new(),
             import_on_start: true,
             preload: true,
         }

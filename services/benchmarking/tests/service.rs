@@ -4,7 +4,7 @@
 //! answer is checked against figures summed by hand here and limits from the statistics crate.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use sharedmetrics_access::{Principal, Role};
@@ -59,13 +59,18 @@ impl Harness {
         let db = sharedmetrics_db::connect(&config).await.expect("the database");
         sharedmetrics_db::migrate::<sharedmetrics_definitions::Migrator>(&db, "definitions").await.expect("migrated");
         sharedmetrics_db::migrate::<sharedmetrics_submissions::Migrator>(&db, "submissions").await.expect("migrated");
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        sharedmetrics_definitions::import::import_reference_data(&db, &root.join("../shared/data"))
-            .await
-            .expect("reference data");
-        sharedmetrics_definitions::import::import_catalogue(&db, &root.join("data/catalogue"))
-            .await
-            .expect("catalogue");
+        sharedmetrics_definitions::import::import_reference_data(
+            &db,
+            &sharedmetrics_definitions::import::Folder::reference_data(None),
+        )
+        .await
+        .expect("reference data");
+        sharedmetrics_definitions::import::import_catalogue(
+            &db,
+            &sharedmetrics_definitions::import::Folder::catalogue(None),
+        )
+        .await
+        .expect("catalogue");
         let definitions: Arc<dyn DefinitionsApi> =
             Arc::new(sharedmetrics_definitions::DefinitionsService::new(db.clone()));
         let cache = Cache::in_process("bench-test:");

@@ -4,13 +4,12 @@
 //! version with a different value is refused (a published version is never edited: a correction
 //! is a new data version), and the whole file loads in one transaction or not at all.
 
-use std::collections::HashSet;
-use std::path::Path;
-
 use anyhow::{Context, bail};
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use serde::Deserialize;
 use sharedmetrics_periods::{Period, PeriodType};
+use sharedmetrics_reference::Folder;
+use std::collections::HashSet;
 
 use crate::entity::reference_value;
 use crate::store;
@@ -50,19 +49,21 @@ struct RateRow {
     published: String,
 }
 
-/// Imports the reference values in `dir` (the workspace's `data/reference`).
-pub async fn import_reference_values(db: &DatabaseConnection, dir: &Path) -> anyhow::Result<ReferenceImportReport> {
-    let path = dir.join(REAL_LIVING_WAGE_FILE);
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let file: RatesFile = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+/// Imports the reference values of `folder` (built in: the workspace's `data/reference`).
+pub async fn import_reference_values(
+    db: &DatabaseConnection,
+    folder: &Folder,
+) -> anyhow::Result<ReferenceImportReport> {
+    let path = folder.name_of(REAL_LIVING_WAGE_FILE);
+    let file: RatesFile = folder.read_json(REAL_LIVING_WAGE_FILE)?;
     if file.kind != REAL_LIVING_WAGE {
-        bail!("{}: kind {:?} is not {REAL_LIVING_WAGE:?}", path.display(), file.kind);
+        bail!("{path}: kind {:?} is not {REAL_LIVING_WAGE:?}", file.kind);
     }
     let now = chrono::Utc::now();
     let mut rows = Vec::new();
     let mut seen = HashSet::new();
     for (i, row) in file.rows.iter().enumerate() {
-        let at = || format!("{} row {}", path.display(), i + 1);
+        let at = || format!("{path} row {}", i + 1);
         Period::parse_as(&row.valid_period, PeriodType::FinancialYear).with_context(at)?;
         if !seen.insert((row.valid_period.clone(), row.data_version)) {
             bail!("{}: {} appears twice in data version {}", at(), row.valid_period, row.data_version);
@@ -102,8 +103,7 @@ pub async fn import_reference_values(db: &DatabaseConnection, dir: &Path) -> any
         match stored {
             Some(stored) if stored.value == row.value && stored.published == row.published => report.unchanged += 1,
             Some(stored) => bail!(
-                "{}: data version {} of {} {} {} is already loaded as {} (published {}); a correction is a new data version",
-                path.display(),
+                "{path}: data version {} of {} {} {} is already loaded as {} (published {}); a correction is a new data version",
                 row.data_version,
                 row.kind,
                 row.scope,
@@ -149,8 +149,7 @@ mod tests {
 
     #[test]
     fn the_data_file_holds_every_rate_of_the_issue() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/reference").join(REAL_LIVING_WAGE_FILE);
-        let file: RatesFile = serde_json::from_str(&std::fs::read_to_string(path).expect("the file")).expect("json");
+        let file: RatesFile = Folder::values(None).read_json(REAL_LIVING_WAGE_FILE).expect("the built-in file");
         let rates: Vec<(&str, f64, f64)> =
             file.rows.iter().map(|r| (r.valid_period.as_str(), r.uk, r.london)).collect();
         assert_eq!(

@@ -251,10 +251,12 @@ async fn a_real_living_wage_figure_needs_the_rate_of_its_year(h: &Harness) {
         .expect("2025/26 has a rate");
     let error = report(h, &trust(), &created.commitment_id, "2026/27-Q1", 5_900.0, Some(6_000.0)).await.unwrap_err();
     assert_eq!(violations(&error), pair("period_code", "NO_REFERENCE_VALUE"), "2026/27's rate is not in the data yet");
-    let again =
-        sharedmetrics_commitments::import::import_reference_values(&h.db, &workspace_root().join("data/reference"))
-            .await
-            .expect("a second import");
+    let again = sharedmetrics_commitments::import::import_reference_values(
+        &h.db,
+        &sharedmetrics_definitions::import::Folder::values(None),
+    )
+    .await
+    .expect("a second import");
     assert_eq!((again.inserted, again.unchanged), (0, 20), "the import is idempotent");
 }
 

@@ -1,10 +1,10 @@
-//! Loads the reference data (../shared/data: every LSOA with IMD 2019, wards, districts,
-//! regions, ICBs, NHS England regions, trusts and councils) and the starter catalogue
-//! (data/catalogue: dimensions, national bodies, metrics). Both are real imports of the files,
-//! run once into an empty store, in one transaction each, so a failed import leaves nothing.
+//! Loads the reference data (data/geography and data/organisations, built into the binary or
+//! read from a configured folder: every LSOA with IMD 2019, wards, districts, regions, ICBs, NHS
+//! England regions, trusts and councils) and the starter catalogue (data/catalogue: dimensions,
+//! national bodies, metrics). Both are real imports of the files, run once into an empty store,
+//! in one transaction each, so a failed import leaves nothing.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::Path;
 
 use anyhow::{Context, bail};
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, TransactionTrait};
@@ -18,6 +18,9 @@ use sharedmetrics_proto::sharedmetrics::definitions::v1::{MetricStatus, MetricVe
 use crate::convert;
 use crate::entity::{area, area_ancestor, dimension, dimension_code, metric, organisation, organisation_parent};
 use crate::store;
+
+/// Where the reference files come from: the binary's own copies or a configured folder.
+pub use sharedmetrics_reference::Folder;
 
 /// GSS code of England.
 pub const ENGLAND: &str = "E92000001";
@@ -105,15 +108,6 @@ struct IcbTrustRow {
     trust_name: String,
 }
 
-fn read_csv<T: for<'de> Deserialize<'de>>(path: &Path) -> anyhow::Result<Vec<T>> {
-    let mut reader = csv::Reader::from_path(path).with_context(|| format!("opening {}", path.display()))?;
-    reader
-        .deserialize()
-        .enumerate()
-        .map(|(i, row)| row.with_context(|| format!("{} row {}", path.display(), i + 2)))
-        .collect()
-}
-
 /// Normalises a council or district name for matching: lowercase letters only, without the
 /// words that differ between the ODS council name and the ONS district name.
 fn name_key(name: &str) -> String {
@@ -152,11 +146,11 @@ const COUNCIL_NAME_ALIASES: &[(&str, &str)] = &[
 ];
 
 /// Imports the reference data into an empty store; does nothing when areas exist.
-pub async fn import_reference_data(db: &DatabaseConnection, dir: &Path) -> anyhow::Result<Option<ImportReport>> {
+pub async fn import_reference_data(db: &DatabaseConnection, folder: &Folder) -> anyhow::Result<Option<ImportReport>> {
     if store::count_areas(db).await? > 0 {
         return Ok(None);
     }
-    let files = ReferenceFiles::read(dir)?;
+    let files = ReferenceFiles::read(folder)?;
     let mut report = ImportReport::default();
     let mut areas: Vec<area::Model> = Vec::new();
     let districts = push_regions_and_districts(&mut areas, &files.lsoas, &files.regions)?;
@@ -191,19 +185,17 @@ struct ReferenceFiles {
 }
 
 impl ReferenceFiles {
-    /// Reads every file of the reference data directory.
-    fn read(dir: &Path) -> anyhow::Result<Self> {
-        let geography = dir.join("geography");
-        let organisations_dir = dir.join("organisations");
+    /// Reads every file of the reference data.
+    fn read(folder: &Folder) -> anyhow::Result<Self> {
         Ok(Self {
-            lsoas: read_csv(&geography.join("lsoa11_imd2019.csv"))?,
-            wards: read_csv(&geography.join("lsoa11_ward19.csv"))?,
-            regions: read_csv(&geography.join("lad18_region18.csv"))?,
-            trusts: read_csv(&organisations_dir.join("nhs_trusts.csv"))?,
-            icbs: read_csv(&organisations_dir.join("icbs.csv"))?,
-            nhs_regions: read_csv(&organisations_dir.join("nhs_england_regions.csv"))?,
-            icb_councils: read_csv(&organisations_dir.join("icb_local_authorities.csv"))?,
-            icb_trusts: read_csv(&organisations_dir.join("icb_trusts.csv"))?,
+            lsoas: folder.read_csv("geography/lsoa11_imd2019.csv")?,
+            wards: folder.read_csv("geography/lsoa11_ward19.csv")?,
+            regions: folder.read_csv("geography/lad18_region18.csv")?,
+            trusts: folder.read_csv("organisations/nhs_trusts.csv")?,
+            icbs: folder.read_csv("organisations/icbs.csv")?,
+            nhs_regions: folder.read_csv("organisations/nhs_england_regions.csv")?,
+            icb_councils: folder.read_csv("organisations/icb_local_authorities.csv")?,
+            icb_trusts: folder.read_csv("organisations/icb_trusts.csv")?,
         })
     }
 }
@@ -619,17 +611,12 @@ impl CatalogueMetric {
 
 /// Loads the starter catalogue (dimensions, national bodies, metrics as published version 1)
 /// into a store that has none of them; each metric is validated as CreateMetric would.
-pub async fn import_catalogue(db: &DatabaseConnection, dir: &Path) -> anyhow::Result<Option<ImportReport>> {
+pub async fn import_catalogue(db: &DatabaseConnection, folder: &Folder) -> anyhow::Result<Option<ImportReport>> {
     if !store::list_metric_rows(db).await?.is_empty() || !store::list_dimensions(db).await?.is_empty() {
         return Ok(None);
     }
-    let read = |name: &str| -> anyhow::Result<String> {
-        let path = dir.join(name);
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
-    };
-    let dimensions: DimensionsFile =
-        serde_json::from_str(&read("dimensions.json")?).context("parsing dimensions.json")?;
-    let catalogue: CatalogueFile = serde_json::from_str(&read("metrics.json")?).context("parsing metrics.json")?;
+    let dimensions: DimensionsFile = folder.read_json("dimensions.json")?;
+    let catalogue: CatalogueFile = folder.read_json("metrics.json")?;
     let mut report = ImportReport {
         dimensions: dimensions.dimensions.len(),
         metrics: catalogue.metrics.len(),

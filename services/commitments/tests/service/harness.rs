@@ -2,7 +2,7 @@
 //! services migrated, the real reference data, catalogue and reference values loaded, and the
 //! principals and request builders the scenarios share.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -29,10 +29,6 @@ pub enum Backend {
     Postgres,
 }
 
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 pub fn postgres_server_url() -> String {
     std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
 }
@@ -55,16 +51,24 @@ impl Harness {
         let db = sharedmetrics_db::connect(&config).await.expect("the database");
         sharedmetrics_db::migrate::<sharedmetrics_definitions::Migrator>(&db, "definitions").await.expect("migrated");
         sharedmetrics_db::migrate::<sharedmetrics_commitments::Migrator>(&db, "commitments").await.expect("migrated");
-        let root = workspace_root();
-        sharedmetrics_definitions::import::import_reference_data(&db, &root.join("../shared/data"))
-            .await
-            .expect("reference data");
-        sharedmetrics_definitions::import::import_catalogue(&db, &root.join("data/catalogue"))
-            .await
-            .expect("catalogue");
-        let report = sharedmetrics_commitments::import::import_reference_values(&db, &root.join("data/reference"))
-            .await
-            .expect("reference values");
+        sharedmetrics_definitions::import::import_reference_data(
+            &db,
+            &sharedmetrics_definitions::import::Folder::reference_data(None),
+        )
+        .await
+        .expect("reference data");
+        sharedmetrics_definitions::import::import_catalogue(
+            &db,
+            &sharedmetrics_definitions::import::Folder::catalogue(None),
+        )
+        .await
+        .expect("catalogue");
+        let report = sharedmetrics_commitments::import::import_reference_values(
+            &db,
+            &sharedmetrics_definitions::import::Folder::values(None),
+        )
+        .await
+        .expect("reference values");
         assert_eq!(report.inserted, 20, "ten years of UK and London rates");
         let definitions: Arc<dyn sharedmetrics_definitions::DefinitionsApi> =
             Arc::new(sharedmetrics_definitions::DefinitionsService::new(db.clone()));
