@@ -110,6 +110,15 @@ async fn an_lsoa_has_its_deprivation_population_and_parents(sandbox: &Scene) {
         liverpool.parents
     );
     assert!(liverpool.parents.iter().any(|p| p.r#type == AreaType::NhsRegion as i32), "{:?}", liverpool.parents);
+    // ... through its sub-ICB location (LSOA → sub-ICB location → ICB), one of England's 106.
+    assert!(liverpool.parents.iter().any(|p| p.r#type == AreaType::SubIcbLocation as i32), "{:?}", liverpool.parents);
+    let sub_icbs = client(sandbox.admin())
+        .list_areas(ListAreasRequest { r#type: AreaType::SubIcbLocation as i32, page_size: 1000, ..Default::default() })
+        .await
+        .expect("sub-ICB locations are listed")
+        .into_inner()
+        .areas;
+    assert_eq!(sub_icbs.len(), 106);
 
     let missing = client(sandbox.admin()).get_area(GetAreaRequest { code: "E01999999".to_owned() }).await.unwrap_err();
     assert_eq!(missing.code(), Code::NotFound);

@@ -233,6 +233,7 @@ pub(crate) async fn benchmark_spec(
                 t @ (AreaType::Ward
                 | AreaType::LocalAuthorityDistrict
                 | AreaType::UpperTierLocalAuthority
+                | AreaType::SubIcbLocation
                 | AreaType::Icb
                 | AreaType::NhsRegion
                 | AreaType::Region

@@ -25,11 +25,12 @@ use crate::DefinitionsApi;
 pub const ENGLAND: &str = "E92000001";
 
 /// Area types from the smallest to the largest, the order aggregation looks for source data in.
-pub const FINEST_FIRST: [AreaType; 8] = [
+pub const FINEST_FIRST: [AreaType; 9] = [
     AreaType::Lsoa,
     AreaType::Ward,
     AreaType::LocalAuthorityDistrict,
     AreaType::UpperTierLocalAuthority,
+    AreaType::SubIcbLocation,
     AreaType::Icb,
     AreaType::Region,
     AreaType::NhsRegion,

@@ -28,14 +28,17 @@ pub const ENGLAND: &str = "E92000001";
 const CHUNK: usize = 1_000;
 
 /// What an import wrote.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct ImportReport {
     /// Areas by type label.
     pub areas: BTreeMap<String, usize>,
     /// Organisations by type label.
     pub organisations: BTreeMap<String, usize>,
-    /// Districts whose ICB the reference data does not give (two-tier districts).
+    /// Districts none of whose LSOAs lies in an ICB (0 with the 2022 lookup).
     pub districts_without_icb: usize,
+    /// Districts whose LSOAs lie in more than one ICB, with each ICB's share of the district's
+    /// population, largest first.
+    pub districts_straddling_icbs: BTreeMap<String, Vec<(String, f64)>>,
     /// Dimensions loaded.
     pub dimensions: usize,
     /// Metrics loaded.
@@ -59,6 +62,18 @@ struct WardRow {
     wd19cd: String,
     wd19nm: String,
     lad19cd: String,
+}
+
+/// One LSOA's row of the NHS lookup: its sub-ICB location and ICB (2022), by code.
+#[derive(Deserialize)]
+struct NhsLookupRow {
+    lsoa11_code: String,
+    sicbl22_name: String,
+    sicbl22_code: String,
+    /// The ICB's GSS code (2022).
+    icb22_code: String,
+    /// The ICB's ODS code, which the 2023 change of two ICBs' GSS codes left alone.
+    icb22_code_h: String,
 }
 
 #[derive(Deserialize)]
@@ -93,7 +108,6 @@ struct NhsRegionRow {
 
 #[derive(Deserialize)]
 struct IcbCouncilRow {
-    icb_gss_code: String,
     icb_ods_code: String,
     local_authority_ods_code: String,
     local_authority_name: String,
@@ -151,25 +165,88 @@ pub async fn import_reference_data(db: &DatabaseConnection, folder: &Folder) -> 
         return Ok(None);
     }
     let files = ReferenceFiles::read(folder)?;
+    let built = build(&files)?;
+    store_reference_data(db, built.areas, built.ancestors, built.organisations, built.parents).await?;
+    Ok(Some(built.report))
+}
+
+/// Everything an import writes, built from the files before anything is stored.
+struct Built {
+    areas: Vec<area::Model>,
+    ancestors: Vec<area_ancestor::Model>,
+    organisations: BTreeMap<String, organisation::Model>,
+    parents: Vec<organisation_parent::Model>,
+    report: ImportReport,
+}
+
+/// Builds the areas, their ancestors and the organisations from the files.
+fn build(files: &ReferenceFiles) -> anyhow::Result<Built> {
     let mut report = ImportReport::default();
     let mut areas: Vec<area::Model> = Vec::new();
     let districts = push_regions_and_districts(&mut areas, &files.lsoas, &files.regions)?;
     push_nhs_regions_and_icbs(&mut areas, &files.nhs_regions, &files.icbs, &files.icb_trusts);
-    let districts_by_name = DistrictsByName::new(&districts);
-    let icb_of_district = icb_of_district(&files.icb_councils, &districts_by_name);
-    report.districts_without_icb = districts.len() - icb_of_district.len();
-    push_wards_and_lsoas(&mut areas, &files.wards, &files.lsoas, &icb_of_district)?;
+    let sub_icb_of_lsoa = push_sub_icb_locations(&mut areas, &files.nhs_lookup, &files.icbs)?;
+    push_wards_and_lsoas(&mut areas, &files.wards, &files.lsoas, &sub_icb_of_lsoa)?;
     let ancestors = ancestor_links(&areas);
     sum_populations(&mut areas, &ancestors);
+    report.districts_straddling_icbs = icb_shares_of_districts(&areas, &ancestors);
+    let districts_with_icb: HashSet<&str> = ancestors
+        .iter()
+        .filter(|l| districts.contains_key(l.ancestor_code.as_str()))
+        .filter(|l| sub_icb_of_lsoa.contains_key(l.area_code.as_str()))
+        .map(|l| l.ancestor_code.as_str())
+        .collect();
+    report.districts_without_icb = districts.len() - districts_with_icb.len();
     for a in &areas {
         *report.areas.entry(a.area_type.clone()).or_default() += 1;
     }
-    let (orgs, parents) = organisations(&files, &districts_by_name);
-    for o in orgs.values() {
+    let districts_by_name = DistrictsByName::new(&districts);
+    let (organisations, parents) = organisations(files, &districts_by_name);
+    for o in organisations.values() {
         *report.organisations.entry(o.organisation_type.clone()).or_default() += 1;
     }
-    store_reference_data(db, areas, ancestors, orgs, parents).await?;
-    Ok(Some(report))
+    Ok(Built { areas, ancestors, organisations, parents, report })
+}
+
+/// Returns, for each district whose LSOAs lie in more than one ICB, each ICB's share of the
+/// district's population, largest first.
+fn icb_shares_of_districts(
+    areas: &[area::Model],
+    ancestors: &[area_ancestor::Model],
+) -> BTreeMap<String, Vec<(String, f64)>> {
+    let by_code: HashMap<&str, &area::Model> = areas.iter().map(|a| (a.code.as_str(), a)).collect();
+    let type_of = |code: &str| by_code.get(code).map(|a| a.area_type.as_str());
+    let (district, icb) = (AreaType::LocalAuthorityDistrict.label(), AreaType::Icb.label());
+    // Each LSOA's district and ICB, from its ancestors.
+    let mut of_lsoa: HashMap<&str, (Option<&str>, Option<&str>)> = HashMap::new();
+    for link in ancestors {
+        let entry = of_lsoa.entry(link.area_code.as_str()).or_default();
+        match type_of(&link.ancestor_code) {
+            Some(t) if t == district => entry.0 = Some(&link.ancestor_code),
+            Some(t) if t == icb => entry.1 = Some(&link.ancestor_code),
+            _ => {}
+        }
+    }
+    let lsoa = AreaType::Lsoa.label();
+    let mut people: BTreeMap<&str, BTreeMap<&str, i64>> = BTreeMap::new();
+    for (code, (d, i)) in &of_lsoa {
+        if let (Some(d), Some(i), Some(area)) = (d, i, by_code.get(code)) {
+            if area.area_type == lsoa {
+                *people.entry(d).or_default().entry(i).or_default() += area.population.unwrap_or(0);
+            }
+        }
+    }
+    people
+        .into_iter()
+        .filter(|(_, icbs)| icbs.len() > 1)
+        .map(|(d, icbs)| {
+            let total: i64 = icbs.values().sum();
+            let mut shares: Vec<(String, f64)> =
+                icbs.into_iter().map(|(i, p)| (i.to_owned(), p as f64 / total.max(1) as f64)).collect();
+            shares.sort_by(|a, b| b.1.total_cmp(&a.1));
+            (d.to_owned(), shares)
+        })
+        .collect()
 }
 
 /// The reference data's files, all read before anything is built so a bad file fails first.
@@ -180,6 +257,7 @@ struct ReferenceFiles {
     trusts: Vec<TrustRow>,
     icbs: Vec<IcbRow>,
     nhs_regions: Vec<NhsRegionRow>,
+    nhs_lookup: Vec<NhsLookupRow>,
     icb_councils: Vec<IcbCouncilRow>,
     icb_trusts: Vec<IcbTrustRow>,
 }
@@ -191,6 +269,7 @@ impl ReferenceFiles {
             lsoas: folder.read_csv("geography/lsoa11_imd2019.csv")?,
             wards: folder.read_csv("geography/lsoa11_ward19.csv")?,
             regions: folder.read_csv("geography/lad18_region18.csv")?,
+            nhs_lookup: folder.read_csv("geography/lsoa11_sicbl22_icb22_ltla22.csv")?,
             trusts: folder.read_csv("organisations/nhs_trusts.csv")?,
             icbs: folder.read_csv("organisations/icbs.csv")?,
             nhs_regions: folder.read_csv("organisations/nhs_england_regions.csv")?,
@@ -297,33 +376,47 @@ impl<'a> DistrictsByName<'a> {
     }
 }
 
-/// Returns each district's ICB, for the districts whose own council one ICB's council list names.
-fn icb_of_district<'a>(
-    icb_councils: &'a [IcbCouncilRow],
-    districts: &DistrictsByName<'a>,
-) -> HashMap<&'a str, &'a str> {
-    // Unitary, metropolitan and London authorities are their districts' councils. Two-tier
-    // districts sit under a county council the reference data does not map to districts, so
-    // they get no ICB; the report counts them.
-    let mut icbs_of_district: HashMap<&str, HashSet<&str>> = HashMap::new();
-    for row in icb_councils {
-        if let Some(district) = districts.resolve(&row.local_authority_name) {
-            icbs_of_district.entry(district).or_default().insert(&row.icb_gss_code);
+/// Appends the sub-ICB locations under their ICBs, joined by code from the NHS lookup, and
+/// returns each LSOA's sub-ICB location. An LSOA listed twice, or a sub-ICB location placed in
+/// two ICBs or in an ICB not in icbs.csv, is refused naming the line.
+fn push_sub_icb_locations<'a>(
+    areas: &mut Vec<area::Model>,
+    lookup: &'a [NhsLookupRow],
+    icbs: &'a [IcbRow],
+) -> anyhow::Result<HashMap<&'a str, &'a str>> {
+    const FILE: &str = "geography/lsoa11_sicbl22_icb22_ltla22.csv";
+    // The ICB is joined by its ODS code: two ICBs took new GSS codes with the April 2023
+    // boundary change (Surrey Heartlands E54000052 → E54000063, Sussex E54000053 → E54000064),
+    // which the 2022 lookup predates and icbs.csv follows; their ODS codes did not change.
+    let icb_by_ods: HashMap<&str, &str> = icbs.iter().map(|i| (i.ods_code.as_str(), i.gss_code.as_str())).collect();
+    let mut sub_icb_of_lsoa: HashMap<&str, &str> = HashMap::new();
+    let mut sub_icbs: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
+    for (i, row) in lookup.iter().enumerate() {
+        let line = i + 2;
+        let Some(icb) = icb_by_ods.get(row.icb22_code_h.as_str()).copied() else {
+            bail!("{FILE} line {line}: ICB {} ({}) is not in organisations/icbs.csv", row.icb22_code_h, row.icb22_code);
+        };
+        if sub_icb_of_lsoa.insert(&row.lsoa11_code, &row.sicbl22_code).is_some() {
+            bail!("{FILE} line {line}: LSOA {} is listed twice", row.lsoa11_code);
+        }
+        let (_, icb_code) = *sub_icbs.entry(&row.sicbl22_code).or_insert((&row.sicbl22_name, icb));
+        if icb_code != icb {
+            bail!("{FILE} line {line}: sub-ICB location {} is in ICB {icb_code} and {icb}", row.sicbl22_code);
         }
     }
-    icbs_of_district
-        .iter()
-        .filter(|(_, icbs)| icbs.len() == 1)
-        .map(|(d, icbs)| (*d, *icbs.iter().next().expect("one ICB")))
-        .collect()
+    for (code, (name, icb_code)) in &sub_icbs {
+        push_area(areas, code, name, AreaType::SubIcbLocation, Some(icb_code));
+    }
+    Ok(sub_icb_of_lsoa)
 }
 
-/// Appends the wards under their districts and the LSOAs under their wards and ICBs.
+/// Appends the wards under their districts and the LSOAs under their wards and sub-ICB
+/// locations; an LSOA without a sub-ICB location is refused.
 fn push_wards_and_lsoas(
     areas: &mut Vec<area::Model>,
     wards: &[WardRow],
     lsoas: &[LsoaRow],
-    icb_of_district: &HashMap<&str, &str>,
+    sub_icb_of_lsoa: &HashMap<&str, &str>,
 ) -> anyhow::Result<()> {
     let ward_of_lsoa: HashMap<&str, &WardRow> = wards.iter().map(|w| (w.lsoa11cd.as_str(), w)).collect();
     let mut ward_rows: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
@@ -337,12 +430,15 @@ fn push_wards_and_lsoas(
         let ward = ward_of_lsoa
             .get(lsoa.lsoa11cd.as_str())
             .with_context(|| format!("LSOA {} has no ward in lsoa11_ward19.csv", lsoa.lsoa11cd))?;
+        let sub_icb = sub_icb_of_lsoa.get(lsoa.lsoa11cd.as_str()).with_context(|| {
+            format!("LSOA {} has no sub-ICB location in lsoa11_sicbl22_icb22_ltla22.csv", lsoa.lsoa11cd)
+        })?;
         areas.push(area::Model {
             code: lsoa.lsoa11cd.clone(),
             name: lsoa.lsoa11nm.clone(),
             area_type: AreaType::Lsoa.label(),
             parent_code: Some(ward.wd19cd.clone()),
-            icb_code: icb_of_district.get(lsoa.lad19cd.as_str()).map(|c| (*c).to_owned()),
+            icb_code: Some((*sub_icb).to_owned()),
             imd_rank: Some(lsoa.imd2019_rank),
             imd_decile: Some(lsoa.imd2019_decile),
             population: Some(lsoa.population_mid2015),
@@ -458,7 +554,7 @@ async fn store_reference_data(
 }
 
 /// Returns the closure of both hierarchies: LSOA → ward → district → region → England along
-/// `parent_code`, and LSOA → ICB → NHS region → England along `icb_code`. Where England is
+/// `parent_code`, and LSOA → sub-ICB location → ICB → NHS region → England along `icb_code`. Where England is
 /// reached both ways the shorter depth is kept.
 fn ancestor_links(areas: &[area::Model]) -> Vec<area_ancestor::Model> {
     let by_code: HashMap<&str, &area::Model> = areas.iter().map(|a| (a.code.as_str(), a)).collect();
@@ -704,6 +800,42 @@ mod tests {
         assert_eq!(name_key("London Borough of Barking & Dagenham"), name_key("Barking and Dagenham"));
         assert_eq!(name_key("Herefordshire Council"), name_key("Herefordshire, County of"));
         assert_eq!(name_key("Royal Borough of Kensington and Chelsea"), name_key("Kensington and Chelsea"));
+    }
+
+    #[test]
+    fn every_lsoa_lies_in_one_sub_icb_location_and_one_icb_joined_by_code() {
+        let files = ReferenceFiles::read(&Folder::reference_data(None)).expect("the built-in files");
+        let built = build(&files).expect("England builds");
+        let count = |t: AreaType| built.report.areas.get(&t.label()).copied().unwrap_or(0);
+        assert_eq!(count(AreaType::Lsoa), 32_844);
+        assert_eq!(count(AreaType::SubIcbLocation), 106);
+        assert_eq!(count(AreaType::Icb), 42);
+        assert_eq!(built.report.districts_without_icb, 0);
+        let type_of: HashMap<&str, &str> =
+            built.areas.iter().map(|a| (a.code.as_str(), a.area_type.as_str())).collect();
+        let mut per_lsoa: HashMap<&str, (usize, usize)> = HashMap::new();
+        for link in &built.ancestors {
+            if type_of[link.area_code.as_str()] != "lsoa" {
+                continue;
+            }
+            let entry = per_lsoa.entry(&link.area_code).or_default();
+            match type_of[link.ancestor_code.as_str()] {
+                "sub_icb_location" => entry.0 += 1,
+                "icb" => entry.1 += 1,
+                _ => {}
+            }
+        }
+        assert_eq!(per_lsoa.len(), 32_844);
+        assert!(per_lsoa.values().all(|&n| n == (1, 1)), "one sub-ICB location and one ICB each");
+        // Every ICB holds LSOAs, and its population is the sum of theirs.
+        let empty = built.areas.iter().filter(|a| a.area_type == "icb" && a.population.is_none()).count();
+        assert_eq!(empty, 0, "no ICB is empty");
+        // A district that straddles ICBs says so, its shares summing to one.
+        assert!(!built.report.districts_straddling_icbs.is_empty());
+        for (district, shares) in &built.report.districts_straddling_icbs {
+            let total: f64 = shares.iter().map(|(_, s)| s).sum();
+            assert!((total - 1.0).abs() < 1e-9, "{district}: {shares:?}");
+        }
     }
 
     #[test]

@@ -15,7 +15,8 @@ pub struct Model {
     pub area_type: String,
     /// Parent on the LSOA → ward → district → region → England hierarchy.
     pub parent_code: Option<String>,
-    /// ICB the area lies in, where the reference data says so.
+    /// Parent on the NHS hierarchy (an LSOA's sub-ICB location, which lies in an ICB, in an NHS
+    /// region): the column keeps its first name, from when LSOAs linked to their ICB directly.
     pub icb_code: Option<String>,
     /// IMD 2019 rank (LSOAs only).
     pub imd_rank: Option<i32>,
