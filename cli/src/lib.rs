@@ -110,6 +110,7 @@ pub async fn import_reference_data(db: &DatabaseConnection, data: &Folder, catal
             organisations = ?report.organisations,
             districts_without_icb = report.districts_without_icb,
             districts_straddling_icbs = report.districts_straddling_icbs.len(),
+            councils_without_area = ?report.councils_without_area,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "reference data imported"
         ),

@@ -14,6 +14,7 @@ pub(crate) mod tests {
             code: code.to_owned(),
             name: format!("{code} name"),
             area_type,
+            also_types: Vec::new(),
             ancestors: ancestors.iter().map(|a| (*a).to_owned()).collect(),
             imd_decile: decile,
             population: 1000,

@@ -90,6 +90,13 @@ impl MetricContext {
         self.spec.area_types.contains(&(area_type as i32))
     }
 
+    /// Returns the first of an area's types (its own first, then those it also counts as) that
+    /// the metric is published at: a unitary authority reads an upper-tier metric as an
+    /// upper-tier authority.
+    pub fn type_among(&self, types: &[AreaType]) -> Option<AreaType> {
+        types.iter().copied().find(|t| self.published_at(*t))
+    }
+
     /// Checks a request's breakdown uses only the metric's dimensions.
     pub fn check_breakdown(&self, pairs: &Pairs, field: &str) -> ServiceResult<()> {
         for (dimension, _) in pairs {

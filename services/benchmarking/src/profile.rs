@@ -53,6 +53,9 @@ impl BenchmarkingService {
     ) -> ServiceResult<GetAreaProfileResponse> {
         let (offset, size) = page_window(request.page_size, &request.page_token)?;
         let (area_name, area_type) = self.area_named(principal, &request.area_code).await?;
+        // Its own type first, then those it also counts as (a unitary is an upper tier too).
+        let area_types =
+            self.areas(principal).await?.get(&request.area_code).map_or_else(|| vec![area_type], |a| a.types());
         let benchmark =
             context::benchmark_spec(&self.definitions, principal, request.benchmark.as_ref(), "benchmark").await?;
         Level::parse(request.comparison_level, "comparison_level")?;
@@ -68,7 +71,7 @@ impl BenchmarkingService {
             BenchmarkSpec::PeerGroup(g) => (g.code.clone(), g.name.clone()),
             BenchmarkSpec::Target(_) => (String::new(), "Target".to_owned()),
         };
-        let metrics = self.profile_metrics(principal, &request, area_type).await?;
+        let metrics = self.profile_metrics(principal, &request, &area_types).await?;
         let keys: Vec<(String, u32, bool)> = metrics.iter().map(|m| (m.code.clone(), m.version, m.insider)).collect();
         let mut keyed = request.clone();
         keyed.page_size = 0;
@@ -83,7 +86,8 @@ impl BenchmarkingService {
                 let mut methods: Vec<MethodVersion> = Vec::new();
                 let mut data_version: Option<prost_types::Timestamp> = None;
                 for metric in &metrics {
-                    let (row, used, version) = self.profile_row(principal, &request, metric, area_type).await?;
+                    let compared_as = metric.type_among(&area_types).unwrap_or(area_type);
+                    let (row, used, version) = self.profile_row(principal, &request, metric, compared_as).await?;
                     methods.extend(used);
                     if version.as_ref().map(|v| (v.seconds, v.nanos))
                         > data_version.as_ref().map(|v| (v.seconds, v.nanos))
@@ -121,12 +125,12 @@ impl BenchmarkingService {
     }
 
     /// Returns the metrics a profile covers, by code: those named, or every metric published at
-    /// the area's type that the caller may read, narrowed by tag.
+    /// one of the area's types that the caller may read, narrowed by tag.
     async fn profile_metrics(
         &self,
         principal: &Principal,
         request: &GetAreaProfileRequest,
-        area_type: AreaType,
+        area_types: &[AreaType],
     ) -> ServiceResult<Vec<MetricContext>> {
         let mut metrics = Vec::new();
         if request.metric_codes.is_empty() {
@@ -138,7 +142,7 @@ impl BenchmarkingService {
                         principal,
                         ListMetricsRequest {
                             tag: request.tag.clone(),
-                            area_type: area_type as i32,
+                            // Every type: kept below when published at one of the area's.
                             page_size: 1_000,
                             page_token,
                             ..Default::default()
@@ -162,7 +166,7 @@ impl BenchmarkingService {
                 let metric = context::metric(&self.directory, principal, code, 0).await.map_err(|e| {
                     ServiceError::invalid_field(format!("metric_codes[{i}]"), "UNKNOWN_METRIC", e.message)
                 })?;
-                if !metric.published_at(area_type) {
+                if metric.type_among(area_types).is_none() {
                     return Err(ServiceError::invalid_field(
                         format!("metric_codes[{i}]"),
                         "WRONG_AREA_TYPE",
@@ -174,7 +178,7 @@ impl BenchmarkingService {
                 }
             }
         }
-        metrics.retain(|m| m.published_at(area_type));
+        metrics.retain(|m| m.type_among(area_types).is_some());
         metrics.sort_by(|a, b| a.code.cmp(&b.code));
         metrics.dedup_by(|a, b| a.code == b.code);
         Ok(metrics)

@@ -120,6 +120,22 @@ pub fn area_ref(row: &area::Model) -> AreaRef {
     AreaRef { code: row.code.clone(), name: row.name.clone(), r#type: enum_value::<AreaType>(&row.area_type) }
 }
 
+/// Returns the other types an area row counts as (its `also_types`).
+pub fn also_types(row: &area::Model) -> Vec<i32> {
+    row.also_types
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .filter(|label| !label.is_empty())
+        .map(enum_value::<AreaType>)
+        .collect()
+}
+
+/// Returns the stored form of an area's other types: `,label,label,`, or none.
+pub fn also_types_column(types: &[AreaType]) -> Option<String> {
+    (!types.is_empty()).then(|| format!(",{},", types.iter().map(|t| t.label()).collect::<Vec<_>>().join(",")))
+}
+
 /// Returns the deprivation figures of an LSOA row.
 pub fn deprivation(row: &area::Model) -> Option<Deprivation> {
     let decile = row.imd_decile? as u32;

@@ -46,6 +46,9 @@ pub struct AreaInfo {
     pub name: String,
     /// Area type.
     pub area_type: AreaType,
+    /// Other area types the area also counts as (a unitary authority is a district and an
+    /// upper-tier authority).
+    pub also_types: Vec<AreaType>,
     /// Every ancestor's code, in both hierarchies.
     pub ancestors: Vec<String>,
     /// IMD 2019 decile (LSOAs only), 1 the most deprived.
@@ -55,12 +58,23 @@ pub struct AreaInfo {
 }
 
 impl AreaInfo {
+    /// Returns whether the area is of `area_type`, as its own type or one it also counts as.
+    pub fn is(&self, area_type: AreaType) -> bool {
+        self.area_type == area_type || self.also_types.contains(&area_type)
+    }
+
+    /// Returns the area's types: its own first, then those it also counts as.
+    pub fn types(&self) -> Vec<AreaType> {
+        std::iter::once(self.area_type).chain(self.also_types.iter().copied()).collect()
+    }
+
     /// Returns the area as the definitions service describes it.
     pub fn from_area(area: &Area) -> Self {
         Self {
             code: area.code.clone(),
             name: area.name.clone(),
             area_type: AreaType::try_from(area.r#type).unwrap_or(AreaType::Unspecified),
+            also_types: area.also_types.iter().filter_map(|t| AreaType::try_from(*t).ok()).collect(),
             ancestors: area.parents.iter().map(|p| p.code.clone()).collect(),
             imd_decile: area.deprivation.as_ref().map(|d| d.imd_decile).filter(|d| (1..=10).contains(d)),
             population: area.population,
@@ -107,7 +121,7 @@ impl AreaIndex {
 
     /// Returns every area of a type, by code.
     pub fn of_type(&self, area_type: AreaType) -> Vec<&AreaInfo> {
-        let mut areas: Vec<&AreaInfo> = self.areas.values().filter(|a| a.area_type == area_type).collect();
+        let mut areas: Vec<&AreaInfo> = self.areas.values().filter(|a| a.is(area_type)).collect();
         areas.sort_by(|a, b| a.code.cmp(&b.code));
         areas
     }
@@ -116,7 +130,7 @@ impl AreaIndex {
     pub fn descendants_of_type(&self, code: &str, area_type: AreaType) -> Vec<&AreaInfo> {
         self.descendants
             .get(code)
-            .map(|codes| codes.iter().filter_map(|c| self.areas.get(c)).filter(|a| a.area_type == area_type).collect())
+            .map(|codes| codes.iter().filter_map(|c| self.areas.get(c)).filter(|a| a.is(area_type)).collect())
             .unwrap_or_default()
     }
 
@@ -128,16 +142,13 @@ impl AreaIndex {
     /// Returns the ancestor of `code` of one type.
     pub fn ancestor_of_type(&self, code: &str, area_type: AreaType) -> Option<&AreaInfo> {
         let area = self.areas.get(code)?;
-        area.ancestors.iter().filter_map(|c| self.areas.get(c)).find(|a| a.area_type == area_type)
+        area.ancestors.iter().filter_map(|c| self.areas.get(c)).find(|a| a.is(area_type))
     }
 
     /// Returns the types of the areas below `code`, smallest first: where aggregation may look.
     pub fn finer_types(&self, code: &str) -> Vec<AreaType> {
         let Some(codes) = self.descendants.get(code) else { return Vec::new() };
-        FINEST_FIRST
-            .into_iter()
-            .filter(|t| codes.iter().any(|c| self.areas.get(c).is_some_and(|a| a.area_type == *t)))
-            .collect()
+        FINEST_FIRST.into_iter().filter(|t| codes.iter().any(|c| self.areas.get(c).is_some_and(|a| a.is(*t)))).collect()
     }
 }
 
@@ -434,6 +445,7 @@ pub(crate) mod tests {
             code: code.to_owned(),
             name: format!("{code} name"),
             area_type,
+            also_types: Vec::new(),
             ancestors: ancestors.iter().map(|a| (*a).to_owned()).collect(),
             imd_decile: None,
             population: 1000,

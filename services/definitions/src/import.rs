@@ -10,17 +10,21 @@ use anyhow::{Context, bail};
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, TransactionTrait};
 use serde::Deserialize;
 use sharedmetrics_proto::Label;
-use sharedmetrics_proto::sharedmetrics::common::v1::{
-    AreaType, CiMethod, OrganisationType, PeriodType, Polarity, ValueType,
-};
-use sharedmetrics_proto::sharedmetrics::definitions::v1::{MetricStatus, MetricVersionSpec, Quantity, Visibility};
+use sharedmetrics_proto::sharedmetrics::common::v1::{AreaType, OrganisationType};
 
-use crate::convert;
-use crate::entity::{area, area_ancestor, dimension, dimension_code, metric, organisation, organisation_parent};
+use crate::entity::{area, area_ancestor, organisation, organisation_parent};
 use crate::store;
 
 /// Where the reference files come from: the binary's own copies or a configured folder.
 pub use sharedmetrics_reference::Folder;
+
+mod catalogue;
+mod upper_tier;
+
+pub use catalogue::import_catalogue;
+
+/// The NHS lookup: each LSOA's sub-ICB location, ICB and lower-tier authority (2022).
+const NHS_LOOKUP: &str = "geography/lsoa11_sicbl22_icb22_ltla22.csv";
 
 /// GSS code of England.
 pub const ENGLAND: &str = "E92000001";
@@ -39,6 +43,8 @@ pub struct ImportReport {
     /// Districts whose LSOAs lie in more than one ICB, with each ICB's share of the district's
     /// population, largest first.
     pub districts_straddling_icbs: BTreeMap<String, Vec<(String, f64)>>,
+    /// Councils the reference data names whose area was not found by their name.
+    pub councils_without_area: Vec<String>,
     /// Dimensions loaded.
     pub dimensions: usize,
     /// Metrics loaded.
@@ -74,6 +80,8 @@ struct NhsLookupRow {
     icb22_code: String,
     /// The ICB's ODS code, which the 2023 change of two ICBs' GSS codes left alone.
     icb22_code_h: String,
+    /// The lower-tier authority (2022).
+    ltla22_code: String,
 }
 
 #[derive(Deserialize)]
@@ -187,7 +195,17 @@ fn build(files: &ReferenceFiles) -> anyhow::Result<Built> {
     push_nhs_regions_and_icbs(&mut areas, &files.nhs_regions, &files.icbs, &files.icb_trusts);
     let sub_icb_of_lsoa = push_sub_icb_locations(&mut areas, &files.nhs_lookup, &files.icbs)?;
     push_wards_and_lsoas(&mut areas, &files.wards, &files.lsoas, &sub_icb_of_lsoa)?;
-    let ancestors = ancestor_links(&areas);
+    let tiers = upper_tier::join(
+        &files.upper_tiers,
+        files
+            .nhs_lookup
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.lsoa11_code.as_str(), r.ltla22_code.as_str(), format!("{NHS_LOOKUP} line {}", i + 2))),
+    )?;
+    upper_tier::push(&mut areas, &tiers)?;
+    let mut ancestors = ancestor_links(&areas);
+    upper_tier::link(&mut ancestors, &areas, &tiers);
     sum_populations(&mut areas, &ancestors);
     report.districts_straddling_icbs = icb_shares_of_districts(&areas, &ancestors);
     let districts_with_icb: HashSet<&str> = ancestors
@@ -200,10 +218,15 @@ fn build(files: &ReferenceFiles) -> anyhow::Result<Built> {
     for a in &areas {
         *report.areas.entry(a.area_type.clone()).or_default() += 1;
     }
-    let districts_by_name = DistrictsByName::new(&districts);
+    // Councils are placed on the map by name: the ODS list gives no GSS code.
+    let districts_by_name = DistrictsByName::new(&districts).with(tiers.names.iter().map(|(c, n)| (*c, *n)));
     let (organisations, parents) = organisations(files, &districts_by_name);
+    let council = OrganisationType::LocalAuthority.label();
     for o in organisations.values() {
         *report.organisations.entry(o.organisation_type.clone()).or_default() += 1;
+        if o.organisation_type == council && o.area_code.is_none() {
+            report.councils_without_area.push(format!("{} {}", o.code, o.name));
+        }
     }
     Ok(Built { areas, ancestors, organisations, parents, report })
 }
@@ -258,6 +281,7 @@ struct ReferenceFiles {
     icbs: Vec<IcbRow>,
     nhs_regions: Vec<NhsRegionRow>,
     nhs_lookup: Vec<NhsLookupRow>,
+    upper_tiers: Vec<upper_tier::UpperTierRow>,
     icb_councils: Vec<IcbCouncilRow>,
     icb_trusts: Vec<IcbTrustRow>,
 }
@@ -269,7 +293,8 @@ impl ReferenceFiles {
             lsoas: folder.read_csv("geography/lsoa11_imd2019.csv")?,
             wards: folder.read_csv("geography/lsoa11_ward19.csv")?,
             regions: folder.read_csv("geography/lad18_region18.csv")?,
-            nhs_lookup: folder.read_csv("geography/lsoa11_sicbl22_icb22_ltla22.csv")?,
+            nhs_lookup: folder.read_csv(NHS_LOOKUP)?,
+            upper_tiers: folder.read_csv(upper_tier::FILE)?,
             trusts: folder.read_csv("organisations/nhs_trusts.csv")?,
             icbs: folder.read_csv("organisations/icbs.csv")?,
             nhs_regions: folder.read_csv("organisations/nhs_england_regions.csv")?,
@@ -293,6 +318,7 @@ fn push_area(areas: &mut Vec<area::Model>, code: &str, name: &str, t: AreaType, 
         imd_rank: None,
         imd_decile: None,
         population: None,
+        also_types: None,
     });
 }
 
@@ -368,6 +394,15 @@ impl<'a> DistrictsByName<'a> {
         Self { by_key: districts.iter().map(|(code, (name, _))| (name_key(name), *code)).collect() }
     }
 
+    /// Adds the areas `(code, name)` not already found under their names' key (the upper
+    /// tiers: a county council governs its county).
+    fn with(mut self, areas: impl Iterator<Item = (&'a str, &'a str)>) -> Self {
+        for (code, name) in areas {
+            self.by_key.entry(name_key(name)).or_insert(code);
+        }
+        self
+    }
+
     /// Returns the district a council's name matches, through [`COUNCIL_NAME_ALIASES`].
     fn resolve(&self, council: &str) -> Option<&'a str> {
         let key = name_key(council);
@@ -384,7 +419,7 @@ fn push_sub_icb_locations<'a>(
     lookup: &'a [NhsLookupRow],
     icbs: &'a [IcbRow],
 ) -> anyhow::Result<HashMap<&'a str, &'a str>> {
-    const FILE: &str = "geography/lsoa11_sicbl22_icb22_ltla22.csv";
+    const FILE: &str = NHS_LOOKUP;
     // The ICB is joined by its ODS code: two ICBs took new GSS codes with the April 2023
     // boundary change (Surrey Heartlands E54000052 → E54000063, Sussex E54000053 → E54000064),
     // which the 2022 lookup predates and icbs.csv follows; their ODS codes did not change.
@@ -442,6 +477,7 @@ fn push_wards_and_lsoas(
             imd_rank: Some(lsoa.imd2019_rank),
             imd_decile: Some(lsoa.imd2019_decile),
             population: Some(lsoa.population_mid2015),
+            also_types: None,
         });
     }
     Ok(())
@@ -596,200 +632,6 @@ where
     Ok(())
 }
 
-#[derive(Deserialize)]
-struct DimensionsFile {
-    dimensions: Vec<DimensionEntry>,
-}
-
-#[derive(Deserialize)]
-struct DimensionEntry {
-    code: String,
-    title: String,
-    description: String,
-    ordered: bool,
-    codes: Vec<DimensionCodeEntry>,
-}
-
-#[derive(Deserialize)]
-struct DimensionCodeEntry {
-    code: String,
-    label: String,
-    order: i32,
-}
-
-#[derive(Deserialize)]
-struct CatalogueFile {
-    organisations: Vec<CatalogueOrganisation>,
-    metrics: Vec<CatalogueMetric>,
-}
-
-#[derive(Deserialize)]
-struct CatalogueOrganisation {
-    code: String,
-    name: String,
-    #[serde(rename = "type")]
-    organisation_type: String,
-}
-
-#[derive(Deserialize)]
-struct CatalogueQuantity {
-    definition: String,
-    source: String,
-}
-
-#[derive(Deserialize)]
-struct CatalogueMetric {
-    code: String,
-    title: String,
-    description: String,
-    rationale: String,
-    methodology: String,
-    numerator: CatalogueQuantity,
-    denominator: CatalogueQuantity,
-    value_type: String,
-    multiplier: u32,
-    unit: String,
-    polarity: String,
-    ci_method: String,
-    period_type: String,
-    area_types: Vec<String>,
-    dimensions: Vec<String>,
-    disclosure_threshold: u32,
-    owners: Vec<String>,
-    visibility: String,
-    tags: Vec<String>,
-    valid_from: String,
-}
-
-fn parse_label<E: Label>(value: &str, what: &str, metric: &str) -> anyhow::Result<E> {
-    E::from_label(value).with_context(|| format!("catalogue metric {metric}: unknown {what} {value:?}"))
-}
-
-impl CatalogueMetric {
-    fn spec(&self) -> anyhow::Result<MetricVersionSpec> {
-        let code = &self.code;
-        Ok(MetricVersionSpec {
-            code: code.clone(),
-            title: self.title.clone(),
-            description: self.description.clone(),
-            rationale: self.rationale.clone(),
-            methodology: self.methodology.clone(),
-            numerator: Some(Quantity {
-                definition: self.numerator.definition.clone(),
-                source: self.numerator.source.clone(),
-            }),
-            denominator: Some(Quantity {
-                definition: self.denominator.definition.clone(),
-                source: self.denominator.source.clone(),
-            }),
-            value_type: parse_label::<ValueType>(&self.value_type, "value type", code)? as i32,
-            multiplier: self.multiplier,
-            unit: self.unit.clone(),
-            polarity: parse_label::<Polarity>(&self.polarity, "polarity", code)? as i32,
-            ci_method: parse_label::<CiMethod>(&self.ci_method, "CI method", code)? as i32,
-            period_type: parse_label::<PeriodType>(&self.period_type, "period type", code)? as i32,
-            area_types: self
-                .area_types
-                .iter()
-                .map(|t| parse_label::<AreaType>(t, "area type", code).map(|t| t as i32))
-                .collect::<anyhow::Result<_>>()?,
-            dimensions: self.dimensions.clone(),
-            disclosure_threshold: Some(self.disclosure_threshold),
-            owners: self.owners.clone(),
-            visibility: parse_label::<Visibility>(&self.visibility, "visibility", code)? as i32,
-            partner_groups: Vec::new(),
-            tags: self.tags.clone(),
-            valid_from: self.valid_from.clone(),
-            valid_to: String::new(),
-        })
-    }
-}
-
-/// Loads the starter catalogue (dimensions, national bodies, metrics as published version 1)
-/// into a store that has none of them; each metric is validated as CreateMetric would.
-pub async fn import_catalogue(db: &DatabaseConnection, folder: &Folder) -> anyhow::Result<Option<ImportReport>> {
-    if !store::list_metric_rows(db).await?.is_empty() || !store::list_dimensions(db).await?.is_empty() {
-        return Ok(None);
-    }
-    let dimensions: DimensionsFile = folder.read_json("dimensions.json")?;
-    let catalogue: CatalogueFile = folder.read_json("metrics.json")?;
-    let mut report = ImportReport {
-        dimensions: dimensions.dimensions.len(),
-        metrics: catalogue.metrics.len(),
-        ..Default::default()
-    };
-
-    let txn = db.begin().await?;
-    for d in &dimensions.dimensions {
-        let row = dimension::Model {
-            code: d.code.clone(),
-            title: d.title.clone(),
-            description: d.description.clone(),
-            ordered: d.ordered,
-            owner: None,
-        };
-        let codes = d
-            .codes
-            .iter()
-            .map(|c| dimension_code::Model {
-                dimension_code: d.code.clone(),
-                code: c.code.clone(),
-                label: c.label.clone(),
-                sort_order: c.order,
-            })
-            .collect();
-        store::insert_dimension(&txn, row, codes).await?;
-    }
-    for o in &catalogue.organisations {
-        let kind = parse_label::<OrganisationType>(&o.organisation_type, "organisation type", &o.code)?;
-        if store::get_organisation(&txn, &o.code).await?.is_none() {
-            organisation::Entity::insert(
-                organisation::Model {
-                    code: o.code.clone(),
-                    name: o.name.clone(),
-                    organisation_type: kind.label(),
-                    town: None,
-                    postcode: None,
-                    area_code: None,
-                }
-                .into_active_model(),
-            )
-            .exec_without_returning(&txn)
-            .await?;
-        }
-        *report.organisations.entry(kind.label()).or_default() += 1;
-    }
-    let known_dimensions: HashSet<String> = dimensions.dimensions.iter().map(|d| d.code.clone()).collect();
-    let (organisations, _) =
-        store::list_organisations(&txn, &Default::default(), sharedmetrics_grpc::paging::Window::ALL).await?;
-    let known_organisations: HashSet<String> = organisations.into_iter().map(|o| o.code).collect();
-    let known = crate::validate::Known {
-        dimensions: &known_dimensions,
-        organisations: &known_organisations,
-        peer_groups: &HashSet::new(),
-    };
-    let now = chrono::Utc::now();
-    for m in &catalogue.metrics {
-        let spec = m.spec()?;
-        let violations = crate::validate::metric_spec(&spec, &known, "");
-        if !violations.is_empty() {
-            let list: Vec<String> = violations.iter().map(|v| format!("{}: {}", v.field, v.description)).collect();
-            bail!("catalogue metric {} is not valid: {}", m.code, list.join("; "));
-        }
-        store::insert_metric(
-            &txn,
-            metric::Model { code: spec.code.clone(), deprecated_at: None, deprecation_reason: None, created_at: now },
-        )
-        .await?;
-        let mut row = convert::version_row(&spec, 1, "catalogue", now);
-        row.status = MetricStatus::Published.label();
-        row.published_at = Some(now);
-        store::insert_version(&txn, row).await?;
-    }
-    txn.commit().await?;
-    Ok(Some(report))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -839,6 +681,51 @@ mod tests {
     }
 
     #[test]
+    fn every_lsoa_lies_in_one_of_152_upper_tier_authorities_and_counties_hold_their_districts() {
+        let files = ReferenceFiles::read(&Folder::reference_data(None)).expect("the built-in files");
+        let built = build(&files).expect("England builds");
+        let upper = AreaType::UpperTierLocalAuthority.label();
+        let is_upper =
+            |a: &area::Model| a.area_type == upper || a.also_types.as_deref().is_some_and(|t| t.contains(&upper));
+        let uppers: HashSet<&str> = built.areas.iter().filter(|a| is_upper(a)).map(|a| a.code.as_str()).collect();
+        assert_eq!(uppers.len(), 152, "the 2021 upper tiers");
+        let lsoas: HashSet<&str> =
+            built.areas.iter().filter(|a| a.area_type == "lsoa").map(|a| a.code.as_str()).collect();
+        let mut upper_of: HashMap<&str, Vec<&str>> = HashMap::new();
+        for link in built.ancestors.iter().filter(|l| lsoas.contains(l.area_code.as_str())) {
+            if uppers.contains(link.ancestor_code.as_str()) {
+                upper_of.entry(&link.area_code).or_default().push(&link.ancestor_code);
+            }
+        }
+        assert_eq!(upper_of.len(), 32_844, "every LSOA has an upper tier");
+        assert!(upper_of.values().all(|u| u.len() == 1), "exactly one each");
+
+        // Kent is a county of its own in the South East, over its twelve districts, and its
+        // population is its LSOAs'.
+        let by_code: HashMap<&str, &area::Model> = built.areas.iter().map(|a| (a.code.as_str(), a)).collect();
+        let kent = by_code["E10000016"];
+        assert_eq!((kent.area_type.as_str(), kent.parent_code.as_deref()), (upper.as_str(), Some("E12000008")));
+        let within_kent = |t: &'static str| -> Vec<&area::Model> {
+            built
+                .ancestors
+                .iter()
+                .filter(|l| l.ancestor_code == "E10000016")
+                .map(|l| by_code[l.area_code.as_str()])
+                .filter(|a| a.area_type == t)
+                .collect()
+        };
+        assert_eq!(within_kent("local_authority_district").len(), 12);
+        let people: i64 = within_kent("lsoa").iter().map(|a| a.population.unwrap()).sum();
+        assert_eq!(kent.population, Some(people));
+        // A unitary is one area: a district that also counts as an upper tier.
+        assert_eq!(by_code["E06000001"].area_type, "local_authority_district");
+        assert!(is_upper(by_code["E06000001"]));
+        // Kent County Council governs Kent.
+        let council = built.organisations.values().find(|o| o.name == "Kent County Council").expect("in the ODS list");
+        assert_eq!(council.area_code.as_deref(), Some("E10000016"));
+    }
+
+    #[test]
     fn ancestors_follow_both_hierarchies() {
         let area = |code: &str, parent: Option<&str>, icb: Option<&str>| area::Model {
             code: code.into(),
@@ -849,6 +736,7 @@ mod tests {
             imd_rank: None,
             imd_decile: None,
             population: None,
+            also_types: None,
         };
         let areas = vec![
             area(ENGLAND, None, None),

@@ -3,6 +3,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_definitions;
+mod m20261207_000002_area_also_types;
 
 /// Runs the definitions service's migrations.
 pub struct Migrator;
@@ -14,6 +15,9 @@ impl MigratorTrait for Migrator {
     }
 
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_create_definitions::Migration)]
+        vec![
+            Box::new(m20261123_000001_create_definitions::Migration),
+            Box::new(m20261207_000002_area_also_types::Migration),
+        ]
     }
 }

@@ -176,6 +176,7 @@ impl DefinitionsService {
                 deprivation: convert::deprivation(&row),
                 population: row.population.unwrap_or_default() as u64,
                 child_count: 0,
+                also_types: convert::also_types(&row),
                 ..area_head(&row)
             })
             .collect())

@@ -57,7 +57,11 @@ pub async fn list_areas(
 ) -> Result<(Vec<area::Model>, u64), DbErr> {
     let mut query = area::Entity::find();
     if let Some(area_type) = filter.area_type {
-        query = query.filter(area::Column::AreaType.eq(area_type));
+        query = query.filter(
+            Condition::any()
+                .add(area::Column::AreaType.eq(area_type))
+                .add(area::Column::AlsoTypes.like(format!("%,{area_type},%"))),
+        );
     }
     if let Some(parent) = filter.parent_code {
         query = query.filter(

@@ -34,12 +34,13 @@ pub struct Reference {
 }
 
 impl Reference {
-    /// Returns the type and ancestors of an area code, or of an organisation code (an
-    /// organisation is its own kind of area, with no ancestors), or none for an unknown code.
-    pub fn area(&self, code: &str) -> Option<(AreaType, &[String])> {
+    /// Returns the types (its own first) and ancestors of an area code, or of an organisation
+    /// code (an organisation is its own kind of area, with no ancestors), or none for an
+    /// unknown code.
+    pub fn area(&self, code: &str) -> Option<(Vec<AreaType>, &[String])> {
         match self.areas.get(code) {
-            Some(area) => Some((area.area_type, area.ancestors.as_slice())),
-            None => self.organisations.contains_key(code).then_some((AreaType::Organisation, &[][..])),
+            Some(area) => Some((area.types(), area.ancestors.as_slice())),
+            None => self.organisations.contains_key(code).then_some((vec![AreaType::Organisation], &[][..])),
         }
     }
 

@@ -24,6 +24,9 @@ pub struct Model {
     pub imd_decile: Option<i32>,
     /// Resident population.
     pub population: Option<i64>,
+    /// Other area types the area counts as, as `,label,label,` (a unitary authority is a
+    /// district and an upper-tier authority), or none.
+    pub also_types: Option<String>,
 }
 
 /// No declared relations: joins are written in the store.

@@ -1,0 +1,196 @@
+//! England as councils live it, through the gateway, in both topologies, on PostgreSQL and on
+//! SQLite: a county council submits for its county and its districts and is compared with its
+//! region and with England; a unitary authority submits at upper tier under its district code;
+//! a council's row for an area outside its own is refused, naming the rule.
+
+use sharedmetrics_e2e::{AuthChannel, Scene, Suite, proportion};
+use sharedmetrics_proto::sharedmetrics::access::v1 as access;
+use sharedmetrics_proto::sharedmetrics::benchmarking::v1::benchmarking_service_client::BenchmarkingServiceClient;
+use sharedmetrics_proto::sharedmetrics::benchmarking::v1::{
+    AreaComparison, Benchmark, CompareAreasRequest, CompareAreasResponse, benchmark,
+};
+use sharedmetrics_proto::sharedmetrics::common::v1::AreaType;
+use sharedmetrics_proto::sharedmetrics::definitions::v1::definitions_service_client::DefinitionsServiceClient;
+use sharedmetrics_proto::sharedmetrics::definitions::v1::{GetAreaRequest, ListAreasRequest, MetricVersionSpec};
+use sharedmetrics_proto::sharedmetrics::submissions::v1::submissions_service_client::SubmissionsServiceClient;
+use sharedmetrics_proto::sharedmetrics::submissions::v1::*;
+
+const KENT: &str = "E10000016";
+/// Kent County Council's ODS code.
+const KENT_COUNCIL: &str = "820";
+const ASHFORD: &str = "E07000105";
+const CANTERBURY: &str = "E07000106";
+/// Medway: a unitary authority inside Kent's ceremonial county, but not in Kent County Council's area.
+const MEDWAY: &str = "E06000035";
+const MEDWAY_COUNCIL: &str = "821";
+const SOUTH_EAST: &str = "E12000008";
+const ENGLAND: &str = "E92000001";
+const PERIOD: &str = "2023/24";
+
+fn row(area: &str, numerator: f64, denominator: f64) -> ObservationRow {
+    ObservationRow {
+        area_code: area.into(),
+        period_code: PERIOD.into(),
+        numerator: Some(numerator),
+        denominator: Some(denominator),
+        ..Default::default()
+    }
+}
+
+/// Submits `rows` of `metric` as `client`'s organisation and publishes what was accepted.
+async fn submit_and_publish(client: &AuthChannel, metric: &str, rows: Vec<ObservationRow>) -> SubmissionReceipt {
+    let mut submissions = SubmissionsServiceClient::new(client.clone());
+    let receipt = submissions
+        .submit_observations(SubmitObservationsRequest {
+            header: Some(SubmissionHeader {
+                metric_code: metric.into(),
+                mode: SubmissionMode::Merge as i32,
+                ..Default::default()
+            }),
+            rows,
+        })
+        .await
+        .expect("the submission is answered")
+        .into_inner()
+        .receipt
+        .expect("a receipt");
+    submissions
+        .publish_submission(PublishSubmissionRequest {
+            submission_id: receipt.submission_id.clone(),
+            embargo_until: None,
+        })
+        .await
+        .expect("the council publishes its own submission");
+    receipt
+}
+
+async fn compare(scene: &Scene, metric: &str, area_type: AreaType, parent: Option<AreaType>) -> CompareAreasResponse {
+    BenchmarkingServiceClient::new(scene.admin())
+        .compare_areas(CompareAreasRequest {
+            metric_code: metric.into(),
+            period_code: PERIOD.into(),
+            area_type: area_type as i32,
+            benchmark: parent.map(|t| Benchmark { kind: Some(benchmark::Kind::ParentAreaType(t as i32)) }),
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .expect("a comparison")
+        .into_inner()
+}
+
+fn area<'a>(answer: &'a CompareAreasResponse, code: &str) -> &'a AreaComparison {
+    answer.areas.iter().find(|a| a.area_code == code).unwrap_or_else(|| panic!("{code} is compared"))
+}
+
+fn close(a: Option<f64>, b: f64) -> bool {
+    a.is_some_and(|a| (a - b).abs() < 1e-9)
+}
+
+async fn a_county_submits_for_itself_and_its_districts_and_is_compared_with_its_region_and_england(scene: &Scene) {
+    let metric = "county-indicator";
+    let spec = MetricVersionSpec {
+        area_types: vec![
+            AreaType::UpperTierLocalAuthority as i32,
+            AreaType::LocalAuthorityDistrict as i32,
+            AreaType::Region as i32,
+            AreaType::England as i32,
+        ],
+        dimensions: Vec::new(),
+        ..proportion(metric)
+    };
+    scene.define(spec, true).await;
+
+    // Kent County Council submits for Kent and two of its districts; its row for Medway, a
+    // unitary outside its area, is refused naming the rule.
+    let kent = scene.key(KENT_COUNCIL, &[access::Role::Submitter]).await;
+    let receipt = submit_and_publish(
+        &kent,
+        metric,
+        vec![row(KENT, 300.0, 1000.0), row(ASHFORD, 40.0, 100.0), row(CANTERBURY, 60.0, 200.0), row(MEDWAY, 1.0, 2.0)],
+    )
+    .await;
+    assert_eq!(receipt.rejections.len(), 1, "{:?}", receipt.rejections);
+    let refused = &receipt.rejections[0];
+    assert_eq!(
+        (refused.row_index, refused.code.as_str(), refused.field.as_str()),
+        (3, "AREA_NOT_PERMITTED", "area_code")
+    );
+    assert!(refused.message.contains("submit.outside_catchment"), "{}", refused.message);
+
+    // Medway Council submits at upper tier under its own (district) code: a unitary is both.
+    let medway = scene.key(MEDWAY_COUNCIL, &[access::Role::Submitter]).await;
+    let receipt = submit_and_publish(&medway, metric, vec![row(MEDWAY, 50.0, 250.0)]).await;
+    assert!(receipt.rejections.is_empty(), "{:?}", receipt.rejections);
+
+    // Upper tiers compared with their regions: Kent and Medway against the South East, whose
+    // figure is summed from the finest level with data, its districts (Medway among them).
+    let by_region = compare(scene, metric, AreaType::UpperTierLocalAuthority, Some(AreaType::Region)).await;
+    assert_eq!(by_region.total_size, 152, "every upper-tier authority of 2021");
+    let kent_row = area(&by_region, KENT);
+    assert!(close(kent_row.value, 30.0), "{kent_row:?}");
+    assert_eq!(kent_row.benchmark_code, SOUTH_EAST);
+    assert!(close(kent_row.benchmark_value, 150.0 / 550.0 * 100.0), "{kent_row:?}");
+    assert!(close(area(&by_region, MEDWAY).value, 20.0));
+    let south_east = by_region.benchmarks.iter().find(|b| b.code == SOUTH_EAST).expect("the South East's figures");
+    assert_eq!((south_east.numerator, south_east.denominator), (Some(150.0), Some(550.0)));
+
+    // ... and with England.
+    let with_england = compare(scene, metric, AreaType::UpperTierLocalAuthority, None).await;
+    assert_eq!(area(&with_england, KENT).benchmark_code, ENGLAND);
+
+    // Kent's districts compared with Kent.
+    let by_county =
+        compare(scene, metric, AreaType::LocalAuthorityDistrict, Some(AreaType::UpperTierLocalAuthority)).await;
+    let ashford = area(&by_county, ASHFORD);
+    assert_eq!(ashford.benchmark_code, KENT);
+    assert!(close(ashford.value, 40.0) && close(ashford.benchmark_value, 30.0), "{ashford:?}");
+}
+
+async fn counties_are_listed_with_their_districts_and_unitaries_count_as_both(scene: &Scene) {
+    let mut definitions = DefinitionsServiceClient::new(scene.admin());
+    let uppers = definitions
+        .list_areas(ListAreasRequest {
+            r#type: AreaType::UpperTierLocalAuthority as i32,
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .expect("upper tiers are listed")
+        .into_inner();
+    assert_eq!(uppers.total_size, 152);
+    let counties = uppers.areas.iter().filter(|a| a.r#type == AreaType::UpperTierLocalAuthority as i32).count();
+    assert_eq!(counties, 27, "24 counties and the three unitaries made after 2019");
+    let medway = uppers.areas.iter().find(|a| a.code == MEDWAY).expect("Medway is an upper tier");
+    assert_eq!(medway.r#type, AreaType::LocalAuthorityDistrict as i32);
+    assert_eq!(medway.also_types, vec![AreaType::UpperTierLocalAuthority as i32]);
+
+    let kent_districts = definitions
+        .list_areas(ListAreasRequest {
+            r#type: AreaType::LocalAuthorityDistrict as i32,
+            parent_code: KENT.into(),
+            page_size: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("Kent's districts are listed")
+        .into_inner();
+    assert_eq!(kent_districts.total_size, 12);
+    let kent = definitions
+        .get_area(GetAreaRequest { code: KENT.into() })
+        .await
+        .expect("Kent is an area")
+        .into_inner()
+        .area
+        .expect("an area");
+    assert_eq!(kent.name, "Kent");
+    assert!(kent.parents.iter().any(|p| p.code == SOUTH_EAST), "{:?}", kent.parents);
+    assert!(kent.population > 1_000_000, "Kent's LSOAs' population: {}", kent.population);
+}
+
+static SUITE: Suite = Suite::new();
+
+sharedmetrics_e2e::scenarios!(SUITE:
+    a_county_submits_for_itself_and_its_districts_and_is_compared_with_its_region_and_england,
+    counties_are_listed_with_their_districts_and_unitaries_count_as_both,
+);
