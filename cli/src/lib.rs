@@ -111,6 +111,8 @@ pub async fn import_reference_data(db: &DatabaseConnection, data: &Folder, catal
             districts_without_icb = report.districts_without_icb,
             districts_straddling_icbs = report.districts_straddling_icbs.len(),
             councils_without_area = ?report.councils_without_area,
+            trusts_with_catchment = report.trusts_with_catchment,
+            retired_trusts = ?report.retired_trusts,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "reference data imported"
         ),

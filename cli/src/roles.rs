@@ -55,7 +55,8 @@ pub(crate) fn apis(config: &Config, roles: &[Target], shared: &Shared) -> anyhow
     };
     // One directory of areas and organisations for every role here: the hierarchies are loaded
     // once per process, not once per service.
-    let mut directory = Directory::new(definitions.clone());
+    let mut directory =
+        Directory::new(definitions.clone()).with_catchment_min_share(config.reference_data.catchment_min_share);
     // It keeps current metric versions only where it sees every change: through Redis, or
     // from the definitions service in this process (a split deployment without Redis reads
     // them afresh, as it would otherwise keep them stale).

@@ -306,29 +306,7 @@ impl Sandbox {
     /// Submits `rows` of `metric` as the admin (merged into what is there) and publishes them
     /// at once.
     pub async fn publish_rows(&self, metric: &str, rows: Vec<ObservationRow>) -> SubmissionReceipt {
-        let mut submissions = SubmissionsServiceClient::new(self.admin());
-        let receipt = submissions
-            .submit_observations(SubmitObservationsRequest {
-                header: Some(SubmissionHeader {
-                    metric_code: metric.into(),
-                    mode: SubmissionMode::Merge as i32,
-                    ..Default::default()
-                }),
-                rows,
-            })
-            .await
-            .expect("the rows are submitted")
-            .into_inner()
-            .receipt
-            .expect("a receipt");
-        submissions
-            .publish_submission(PublishSubmissionRequest {
-                submission_id: receipt.submission_id.clone(),
-                embargo_until: None,
-            })
-            .await
-            .expect("the submission is published");
-        receipt
+        submit_and_publish(&self.admin(), metric, rows).await
     }
 
     /// Returns the URL of a service's own gRPC port (split topology only).
@@ -387,4 +365,35 @@ pub fn proportion(code: &str) -> MetricVersionSpec {
         valid_from: "2020-04-01".into(),
         ..Default::default()
     }
+}
+
+/// Submits `rows` of `metric` (merged into what is there) as `client`'s organisation.
+pub async fn submit_rows(client: &AuthChannel, metric: &str, rows: Vec<ObservationRow>) -> SubmissionReceipt {
+    SubmissionsServiceClient::new(client.clone())
+        .submit_observations(SubmitObservationsRequest {
+            header: Some(SubmissionHeader {
+                metric_code: metric.into(),
+                mode: SubmissionMode::Merge as i32,
+                ..Default::default()
+            }),
+            rows,
+        })
+        .await
+        .expect("the rows are submitted")
+        .into_inner()
+        .receipt
+        .expect("a receipt")
+}
+
+/// Submits `rows` of `metric` as `client`'s organisation and publishes what was accepted.
+pub async fn submit_and_publish(client: &AuthChannel, metric: &str, rows: Vec<ObservationRow>) -> SubmissionReceipt {
+    let receipt = submit_rows(client, metric, rows).await;
+    SubmissionsServiceClient::new(client.clone())
+        .publish_submission(PublishSubmissionRequest {
+            submission_id: receipt.submission_id.clone(),
+            embargo_until: None,
+        })
+        .await
+        .expect("the submission is published");
+    receipt
 }

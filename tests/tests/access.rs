@@ -572,7 +572,7 @@ async fn explain_access_names_the_rule_the_services_apply(scene: &Scene<Fixture>
     same_refusal(&explained, real, "submit.role_missing");
     allowed(
         &explain(&key(R::Submitter, Org::Own), Action::Submit, ResourceKind::Metric, PUBLIC_METRIC, WIRRAL_LSOA).await,
-        "submit.own_catchment",
+        "submit.catchment_share",
     );
     allowed(
         &explain(&key(R::Submitter, Org::Own), Action::Submit, ResourceKind::Metric, PUBLIC_METRIC, OWNER).await,

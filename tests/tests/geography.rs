@@ -1,18 +1,20 @@
 //! England as councils live it, through the gateway, in both topologies, on PostgreSQL and on
 //! SQLite: a county council submits for its county and its districts and is compared with its
 //! region and with England; a unitary authority submits at upper tier under its district code;
-//! a council's row for an area outside its own is refused, naming the rule.
+//! a council's row for an area outside its own is refused, naming the rule; a council reads its
+//! trusts' indicator for its own area, weighted by their catchments.
 
-use sharedmetrics_e2e::{AuthChannel, Scene, Suite, proportion};
+use sharedmetrics_e2e::{Scene, Suite, proportion, submit_and_publish, submit_rows as submit};
 use sharedmetrics_proto::sharedmetrics::access::v1 as access;
+use sharedmetrics_proto::sharedmetrics::access::v1::access_service_client::AccessServiceClient;
+use sharedmetrics_proto::sharedmetrics::access::v1::{Action, ExplainAccessRequest, ResourceKind};
 use sharedmetrics_proto::sharedmetrics::benchmarking::v1::benchmarking_service_client::BenchmarkingServiceClient;
 use sharedmetrics_proto::sharedmetrics::benchmarking::v1::{
-    AreaComparison, Benchmark, CompareAreasRequest, CompareAreasResponse, benchmark,
+    AreaComparison, Benchmark, CompareAreasRequest, CompareAreasResponse, StatisticalMethod, benchmark,
 };
 use sharedmetrics_proto::sharedmetrics::common::v1::AreaType;
 use sharedmetrics_proto::sharedmetrics::definitions::v1::definitions_service_client::DefinitionsServiceClient;
 use sharedmetrics_proto::sharedmetrics::definitions::v1::{GetAreaRequest, ListAreasRequest, MetricVersionSpec};
-use sharedmetrics_proto::sharedmetrics::submissions::v1::submissions_service_client::SubmissionsServiceClient;
 use sharedmetrics_proto::sharedmetrics::submissions::v1::*;
 
 const KENT: &str = "E10000016";
@@ -35,33 +37,6 @@ fn row(area: &str, numerator: f64, denominator: f64) -> ObservationRow {
         denominator: Some(denominator),
         ..Default::default()
     }
-}
-
-/// Submits `rows` of `metric` as `client`'s organisation and publishes what was accepted.
-async fn submit_and_publish(client: &AuthChannel, metric: &str, rows: Vec<ObservationRow>) -> SubmissionReceipt {
-    let mut submissions = SubmissionsServiceClient::new(client.clone());
-    let receipt = submissions
-        .submit_observations(SubmitObservationsRequest {
-            header: Some(SubmissionHeader {
-                metric_code: metric.into(),
-                mode: SubmissionMode::Merge as i32,
-                ..Default::default()
-            }),
-            rows,
-        })
-        .await
-        .expect("the submission is answered")
-        .into_inner()
-        .receipt
-        .expect("a receipt");
-    submissions
-        .publish_submission(PublishSubmissionRequest {
-            submission_id: receipt.submission_id.clone(),
-            embargo_until: None,
-        })
-        .await
-        .expect("the council publishes its own submission");
-    receipt
 }
 
 async fn compare(scene: &Scene, metric: &str, area_type: AreaType, parent: Option<AreaType>) -> CompareAreasResponse {
@@ -188,9 +163,99 @@ async fn counties_are_listed_with_their_districts_and_unitaries_count_as_both(sc
     assert!(kent.population > 1_000_000, "Kent's LSOAs' population: {}", kent.population);
 }
 
+/// One row of the built-in catchment file.
+#[derive(serde::Deserialize)]
+struct CatchmentRow {
+    nhs_trust22_code: String,
+    ltla21_code: String,
+    proportion_trust_came_from_ltla: f64,
+}
+
+async fn a_council_reads_its_trusts_indicator_weighted_by_their_catchments(scene: &Scene) {
+    const WIRRAL: &str = "E08000015";
+    let metric = "trust-joint-indicator";
+    let spec = MetricVersionSpec {
+        area_types: vec![
+            AreaType::Organisation as i32,
+            AreaType::LocalAuthorityDistrict as i32,
+            AreaType::UpperTierLocalAuthority as i32,
+            AreaType::Region as i32,
+            AreaType::England as i32,
+        ],
+        dimensions: Vec::new(),
+        ..proportion(metric)
+    };
+    scene.define(spec, true).await;
+    // Two acute trusts and a mental health trust (no catchment) submit for themselves.
+    let submitted = [("RBL", 120.0, 400.0), ("REM", 900.0, 3000.0), ("RW4", 50.0, 500.0)];
+    for (trust, numerator, denominator) in submitted {
+        let key = scene.key(trust, &[access::Role::Submitter]).await;
+        let receipt = submit_and_publish(&key, metric, vec![row(trust, numerator, denominator)]).await;
+        assert!(receipt.rejections.is_empty(), "{trust}: {:?}", receipt.rejections);
+    }
+
+    // Wirral hospital's row for Middlesbrough, far outside its catchment, is refused naming the
+    // rule; Wirral itself is in it, and ExplainAccess says by what share.
+    let rbl = scene.key("RBL", &[access::Role::Submitter]).await;
+    let refused = submit(&rbl, metric, vec![row("E06000002", 10.0, 20.0)]).await;
+    assert_eq!(refused.rejections.len(), 1);
+    assert_eq!(refused.rejections[0].code, "AREA_NOT_PERMITTED");
+    assert!(refused.rejections[0].message.contains("submit.outside_catchment"), "{}", refused.rejections[0].message);
+    let explained = AccessServiceClient::new(rbl.clone())
+        .explain_access(ExplainAccessRequest {
+            principal_id: String::new(),
+            action: Action::Submit as i32,
+            resource_kind: ResourceKind::Metric as i32,
+            resource_code: metric.into(),
+            area_code: WIRRAL.into(),
+        })
+        .await
+        .expect("explained")
+        .into_inner();
+    assert_eq!((explained.allowed, explained.rule.as_str()), (true, "submit.catchment_share"));
+    assert!(explained.explanation.contains("91.75% of RBL's admissions"), "{}", explained.explanation);
+
+    // Wirral Borough Council reads its own area: the trusts' figures apportioned by the share of
+    // their admissions from Wirral, summed; checked here against the catchment file itself.
+    let wirral = scene.key("319", &[access::Role::Reader]).await;
+    let answer = BenchmarkingServiceClient::new(wirral)
+        .compare_areas(CompareAreasRequest {
+            metric_code: metric.into(),
+            period_code: PERIOD.into(),
+            area_type: AreaType::LocalAuthorityDistrict as i32,
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .expect("the council compares districts")
+        .into_inner();
+    let catchments: Vec<CatchmentRow> = sharedmetrics_reference::Folder::reference_data(None)
+        .read_csv("organisations/trust_catchments_ltla21.csv")
+        .expect("the built-in catchments");
+    let share = |trust: &str| {
+        catchments
+            .iter()
+            .find(|c| c.nhs_trust22_code == trust && c.ltla21_code == WIRRAL)
+            .map_or(0.0, |c| c.proportion_trust_came_from_ltla)
+    };
+    let expected_numerator: f64 = submitted.iter().map(|(t, x, _)| share(t) * x).sum();
+    let expected_denominator: f64 = submitted.iter().map(|(t, _, n)| share(t) * n).sum();
+    let wirral_row = area(&answer, WIRRAL);
+    assert!(close(wirral_row.numerator, expected_numerator), "{wirral_row:?} vs {expected_numerator}");
+    assert!(close(wirral_row.denominator, expected_denominator), "{wirral_row:?} vs {expected_denominator}");
+    let aggregation = wirral_row.aggregation.as_ref().expect("named as aggregated");
+    assert_eq!(aggregation.method, "catchment-weighted");
+    assert_eq!(aggregation.source_area_type, AreaType::Organisation as i32);
+    assert_eq!(aggregation.source_count, 2, "RBL and REM serve Wirral");
+    assert_eq!(answer.not_apportioned, vec!["RW4".to_owned()], "the mental health trust is named, not apportioned");
+    let weighted = StatisticalMethod::CatchmentWeighted as i32;
+    assert!(answer.method_versions.iter().any(|m| m.method == weighted), "{:?}", answer.method_versions);
+}
+
 static SUITE: Suite = Suite::new();
 
 sharedmetrics_e2e::scenarios!(SUITE:
     a_county_submits_for_itself_and_its_districts_and_is_compared_with_its_region_and_england,
     counties_are_listed_with_their_districts_and_unitaries_count_as_both,
+    a_council_reads_its_trusts_indicator_weighted_by_their_catchments,
 );

@@ -46,8 +46,11 @@ pub mod rules {
     pub const SUBMIT_OWN_ORGANISATION: &str = "submit.own_organisation";
     /// An organisation submits for the area it governs and every area under it.
     pub const SUBMIT_OWN_AREA: &str = "submit.own_area";
-    /// A trust submits for the areas of its catchment (the areas of the ICBs it is listed under).
+    /// A trust without a weighted catchment submits for the areas of the ICBs it is listed under.
     pub const SUBMIT_OWN_CATCHMENT: &str = "submit.own_catchment";
+    /// An acute trust submits for the authorities holding at least the configured share of its
+    /// admissions (its weighted catchment), and everything under them.
+    pub const SUBMIT_CATCHMENT_SHARE: &str = "submit.catchment_share";
     /// Refused: the area is outside what the organisation is responsible for.
     pub const SUBMIT_OUTSIDE_CATCHMENT: &str = "submit.outside_catchment";
     /// National defines any metric.
@@ -369,13 +372,23 @@ pub fn check_any_role(principal: &Principal, roles: &[Role], what: &str) -> Serv
 }
 
 /// What an organisation is responsible for when it submits observations.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SubmitScope {
     /// The areas the organisation governs (a council's own area; every area under them counts).
     pub own_areas: Vec<String>,
-    /// The areas of its catchment (for a trust, the areas of the ICBs it is listed under).
+    /// The areas of its catchment: for an acute trust, the authorities holding at least
+    /// `min_share` of its admissions; for another trust, the areas of the ICBs it is listed under.
     pub catchment_areas: Vec<String>,
+    /// An acute trust's weighted catchment: each authority's share of its admissions.
+    pub shares: Vec<(String, f64)>,
+    /// The share of a trust's admissions that puts an authority in its catchment.
+    pub min_share: f64,
 }
+
+/// The share of a trust's admissions that puts an authority in its catchment by default: the
+/// OHID files list shares as small as 0.0004%, which would let a trust submit for an authority
+/// at the other end of England.
+pub const DEFAULT_CATCHMENT_MIN_SHARE: f64 = 0.01;
 
 impl SubmitScope {
     /// Returns the scope of an organisation governing `own_area` (empty for none) whose parent
@@ -386,7 +399,25 @@ impl SubmitScope {
         Self {
             own_areas: if own_area.is_empty() { Vec::new() } else { vec![own_area.to_owned()] },
             catchment_areas: if is_trust { parent_areas.into_iter().collect() } else { Vec::new() },
+            shares: Vec::new(),
+            min_share: DEFAULT_CATCHMENT_MIN_SHARE,
         }
+    }
+
+    /// Returns the scope with a weighted catchment (area, share of admissions), when there is
+    /// one: the authorities holding at least `min_share` replace the ICBs' areas.
+    pub fn with_catchment(mut self, shares: Vec<(String, f64)>, min_share: f64) -> Self {
+        if !shares.is_empty() {
+            self.catchment_areas = shares.iter().filter(|(_, s)| *s >= min_share).map(|(a, _)| a.clone()).collect();
+            self.shares = shares;
+        }
+        self.min_share = min_share;
+        self
+    }
+
+    /// Returns the share of admissions of `area` (or of the first of `ancestors` that has one).
+    fn share_of(&self, code: &str, ancestors: &[String]) -> Option<(&str, f64)> {
+        self.shares.iter().find(|(a, _)| a == code || ancestors.contains(a)).map(|(a, s)| (a.as_str(), *s))
     }
 }
 
@@ -409,16 +440,37 @@ pub fn submit_scope(org: &str, scope: &SubmitScope, code: &str, ancestors: &[Str
     if let Some(area) = covers(&scope.own_areas) {
         return Decision::allow(rules::SUBMIT_OWN_AREA, format!("{code} is (within) {area}, the area {org} governs"));
     }
+    let percent = |share: f64| format!("{:.2}%", share * 100.0);
     if let Some(area) = covers(&scope.catchment_areas) {
-        return Decision::allow(
-            rules::SUBMIT_OWN_CATCHMENT,
-            format!("{code} is (within) {area}, in the catchment of {org}"),
-        );
+        return match scope.share_of(&area, &[]) {
+            Some((_, share)) => Decision::allow(
+                rules::SUBMIT_CATCHMENT_SHARE,
+                format!(
+                    "{code} is (within) {area}, which holds {} of {org}'s admissions (at least {} puts an authority in a trust's catchment)",
+                    percent(share),
+                    percent(scope.min_share)
+                ),
+            ),
+            None => Decision::allow(
+                rules::SUBMIT_OWN_CATCHMENT,
+                format!("{code} is (within) {area}, in the catchment of {org}"),
+            ),
+        };
     }
-    Decision::deny(
-        rules::SUBMIT_OUTSIDE_CATCHMENT,
-        format!("organisation {org} may not submit for {code}: it is not an area it is responsible for"),
-    )
+    match scope.share_of(code, ancestors) {
+        Some((area, share)) => Decision::deny(
+            rules::SUBMIT_OUTSIDE_CATCHMENT,
+            format!(
+                "organisation {org} may not submit for {code}: {area} holds {} of its admissions, under the {} that puts an authority in a trust's catchment",
+                percent(share),
+                percent(scope.min_share)
+            ),
+        ),
+        None => Decision::deny(
+            rules::SUBMIT_OUTSIDE_CATCHMENT,
+            format!("organisation {org} may not submit for {code}: it is not an area it is responsible for"),
+        ),
+    }
 }
 
 /// Decides the role part of submitting: `submitter` (or national).
@@ -721,18 +773,35 @@ mod tests {
 
     #[test]
     fn a_council_submits_under_its_area_and_a_trust_in_its_catchment() {
-        let council = SubmitScope { own_areas: codes(&["E08000012"]), catchment_areas: vec![] };
+        let council = SubmitScope { own_areas: codes(&["E08000012"]), ..SubmitScope::default() };
         let lsoa_ancestors = codes(&["E08000012", "E12000002", "E92000001"]);
         let council_reader = principal("316", &[Role::Submitter]);
         assert_eq!(submit_for(&council_reader, &council, "E01006512", &lsoa_ancestors).rule, rules::SUBMIT_OWN_AREA);
         assert_eq!(submit_for(&council_reader, &council, "316", &[]).rule, rules::SUBMIT_OWN_ORGANISATION);
         let elsewhere = submit_for(&council_reader, &council, "E08000013", &codes(&["E12000002"]));
         assert_eq!((elsewhere.allowed, elsewhere.rule), (false, rules::SUBMIT_OUTSIDE_CATCHMENT));
-        let trust = SubmitScope { own_areas: vec![], catchment_areas: codes(&["E54000008"]) };
+        let trust = SubmitScope { catchment_areas: codes(&["E54000008"]), ..SubmitScope::default() };
         let under_icb = codes(&["E54000008", "E40000010"]);
         let rbl = principal("RBL", &[Role::Submitter]);
         assert_eq!(submit_for(&rbl, &trust, "E08000012", &under_icb).rule, rules::SUBMIT_OWN_CATCHMENT);
         assert_eq!(submit_role(&principal("RBL", &[Role::Reader])).rule, rules::SUBMIT_ROLE_MISSING);
+    }
+
+    #[test]
+    fn an_acute_trust_submits_where_it_draws_at_least_the_minimum_share_of_its_admissions() {
+        let shares = vec![("E08000015".to_owned(), 0.62), ("E06000002".to_owned(), 0.000_004)];
+        let trust = SubmitScope::of("", true, codes(&["E54000008"])).with_catchment(shares, 0.01);
+        assert_eq!(trust.catchment_areas, codes(&["E08000015"]), "the ICB's areas give way to the weighted catchment");
+        let rbl = principal("RBL", &[Role::Submitter]);
+        let wirral_lsoa = submit_for(&rbl, &trust, "E01007124", &codes(&["E08000015", "E12000002"]));
+        assert_eq!((wirral_lsoa.allowed, wirral_lsoa.rule), (true, rules::SUBMIT_CATCHMENT_SHARE));
+        assert!(wirral_lsoa.explanation.contains("62.00% of RBL's admissions"), "{}", wirral_lsoa.explanation);
+        let middlesbrough = submit_for(&rbl, &trust, "E06000002", &[]);
+        assert_eq!((middlesbrough.allowed, middlesbrough.rule), (false, rules::SUBMIT_OUTSIDE_CATCHMENT));
+        assert!(middlesbrough.explanation.contains("under the 1.00%"), "{}", middlesbrough.explanation);
+        // A trust without a weighted catchment keeps its ICBs' areas.
+        let mental_health = SubmitScope::of("", true, codes(&["E54000008"])).with_catchment(Vec::new(), 0.01);
+        assert_eq!(mental_health.catchment_areas, codes(&["E54000008"]));
     }
 
     #[test]

@@ -369,6 +369,9 @@ pub struct ReferenceDataConfig {
     /// Builds the benchmarking service's area hierarchy at start, in the background, rather than
     /// in the first request that needs it.
     pub preload: bool,
+    /// The share of an acute trust's admissions (0 to 1) that puts an authority in its
+    /// catchment, for submitting: the OHID files list shares as small as 0.0004%.
+    pub catchment_min_share: f64,
 }
 
 impl Default for ReferenceDataConfig {
@@ -380,6 +383,7 @@ impl Default for ReferenceDataConfig {
             values_dir: PathBuf::new(),
             import_on_start: true,
             preload: true,
+            catchment_min_share: 0.01,
         }
     }
 }
@@ -522,6 +526,12 @@ impl Config {
                     "must be between 1 and api_keys.max_lifetime_days ({})",
                     self.api_keys.max_lifetime_days
                 ),
+            });
+        }
+        if !(0.0..=1.0).contains(&self.reference_data.catchment_min_share) {
+            return Err(ConfigError::Invalid {
+                key: "reference_data.catchment_min_share",
+                reason: "must be a share between 0 and 1".to_owned(),
             });
         }
         if self.gateway.max_concurrent_requests == 0 {

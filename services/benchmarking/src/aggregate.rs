@@ -132,7 +132,8 @@ fn own<'a>(index: &AreaIndex, source: &Source<'a>, code: &str) -> Option<&'a Cel
 }
 
 /// Returns the figures of `target`: its own observation, or, when `additive`, the sum over the
-/// finest level of areas below it that has any data.
+/// finest level of areas below it that has any data, or failing that its organisations'
+/// figures weighted by catchment ([`catchment_weighted`]).
 pub(crate) fn resolve(index: &AreaIndex, source: &Source<'_>, target: &str, additive: bool) -> Resolved {
     if let Some(cell) = own(index, source, target) {
         return resolved(cell);
@@ -163,7 +164,53 @@ pub(crate) fn resolve(index: &AreaIndex, source: &Source<'_>, target: &str, addi
             other => other,
         };
     }
-    Resolved::NoData
+    source.exact.map_or(Resolved::NoData, |cells| catchment_weighted(index, cells, target))
+}
+
+/// Returns `target`'s figures built from organisations' (acute trusts') observations: each
+/// trust's numerator and denominator times the share of its admissions from the authorities
+/// within `target`, summed over the trusts that serve it. Suppressed when any contributing
+/// trust's figures are; aggregated from `Organisation`s (the catchment-weighted method).
+/// Catchments are by authority, so an area smaller than one (a ward, an LSOA) gets none.
+pub(crate) fn catchment_weighted(index: &AreaIndex, cells: &AreaCells, target: &str) -> Resolved {
+    if index.get(target).is_none_or(|a| matches!(a.area_type, AreaType::Lsoa | AreaType::Ward)) {
+        return Resolved::NoData;
+    }
+    let mut parts = Vec::new();
+    for (organisation, catchment) in index.catchments() {
+        let Some(cell) = cells.get(organisation) else { continue };
+        let share: f64 = catchment.iter().filter(|(area, _)| index.within(area, target)).map(|(_, s)| s).sum();
+        if share <= 0.0 {
+            continue;
+        }
+        parts.push(match resolved(cell) {
+            Resolved::Figure(f) => Resolved::Figure(Figure {
+                numerator: f.numerator.map(|x| x * share),
+                denominator: f.denominator.map(|n| n * share),
+                value: None,
+                lower95: None,
+                upper95: None,
+                aggregation: None,
+            }),
+            other => other,
+        });
+    }
+    match sum(parts.into_iter()) {
+        Resolved::Figure(figure) => Resolved::Figure(Figure {
+            aggregation: figure.aggregation.map(|(_, n)| (AreaType::Organisation, n)),
+            ..figure
+        }),
+        other => other,
+    }
+}
+
+/// Returns the organisations among `cells` with figures but no catchment: left out of every
+/// catchment-weighted figure, and named in the answer.
+pub(crate) fn not_apportioned(index: &AreaIndex, cells: &AreaCells) -> Vec<String> {
+    let mut codes: Vec<String> =
+        cells.keys().filter(|code| index.get(code).is_none() && index.catchment(code).is_none()).cloned().collect();
+    codes.sort();
+    codes
 }
 
 /// Returns the sum of several areas' figures (a peer group pooled, or an aggregate's parts):
@@ -234,6 +281,36 @@ mod tests {
             Resolved::Figure(f) => (f.numerator, f.denominator, f.aggregation),
             other => panic!("no figure: {other:?}"),
         }
+    }
+
+    #[test]
+    fn trusts_figures_are_apportioned_to_the_areas_they_serve_by_catchment_share() {
+        let catchments = [
+            ("T1".to_owned(), vec![("D1".to_owned(), 0.6), ("D2".to_owned(), 0.4)]),
+            ("T2".to_owned(), vec![("D2".to_owned(), 1.0)]),
+        ];
+        let index = small_country().with_catchments(catchments.into_iter().collect());
+        // T3 has figures but no catchment (a mental health trust, say).
+        let trusts = cells(&[("T1", cell(10.0, 100.0)), ("T2", cell(5.0, 50.0)), ("T3", cell(7.0, 70.0))]);
+        let source = Source { exact: Some(&trusts), derived: None };
+        let close = |(x, n, a): (Option<f64>, Option<f64>, Option<(AreaType, u32)>), want: (f64, f64, u32)| {
+            (x.unwrap() - want.0).abs() < 1e-12
+                && (n.unwrap() - want.1).abs() < 1e-12
+                && a == Some((AreaType::Organisation, want.2))
+        };
+        // D1 is served by T1 alone: 0.6 × 10 of 0.6 × 100.
+        assert!(close(counts(&resolve(&index, &source, "D1", true)), (6.0, 60.0, 1)));
+        // D2 by both: 0.4 × 10 + 5 of 0.4 × 100 + 50.
+        assert!(close(counts(&resolve(&index, &source, "D2", true)), (9.0, 90.0, 2)));
+        // The region holds all of both catchments.
+        assert!(close(counts(&resolve(&index, &source, "R1", true)), (15.0, 150.0, 2)));
+        // Catchments are by authority: an LSOA gets nothing apportioned.
+        assert_eq!(resolve(&index, &source, "L1", true), Resolved::NoData);
+        assert_eq!(not_apportioned(&index, &trusts), vec!["T3".to_owned()]);
+        // A suppressed trust suppresses every area it serves.
+        let hidden = cells(&[("T1", suppressed()), ("T2", cell(5.0, 50.0))]);
+        let source = Source { exact: Some(&hidden), derived: None };
+        assert_eq!(resolve(&index, &source, "D2", true), Resolved::Suppressed);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::areas::{AreaIndex, ENGLAND};
 use crate::context::{self, BenchmarkSpec, Computed, Figures, Level, MetricContext};
 use crate::observations::{self, Observations, Pairs};
 use crate::service::{BenchmarkingService, next_page_token};
-use crate::statistic::{self, AGGREGATION, Methods, Statistic};
+use crate::statistic::{self, Methods, Statistic};
 
 /// A benchmark's figures, with the statistic behind them when it has one.
 #[derive(Clone, Debug, PartialEq)]
@@ -175,9 +175,7 @@ fn assemble(
         .map(|(i, row)| {
             let s = &row.computed.statistic;
             methods.add(s.method);
-            if row.computed.aggregation.is_some() {
-                methods.add(AGGREGATION);
-            }
+            let aggregation = methods.aggregation(row.computed.aggregation);
             let benchmark_value = row.benchmark.as_ref().and_then(|b| b.value);
             let (comparison, funnel_limits, method) = match &row.benchmark {
                 Some(b) if funnel => compare_funnel(metric, s, b, level),
@@ -206,10 +204,7 @@ fn assemble(
                 suppressed: s.suppression == Some(StatisticSuppressionReason::DisclosureControl)
                     || s.suppression == Some(StatisticSuppressionReason::SmallTotalCount),
                 suppression_reason: s.suppression.map_or(0, |r| r as i32),
-                aggregation: row
-                    .computed
-                    .aggregation
-                    .map(|(t, n)| Aggregation { source_area_type: t as i32, source_count: n }),
+                aggregation,
             }
         })
         .collect();
@@ -366,7 +361,13 @@ impl BenchmarkingService {
             .collect();
         let mut methods = Methods::default();
         let areas = assemble(metric, rows, level, request.funnel, &mut methods);
+        let weighted = areas.iter().any(|a| a.aggregation.as_ref().is_some_and(|g| g.method == "catchment-weighted"));
+        let not_apportioned = match set.observations.cells(&period, pairs) {
+            Some(cells) if weighted => crate::aggregate::not_apportioned(set.areas, cells),
+            _ => Vec::new(),
+        };
         Ok(CompareAreasResponse {
+            not_apportioned,
             metric_code: metric.code.clone(),
             metric_version: metric.version,
             period_code: period,

@@ -6,7 +6,7 @@
 use sharedmetrics_access::Principal;
 use sharedmetrics_error::{ServiceError, ServiceResult};
 use sharedmetrics_periods::Period;
-use sharedmetrics_proto::sharedmetrics::benchmarking::v1::{self as pb, *};
+use sharedmetrics_proto::sharedmetrics::benchmarking::v1::*;
 use sharedmetrics_proto::sharedmetrics::common::v1::ValueType;
 use sharedmetrics_proto::sharedmetrics::definitions::v1::{Dimension, DimensionCode, ListDimensionsRequest};
 use sharedmetrics_proto::sharedmetrics::submissions::v1::QueryObservationsRequest;
@@ -17,7 +17,7 @@ use crate::compare::compare_interval;
 use crate::context::{self, Computed, Figures, Level, MetricContext};
 use crate::observations::{self, Pairs, with_pair};
 use crate::service::BenchmarkingService;
-use crate::statistic::{AGGREGATION, Methods, limits};
+use crate::statistic::{Methods, limits};
 
 /// The most simulation draws a request may ask for.
 const MAXIMUM_DRAWS: u32 = 1_000_000;
@@ -378,9 +378,7 @@ fn group_messages(codes: &[DimensionCode], groups: &[Group], methods: &mut Metho
         .map(|(i, (code, g))| {
             let s = &g.computed.statistic;
             methods.add(s.method);
-            if g.computed.aggregation.is_some() {
-                methods.add(AGGREGATION);
-            }
+            let aggregation = methods.aggregation(g.computed.aggregation);
             InequalityGroup {
                 code: code.code.clone(),
                 label: code.label.clone(),
@@ -395,10 +393,7 @@ fn group_messages(codes: &[DimensionCode], groups: &[Group], methods: &mut Metho
                     Some(StatisticSuppressionReason::DisclosureControl | StatisticSuppressionReason::SmallTotalCount)
                 ),
                 suppression_reason: s.suppression.map_or(0, |r| r as i32),
-                aggregation: g
-                    .computed
-                    .aggregation
-                    .map(|(t, n)| pb::Aggregation { source_area_type: t as i32, source_count: n }),
+                aggregation,
             }
         })
         .collect()

@@ -251,7 +251,7 @@ impl BenchmarkingService {
             row.quintile = area.quintile;
             row.suppressed = area.suppressed;
             row.suppression_reason = area.suppression_reason;
-            row.aggregation = area.aggregation;
+            row.aggregation = area.aggregation.clone();
         }
         let mut methods = compared.method_versions;
         methods.extend(trend.method_versions);

@@ -5,13 +5,16 @@
 use std::collections::BTreeSet;
 
 use sharedmetrics_proto::sharedmetrics::benchmarking::v1::{
-    ConfidenceLimits, MethodVersion, StatisticSuppressionReason, StatisticalMethod,
+    Aggregation, ConfidenceLimits, MethodVersion, StatisticSuppressionReason, StatisticalMethod,
 };
-use sharedmetrics_proto::sharedmetrics::common::v1::ValueType;
+use sharedmetrics_proto::sharedmetrics::common::v1::{AreaType, ValueType};
 use sharedmetrics_statistics::{self as stats, ConfidenceLevel, Count, Estimate, Interval, Scale, StatisticsError};
 
 /// Version string of the aggregation of lower-level areas (docs/benchmarking.md).
 pub(crate) const AGGREGATION: &str = "aggregation/1";
+/// Version string of the catchment-weighted apportionment of organisations' figures
+/// (docs/benchmarking.md).
+pub(crate) const CATCHMENT_WEIGHTED: &str = "catchment-weighted/1";
 /// Version string of limits taken as the source supplied them.
 pub(crate) const SUPPLIED: &str = "supplied/1";
 /// Version string of a value reported without an interval.
@@ -291,6 +294,7 @@ pub(crate) fn method_version(method: &str) -> Option<MethodVersion> {
         "trend-weighted-regression" => StatisticalMethod::WeightedRegressionTrend,
         "sii-simulated" => StatisticalMethod::SlopeIndexOfInequality,
         "aggregation" => StatisticalMethod::Aggregation,
+        "catchment-weighted" => StatisticalMethod::CatchmentWeighted,
         "supplied" => StatisticalMethod::Supplied,
         "core20" => StatisticalMethod::Core20,
         _ => return None,
@@ -306,6 +310,19 @@ impl Methods {
     /// Records a method version string.
     pub fn add(&mut self, method: &'static str) {
         self.0.insert(method);
+    }
+
+    /// Records how an aggregated figure was made (summed from finer areas, or weighted from
+    /// organisations by catchment) and returns its message; none for an area's own figure.
+    pub fn aggregation(&mut self, aggregation: Option<(AreaType, u32)>) -> Option<Aggregation> {
+        let (source, count) = aggregation?;
+        let weighted = source == AreaType::Organisation;
+        self.add(if weighted { CATCHMENT_WEIGHTED } else { AGGREGATION });
+        Some(Aggregation {
+            source_area_type: source as i32,
+            source_count: count,
+            method: if weighted { "catchment-weighted" } else { "sum" }.to_owned(),
+        })
     }
 
     /// Returns the methods as the proto lists them, ordered by method.

@@ -14,7 +14,7 @@ use crate::compare::{benchmark_figures, compare_interval, organisations_with_dat
 use crate::context::{self, Computed, Figures, Level, MetricContext};
 use crate::observations;
 use crate::service::BenchmarkingService;
-use crate::statistic::{AGGREGATION, Methods, Statistic};
+use crate::statistic::{Methods, Statistic};
 
 /// Returns the recent-trend test of a series (oldest first, one entry per consecutive period,
 /// `None` where the area has no usable value), with the method it used.
@@ -170,9 +170,7 @@ impl BenchmarkingService {
                     if let Some(m) = method {
                         methods.add(m);
                     }
-                    if computed.aggregation.is_some() {
-                        methods.add(AGGREGATION);
-                    }
+                    let aggregation = methods.aggregation(computed.aggregation);
                     points.push(pb::TrendPoint {
                         period_code: code,
                         numerator: s.numerator,
@@ -184,9 +182,7 @@ impl BenchmarkingService {
                         suppressed: s.suppression.is_some()
                             && s.suppression != Some(StatisticSuppressionReason::NotComputable),
                         suppression_reason: s.suppression.map_or(0, |r| r as i32),
-                        aggregation: computed
-                            .aggregation
-                            .map(|(t, n)| Aggregation { source_area_type: t as i32, source_count: n }),
+                        aggregation,
                     });
                     statistics.push((period, computed));
                 }

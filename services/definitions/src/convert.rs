@@ -5,11 +5,11 @@ use sharedmetrics_proto::sharedmetrics::common::v1::{
     AreaType, CiMethod, OrganisationType, PeriodType, Polarity, ValueType,
 };
 use sharedmetrics_proto::sharedmetrics::definitions::v1::{
-    AreaRef, Deprivation, Dimension, DimensionCode, MetricStatus, MetricVersion, MetricVersionSpec, Organisation,
-    PeerGroup, PeerGroupMemberType, Quantity, Visibility,
+    AreaRef, CatchmentArea, Deprivation, Dimension, DimensionCode, MetricStatus, MetricVersion, MetricVersionSpec,
+    Organisation, PeerGroup, PeerGroupMemberType, Quantity, Visibility,
 };
 
-use crate::entity::{area, dimension, dimension_code, metric_version, organisation, peer_group};
+use crate::entity::{area, catchment, dimension, dimension_code, metric_version, organisation, peer_group};
 
 /// The disclosure threshold when a metric sets none (DESIGN.md §4: counts 1–7 suppressed).
 pub const DEFAULT_DISCLOSURE_THRESHOLD: u32 = 7;
@@ -159,6 +159,11 @@ pub fn organisation(row: &organisation::Model, parent_codes: Vec<String>) -> Org
         parent_codes,
         catchment: Vec::new(),
     }
+}
+
+/// Returns the message of a catchment link.
+pub fn catchment_area(row: &catchment::Model) -> CatchmentArea {
+    CatchmentArea { area_code: row.area_code.clone(), weight: row.weight }
 }
 
 /// Returns the message of a dimension with its codes.

@@ -82,11 +82,13 @@ impl AreaInfo {
     }
 }
 
-/// Every area, with descendants indexed by ancestor.
+/// Every area, with descendants indexed by ancestor, and the organisations' weighted catchments.
 #[derive(Debug, Default)]
 pub struct AreaIndex {
     areas: HashMap<String, AreaInfo>,
     descendants: HashMap<String, Vec<String>>,
+    /// Each acute trust's catchment: (authority, share of its admissions).
+    catchments: HashMap<String, Vec<(String, f64)>>,
 }
 
 impl AreaIndex {
@@ -101,7 +103,28 @@ impl AreaIndex {
         for codes in descendants.values_mut() {
             codes.sort();
         }
-        Self { areas: areas.into_iter().map(|a| (a.code.clone(), a)).collect(), descendants }
+        Self {
+            areas: areas.into_iter().map(|a| (a.code.clone(), a)).collect(),
+            descendants,
+            catchments: HashMap::new(),
+        }
+    }
+
+    /// Returns the index with the organisations' weighted catchments (organisation → (area,
+    /// share of its admissions)).
+    pub fn with_catchments(mut self, catchments: HashMap<String, Vec<(String, f64)>>) -> Self {
+        self.catchments = catchments;
+        self
+    }
+
+    /// Returns every organisation's weighted catchment.
+    pub fn catchments(&self) -> impl Iterator<Item = (&String, &Vec<(String, f64)>)> {
+        self.catchments.iter()
+    }
+
+    /// Returns an organisation's weighted catchment, if it has one.
+    pub fn catchment(&self, organisation: &str) -> Option<&[(String, f64)]> {
+        self.catchments.get(organisation).map(Vec::as_slice)
     }
 
     /// Returns how many areas there are.
@@ -171,6 +194,8 @@ pub struct Directory {
     /// Current versions (version 0) per metric and kind of caller, with the generation they
     /// were read at.
     current: Mutex<HashMap<String, (u64, MetricVersion)>>,
+    /// The share of a trust's admissions that puts an authority in its catchment.
+    catchment_min_share: f64,
 }
 
 /// The name, among the data generations, of the generation of metric `code`'s definition:
@@ -212,7 +237,15 @@ impl Directory {
             readable: Mutex::default(),
             generations: None,
             current: Mutex::default(),
+            catchment_min_share: sharedmetrics_access::policy::DEFAULT_CATCHMENT_MIN_SHARE,
         }
+    }
+
+    /// Returns the directory with `share` of a trust's admissions as the least that puts an
+    /// authority in its catchment for submitting.
+    pub fn with_catchment_min_share(mut self, share: f64) -> Self {
+        self.catchment_min_share = share;
+        self
     }
 
     /// Returns the directory keeping current versions while their metric's generation in
@@ -241,12 +274,19 @@ impl Directory {
                     Ok((page.areas.iter().map(AreaInfo::from_area).collect(), page.next_page_token))
                 })
                 .await?;
+                let catchments = self
+                    .organisations(principal)
+                    .await?
+                    .iter()
+                    .filter(|o| !o.catchment.is_empty())
+                    .map(|o| (o.code.clone(), o.catchment.iter().map(|c| (c.area_code.clone(), c.weight)).collect()))
+                    .collect();
                 tracing::info!(
                     areas = areas.len(),
                     elapsed_ms = started.elapsed().as_millis() as u64,
                     "area hierarchies loaded"
                 );
-                Ok(Arc::new(AreaIndex::new(areas)))
+                Ok(Arc::new(AreaIndex::new(areas).with_catchments(catchments)))
             })
             .await
             .cloned()
@@ -269,8 +309,9 @@ impl Directory {
     }
 
     /// Returns what each organisation may submit for, by code: the area it governs and, for a
-    /// trust, the areas of the organisations it is listed under (built once from the
-    /// organisations).
+    /// trust, the authorities of its weighted catchment holding at least the minimum share of
+    /// its admissions, or without one the areas of the organisations it is listed under (built
+    /// once from the organisations).
     pub async fn submit_scopes(&self, principal: &Principal) -> ServiceResult<Arc<HashMap<String, SubmitScope>>> {
         self.submit_scopes
             .get_or_try_init(|| async {
@@ -286,7 +327,10 @@ impl Directory {
                         let is_trust = o.r#type == OrganisationType::NhsTrust as i32;
                         let parent_areas =
                             o.parent_codes.iter().filter_map(|p| governed.get(p.as_str())).map(|a| (*a).to_owned());
-                        (o.code.clone(), SubmitScope::of(&o.area_code, is_trust, parent_areas))
+                        let shares = o.catchment.iter().map(|c| (c.area_code.clone(), c.weight)).collect();
+                        let scope = SubmitScope::of(&o.area_code, is_trust, parent_areas)
+                            .with_catchment(shares, self.catchment_min_share);
+                        (o.code.clone(), scope)
                     })
                     .collect();
                 Ok(Arc::new(scopes))

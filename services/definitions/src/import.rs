@@ -12,13 +12,14 @@ use serde::Deserialize;
 use sharedmetrics_proto::Label;
 use sharedmetrics_proto::sharedmetrics::common::v1::{AreaType, OrganisationType};
 
-use crate::entity::{area, area_ancestor, organisation, organisation_parent};
+use crate::entity::{area, area_ancestor, catchment, organisation, organisation_parent};
 use crate::store;
 
 /// Where the reference files come from: the binary's own copies or a configured folder.
 pub use sharedmetrics_reference::Folder;
 
 mod catalogue;
+mod catchments;
 mod upper_tier;
 
 pub use catalogue::import_catalogue;
@@ -45,6 +46,10 @@ pub struct ImportReport {
     pub districts_straddling_icbs: BTreeMap<String, Vec<(String, f64)>>,
     /// Councils the reference data names whose area was not found by their name.
     pub councils_without_area: Vec<String>,
+    /// Trusts with a stored catchment.
+    pub trusts_with_catchment: usize,
+    /// Trusts of the catchment file that the organisation list no longer holds (not stored).
+    pub retired_trusts: Vec<String>,
     /// Dimensions loaded.
     pub dimensions: usize,
     /// Metrics loaded.
@@ -174,7 +179,8 @@ pub async fn import_reference_data(db: &DatabaseConnection, folder: &Folder) -> 
     }
     let files = ReferenceFiles::read(folder)?;
     let built = build(&files)?;
-    store_reference_data(db, built.areas, built.ancestors, built.organisations, built.parents).await?;
+    store_reference_data(db, built.areas, built.ancestors, built.organisations, built.parents, built.catchments)
+        .await?;
     Ok(Some(built.report))
 }
 
@@ -184,6 +190,7 @@ struct Built {
     ancestors: Vec<area_ancestor::Model>,
     organisations: BTreeMap<String, organisation::Model>,
     parents: Vec<organisation_parent::Model>,
+    catchments: Vec<catchment::Model>,
     report: ImportReport,
 }
 
@@ -228,7 +235,12 @@ fn build(files: &ReferenceFiles) -> anyhow::Result<Built> {
             report.councils_without_area.push(format!("{} {}", o.code, o.name));
         }
     }
-    Ok(Built { areas, ancestors, organisations, parents, report })
+    let codes: HashSet<&str> = areas.iter().map(|a| a.code.as_str()).collect();
+    let catchments = catchments::build(&files.catchments, &codes, &organisations)?;
+    report.trusts_with_catchment = catchments.rows.iter().map(|c| &c.organisation_code).collect::<HashSet<_>>().len();
+    report.retired_trusts = catchments.retired_trusts;
+    let catchments = catchments.rows;
+    Ok(Built { areas, ancestors, organisations, parents, catchments, report })
 }
 
 /// Returns, for each district whose LSOAs lie in more than one ICB, each ICB's share of the
@@ -282,6 +294,7 @@ struct ReferenceFiles {
     nhs_regions: Vec<NhsRegionRow>,
     nhs_lookup: Vec<NhsLookupRow>,
     upper_tiers: Vec<upper_tier::UpperTierRow>,
+    catchments: Vec<catchments::CatchmentRow>,
     icb_councils: Vec<IcbCouncilRow>,
     icb_trusts: Vec<IcbTrustRow>,
 }
@@ -295,6 +308,7 @@ impl ReferenceFiles {
             regions: folder.read_csv("geography/lad18_region18.csv")?,
             nhs_lookup: folder.read_csv(NHS_LOOKUP)?,
             upper_tiers: folder.read_csv(upper_tier::FILE)?,
+            catchments: folder.read_csv(catchments::FILE)?,
             trusts: folder.read_csv("organisations/nhs_trusts.csv")?,
             icbs: folder.read_csv("organisations/icbs.csv")?,
             nhs_regions: folder.read_csv("organisations/nhs_england_regions.csv")?,
@@ -578,6 +592,7 @@ async fn store_reference_data(
     ancestors: Vec<area_ancestor::Model>,
     orgs: BTreeMap<String, organisation::Model>,
     parents: Vec<organisation_parent::Model>,
+    catchments: Vec<catchment::Model>,
 ) -> anyhow::Result<()> {
     let txn = db.begin().await?;
     insert_chunked(&txn, areas.into_iter().map(IntoActiveModel::into_active_model), area::Entity).await?;
@@ -585,6 +600,7 @@ async fn store_reference_data(
     insert_chunked(&txn, orgs.into_values().map(IntoActiveModel::into_active_model), organisation::Entity).await?;
     insert_chunked(&txn, parents.into_iter().map(IntoActiveModel::into_active_model), organisation_parent::Entity)
         .await?;
+    insert_chunked(&txn, catchments.into_iter().map(IntoActiveModel::into_active_model), catchment::Entity).await?;
     txn.commit().await?;
     Ok(())
 }

@@ -487,7 +487,12 @@ impl crate::DefinitionsApi for DefinitionsService {
             .ok_or_else(|| ServiceError::not_found("organisation", &request.code))?;
         let parents =
             store::organisation_parents(&self.db, &row.code).await.map_err(db_error("reading organisation parents"))?;
-        Ok(GetOrganisationResponse { organisation: Some(convert::organisation(&row, parents)) })
+        let catchment = store::catchments_of_many(&self.db, std::slice::from_ref(&row.code))
+            .await
+            .map_err(db_error("reading catchments"))?;
+        let mut organisation = convert::organisation(&row, parents);
+        organisation.catchment = catchment.iter().map(convert::catchment_area).collect();
+        Ok(GetOrganisationResponse { organisation: Some(organisation) })
     }
 
     async fn list_organisations(
@@ -513,8 +518,17 @@ impl crate::DefinitionsApi for DefinitionsService {
         {
             parents.entry(link.organisation_code).or_default().push(link.parent_code);
         }
-        let organisations =
-            rows.iter().map(|row| convert::organisation(row, parents.remove(&row.code).unwrap_or_default())).collect();
+        let mut catchments: HashMap<String, Vec<CatchmentArea>> = HashMap::new();
+        for link in store::catchments_of_many(&self.db, &codes).await.map_err(db_error("reading catchments"))? {
+            catchments.entry(link.organisation_code.clone()).or_default().push(convert::catchment_area(&link));
+        }
+        let organisations = rows
+            .iter()
+            .map(|row| Organisation {
+                catchment: catchments.remove(&row.code).unwrap_or_default(),
+                ..convert::organisation(row, parents.remove(&row.code).unwrap_or_default())
+            })
+            .collect();
         Ok(ListOrganisationsResponse {
             organisations,
             next_page_token: window.next_token(total as usize),

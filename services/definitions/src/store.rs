@@ -8,8 +8,8 @@ use sea_orm::{
 };
 
 use crate::entity::{
-    area, area_ancestor, dimension, dimension_code, metric, metric_version, organisation, organisation_parent,
-    peer_group,
+    area, area_ancestor, catchment, dimension, dimension_code, metric, metric_version, organisation,
+    organisation_parent, peer_group,
 };
 
 pub use sharedmetrics_grpc::paging::Window;
@@ -342,4 +342,19 @@ pub async fn organisation_parents_of_many(
         .order_by_asc(organisation_parent::Column::ParentCode)
         .all(db)
         .await
+}
+
+/// Returns the catchment links of each of `codes`, largest share first.
+pub async fn catchments_of_many(db: &impl ConnectionTrait, codes: &[String]) -> Result<Vec<catchment::Model>, DbErr> {
+    let mut links = Vec::new();
+    for chunk in codes.chunks(500) {
+        links.extend(
+            catchment::Entity::find()
+                .filter(catchment::Column::OrganisationCode.is_in(chunk.to_vec()))
+                .order_by_desc(catchment::Column::Weight)
+                .all(db)
+                .await?,
+        );
+    }
+    Ok(links)
 }

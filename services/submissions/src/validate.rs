@@ -402,7 +402,7 @@ mod tests {
                 area("E12000002", AreaType::Region, &[]),
             ])),
             organisations: std::sync::Arc::new(
-                [("00X".into(), SubmitScope { own_areas: vec![DISTRICT.into()], catchment_areas: vec![] })].into(),
+                [("00X".into(), SubmitScope { own_areas: vec![DISTRICT.into()], ..SubmitScope::default() })].into(),
             ),
             dimensions: [("sex".into(), ["F".to_owned(), "M".to_owned()].into())].into(),
         }
