@@ -100,5 +100,5 @@ export function date(timestamp) {
 
 /** Names an area type: AREA_TYPE_LOCAL_AUTHORITY_DISTRICT → "Local authority district". */
 export function areaType(t) {
-  return enumLabel(t, 'AREA_TYPE_').replace(/\bIcb\b/, 'ICB').replace(/\bNhs\b/, 'NHS').replace(/\bLsoa\b/, 'LSOA');
+  return enumLabel(t, 'AREA_TYPE_').replace(/\bicb\b/i, 'ICB').replace(/\bNhs\b/, 'NHS').replace(/\bLsoa\b/, 'LSOA');
 }

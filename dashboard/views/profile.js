@@ -11,8 +11,8 @@ const REGION = 'AREA_TYPE_REGION';
 
 /** The area types offered when looking an area up by name. */
 export const PROFILED_TYPES = [
-  'AREA_TYPE_LOCAL_AUTHORITY_DISTRICT', 'AREA_TYPE_UPPER_TIER_LOCAL_AUTHORITY', 'AREA_TYPE_ICB',
-  'AREA_TYPE_REGION', 'AREA_TYPE_NHS_REGION', 'AREA_TYPE_ENGLAND',
+  'AREA_TYPE_LOCAL_AUTHORITY_DISTRICT', 'AREA_TYPE_UPPER_TIER_LOCAL_AUTHORITY', 'AREA_TYPE_SUB_ICB_LOCATION',
+  'AREA_TYPE_ICB', 'AREA_TYPE_REGION', 'AREA_TYPE_NHS_REGION', 'AREA_TYPE_ENGLAND',
 ];
 
 function legend() {
@@ -37,7 +37,8 @@ async function findArea(text, navigate) {
   // One search per profiled area type: a name such as Durham matches hundreds of LSOAs, which
   // would crowd the districts and ICBs out of a single page.
   const answers = await Promise.all(PROFILED_TYPES.map((type) => getJson('/v1/areas', { search: text, type, pageSize: 20 })));
-  const areas = answers.flatMap((a) => a.areas || []);
+  // A unitary authority is a district and an upper tier under one code: listed once.
+  const areas = [...new Map(answers.flatMap((a) => a.areas || []).map((a) => [a.code, a])).values()];
   return [form, areas.length
     ? h('ul', { 'data-testid': 'area-matches' }, areas.map((a) => h('li', null, h('a', { href: `#/profile/${seg(a.code)}` }, a.name), ` ${f.areaType(a.type)} ${a.code}`)))
     : h('p', null, `No area matches “${text}”.`)];

@@ -203,10 +203,12 @@ describe('the dashboard as served by the gateway', () => {
   test("area profile shows County Durham's figures against England and the North East, coloured by comparison, with the trend", async () => {
     // Found by name, then opened from the match.
     assert.deepEqual(await go('/profile?find=Durham'), []);
-    const types = ['AREA_TYPE_LOCAL_AUTHORITY_DISTRICT', 'AREA_TYPE_UPPER_TIER_LOCAL_AUTHORITY', 'AREA_TYPE_ICB', 'AREA_TYPE_REGION', 'AREA_TYPE_NHS_REGION', 'AREA_TYPE_ENGLAND'];
-    const matches = [];
-    for (const type of types) matches.push(...(await apiOk('/v1/areas', SEED.keys.admin, { search: 'Durham', type, pageSize: 20 })).body.areas);
+    const types = ['AREA_TYPE_LOCAL_AUTHORITY_DISTRICT', 'AREA_TYPE_UPPER_TIER_LOCAL_AUTHORITY', 'AREA_TYPE_SUB_ICB_LOCATION', 'AREA_TYPE_ICB', 'AREA_TYPE_REGION', 'AREA_TYPE_NHS_REGION', 'AREA_TYPE_ENGLAND'];
+    const found = new Map();
+    for (const type of types) for (const a of (await apiOk('/v1/areas', SEED.keys.admin, { search: 'Durham', type, pageSize: 20 })).body.areas) found.set(a.code, a);
+    const matches = [...found.values()];
     assert.ok(matches.some((a) => a.code === SEED.area), 'the API finds County Durham by name');
+    // County Durham is a district and an upper tier under one code, and is listed once.
     assert.equal(await page.locator('[data-testid=area-matches] li').count(), matches.length);
     await page.locator(`[data-testid=area-matches] a[href="#/profile/${SEED.area}"]`).click();
     await page.waitForFunction((p) => document.body.dataset.route === p && document.getElementById('main').dataset.ready === 'true', `/profile/${SEED.area}`, { timeout: 120_000 });
@@ -249,6 +251,13 @@ describe('the dashboard as served by the gateway', () => {
       assert.equal(await cellText(otherRow, 'best'), v1(lowIsGood ? other.range?.lowest : other.range?.highest), other.metricCode);
     }
     await screenshot('profile');
+  });
+
+  test('area search finds a county and a sub-ICB location', async () => {
+    assert.deepEqual(await go('/profile?find=Kent'), []);
+    assert.equal(await page.locator('[data-testid=area-matches] a[href="#/profile/E10000016"]').count(), 1, 'Kent County');
+    assert.deepEqual(await go('/profile?find=12F'), []);
+    assert.ok(await page.locator('[data-testid=area-matches] li', { hasText: 'Sub ICB location' }).count() >= 1, 'a sub-ICB location');
   });
 
   test('comparison table shows every North East district with value, limits, comparison, quintile and rank; sorts by keyboard; its CSV equals the API CSV', async () => {
