@@ -138,9 +138,18 @@ struct IcbTrustRow {
 /// Normalises a council or district name for matching: lowercase letters only, without the
 /// words that differ between the ODS council name and the ONS district name.
 fn name_key(name: &str) -> String {
-    let mut n = name.to_lowercase().replace('&', "and");
-    for word in [
+    // Whole words only: "Middlesborough Council" must not lose the "borough" of its name.
+    let words: String = name
+        .to_lowercase()
+        .replace('&', " and ")
+        .chars()
+        .map(|c| if c.is_ascii_lowercase() { c } else { ' ' })
+        .collect();
+    let mut n = format!(" {} ", words.split_whitespace().collect::<Vec<_>>().join(" "));
+    for phrase in [
         "metropolitan borough council",
+        "metropolitan district council",
+        "district council",
         "borough council",
         "city council",
         "county council",
@@ -152,9 +161,9 @@ fn name_key(name: &str) -> String {
         "city of",
         "county of",
         "metropolitan district",
-        "the ",
+        "the",
     ] {
-        n = n.replace(word, " ");
+        n = n.replace(&format!(" {phrase} "), " ");
     }
     n.retain(|c| c.is_ascii_lowercase());
     n
@@ -658,6 +667,8 @@ mod tests {
         assert_eq!(name_key("London Borough of Barking & Dagenham"), name_key("Barking and Dagenham"));
         assert_eq!(name_key("Herefordshire Council"), name_key("Herefordshire, County of"));
         assert_eq!(name_key("Royal Borough of Kensington and Chelsea"), name_key("Kensington and Chelsea"));
+        assert_eq!(name_key("West Berkshire District Council"), name_key("West Berkshire"));
+        assert_eq!(name_key("Middlesborough Council"), "middlesborough", "the borough of its name stays");
     }
 
     #[test]
@@ -736,9 +747,10 @@ mod tests {
         // A unitary is one area: a district that also counts as an upper tier.
         assert_eq!(by_code["E06000001"].area_type, "local_authority_district");
         assert!(is_upper(by_code["E06000001"]));
-        // Kent County Council governs Kent.
+        // Kent County Council governs Kent, and every council is placed.
         let council = built.organisations.values().find(|o| o.name == "Kent County Council").expect("in the ODS list");
         assert_eq!(council.area_code.as_deref(), Some("E10000016"));
+        assert_eq!(built.report.councils_without_area, Vec::<String>::new());
     }
 
     #[test]
