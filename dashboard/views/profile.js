@@ -8,6 +8,8 @@ import { field, h, replace } from '../dom.js';
 import * as f from '../format.js';
 
 const REGION = 'AREA_TYPE_REGION';
+const UPPER_TIER = 'AREA_TYPE_UPPER_TIER_LOCAL_AUTHORITY';
+const DISTRICT = 'AREA_TYPE_LOCAL_AUTHORITY_DISTRICT';
 
 /** The area types offered when looking an area up by name. */
 export const PROFILED_TYPES = [
@@ -64,6 +66,10 @@ export async function render({ main, params, query, navigate }) {
 
   const { area } = await getJson(`/v1/areas/${seg(areaCode)}`);
   const region = (area.parents || []).find((p) => p.type === REGION);
+  // A county (or a region) lists the districts within it, each linked to its own profile.
+  const districts = [UPPER_TIER, REGION].includes(area.type)
+    ? (await getJson('/v1/areas', { parentCode: area.code, type: DISTRICT, pageSize: 500 })).areas || []
+    : [];
   // One after the other, not in parallel: an uncached profile is heavy, and two at once on a small
   // server can both outlast the gateway's default deadline; the second reuses what the first loaded.
   const england = await getJson(`/v1/areas/${seg(areaCode)}/profile`, { pageSize: 500 });
@@ -128,5 +134,10 @@ export async function render({ main, params, query, navigate }) {
       ? h('div', { class: 'card' },
         h('h2', null, `No figures yet for ${area.name}`),
         h('ul', { 'data-testid': 'profile-empty' }, empty.map((m) => h('li', { 'data-metric': m.metricCode }, h('a', { href: `#/indicators/${seg(m.metricCode)}` }, m.title || m.metricCode)))))
+      : null,
+    districts.length
+      ? h('div', { class: 'card' },
+        h('h2', null, `Districts in ${area.name}`),
+        h('ul', { 'data-testid': 'profile-districts' }, districts.map((d) => h('li', null, h('a', { href: `#/profile/${seg(d.code)}` }, d.name), ` ${d.code}`))))
       : null);
 }

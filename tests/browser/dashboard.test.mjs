@@ -253,11 +253,16 @@ describe('the dashboard as served by the gateway', () => {
     await screenshot('profile');
   });
 
-  test('area search finds a county and a sub-ICB location', async () => {
+  test("area search finds a county and a sub-ICB location, and a county's profile lists its districts", async () => {
     assert.deepEqual(await go('/profile?find=Kent'), []);
     assert.equal(await page.locator('[data-testid=area-matches] a[href="#/profile/E10000016"]').count(), 1, 'Kent County');
     assert.deepEqual(await go('/profile?find=12F'), []);
     assert.ok(await page.locator('[data-testid=area-matches] li', { hasText: 'Sub ICB location' }).count() >= 1, 'a sub-ICB location');
+    // Kent's profile lists its twelve districts, each linked to its own profile.
+    assert.deepEqual(await go('/profile/E10000016'), []);
+    assert.equal(await page.locator('[data-testid=area-name]').textContent(), 'Kent: area profile');
+    assert.equal(await page.locator('[data-testid=profile-districts] li').count(), 12);
+    assert.equal(await page.locator('[data-testid=profile-districts] a[href="#/profile/E07000105"]').textContent(), 'Ashford');
   });
 
   test('comparison table shows every North East district with value, limits, comparison, quintile and rank; sorts by keyboard; its CSV equals the API CSV', async () => {
