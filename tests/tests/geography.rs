@@ -163,12 +163,20 @@ async fn counties_are_listed_with_their_districts_and_unitaries_count_as_both(sc
     assert!(kent.population > 1_000_000, "Kent's LSOAs' population: {}", kent.population);
 }
 
-/// One row of the built-in catchment file.
+/// One row of the built-in catchment file by authority.
 #[derive(serde::Deserialize)]
 struct CatchmentRow {
     nhs_trust22_code: String,
     ltla21_code: String,
     proportion_trust_came_from_ltla: f64,
+}
+
+/// One row of the built-in catchment file by ICB.
+#[derive(serde::Deserialize)]
+struct IcbCatchmentRow {
+    nhs_trust22_code: String,
+    icb22_code: String,
+    proportion_trust_came_from_icb: f64,
 }
 
 async fn a_council_reads_its_trusts_indicator_weighted_by_their_catchments(scene: &Scene) {
@@ -179,6 +187,7 @@ async fn a_council_reads_its_trusts_indicator_weighted_by_their_catchments(scene
             AreaType::Organisation as i32,
             AreaType::LocalAuthorityDistrict as i32,
             AreaType::UpperTierLocalAuthority as i32,
+            AreaType::Icb as i32,
             AreaType::Region as i32,
             AreaType::England as i32,
         ],
@@ -250,6 +259,23 @@ async fn a_council_reads_its_trusts_indicator_weighted_by_their_catchments(scene
     assert_eq!(answer.not_apportioned, vec!["RW4".to_owned()], "the mental health trust is named, not apportioned");
     let weighted = StatisticalMethod::CatchmentWeighted as i32;
     assert!(answer.method_versions.iter().any(|m| m.method == weighted), "{:?}", answer.method_versions);
+
+    // Cheshire and Merseyside ICB, by the trusts' shares of admissions by ICB.
+    const CHESHIRE_AND_MERSEYSIDE: &str = "E54000008";
+    let by_icb = compare(scene, metric, AreaType::Icb, None).await;
+    let icb_catchments: Vec<IcbCatchmentRow> = sharedmetrics_reference::Folder::reference_data(None)
+        .read_csv("organisations/trust_catchments_icb22.csv")
+        .expect("the built-in catchments by ICB");
+    let icb_share = |trust: &str| {
+        icb_catchments
+            .iter()
+            .find(|c| c.nhs_trust22_code == trust && c.icb22_code == CHESHIRE_AND_MERSEYSIDE)
+            .map_or(0.0, |c| c.proportion_trust_came_from_icb)
+    };
+    let icb_row = area(&by_icb, CHESHIRE_AND_MERSEYSIDE);
+    let expected: f64 = submitted.iter().map(|(t, x, _)| icb_share(t) * x).sum();
+    assert!(close(icb_row.numerator, expected), "{icb_row:?} vs {expected}");
+    assert_eq!(icb_row.aggregation.as_ref().map(|a| a.method.as_str()), Some("catchment-weighted"));
 }
 
 static SUITE: Suite = Suite::new();

@@ -169,17 +169,25 @@ pub(crate) fn resolve(index: &AreaIndex, source: &Source<'_>, target: &str, addi
 
 /// Returns `target`'s figures built from organisations' (acute trusts') observations: each
 /// trust's numerator and denominator times the share of its admissions from the authorities
-/// within `target`, summed over the trusts that serve it. Suppressed when any contributing
+/// (for an ICB or NHS region, the ICBs) within `target`, summed over the trusts that serve it. Suppressed when any contributing
 /// trust's figures are; aggregated from `Organisation`s (the catchment-weighted method).
 /// Catchments are by authority, so an area smaller than one (a ward, an LSOA) gets none.
 pub(crate) fn catchment_weighted(index: &AreaIndex, cells: &AreaCells, target: &str) -> Resolved {
-    if index.get(target).is_none_or(|a| matches!(a.area_type, AreaType::Lsoa | AreaType::Ward)) {
+    let Some(area) = index.get(target) else { return Resolved::NoData };
+    if matches!(area.area_type, AreaType::Lsoa | AreaType::Ward) {
         return Resolved::NoData;
     }
+    // The NHS hierarchy (ICBs, NHS regions) takes the shares by ICB; the rest those by authority.
+    let nhs = area.is(AreaType::Icb) || area.is(AreaType::NhsRegion);
+    let by_icb = |code: &str| index.get(code).is_some_and(|a| a.area_type == AreaType::Icb);
     let mut parts = Vec::new();
     for (organisation, catchment) in index.catchments() {
         let Some(cell) = cells.get(organisation) else { continue };
-        let share: f64 = catchment.iter().filter(|(area, _)| index.within(area, target)).map(|(_, s)| s).sum();
+        let share: f64 = catchment
+            .iter()
+            .filter(|(code, _)| by_icb(code) == nhs && index.within(code, target))
+            .map(|(_, s)| s)
+            .sum();
         if share <= 0.0 {
             continue;
         }

@@ -295,7 +295,7 @@ async fn benchmarking_over_north_east_lsoas() {
         assert_eq!(area.limits, Some(limits(x, n)), "{}", area.area_code);
         assert_eq!(
             area.aggregation,
-            Some(Aggregation { source_area_type: AreaType::Lsoa as i32, source_count: count }),
+            Some(Aggregation { source_area_type: AreaType::Lsoa as i32, source_count: count, method: "sum".into() }),
             "summed from its LSOAs"
         );
         let interval = stats::proportion(x, n, Scale::Hundred, Level::NINETY_FIVE).unwrap().interval.unwrap();

@@ -163,7 +163,11 @@ pub fn organisation(row: &organisation::Model, parent_codes: Vec<String>) -> Org
 
 /// Returns the message of a catchment link.
 pub fn catchment_area(row: &catchment::Model) -> CatchmentArea {
-    CatchmentArea { area_code: row.area_code.clone(), weight: row.weight }
+    CatchmentArea {
+        area_code: row.area_code.clone(),
+        weight: row.weight,
+        area_type: enum_value::<AreaType>(row.area_type.as_deref().unwrap_or_default()),
+    }
 }
 
 /// Returns the message of a dimension with its codes.

@@ -327,7 +327,13 @@ impl Directory {
                         let is_trust = o.r#type == OrganisationType::NhsTrust as i32;
                         let parent_areas =
                             o.parent_codes.iter().filter_map(|p| governed.get(p.as_str())).map(|a| (*a).to_owned());
-                        let shares = o.catchment.iter().map(|c| (c.area_code.clone(), c.weight)).collect();
+                        // Submitting follows the authorities; the ICB shares only apportion figures.
+                        let shares = o
+                            .catchment
+                            .iter()
+                            .filter(|c| c.area_type != AreaType::Icb as i32)
+                            .map(|c| (c.area_code.clone(), c.weight))
+                            .collect();
                         let scope = SubmitScope::of(&o.area_code, is_trust, parent_areas)
                             .with_catchment(shares, self.catchment_min_share);
                         (o.code.clone(), scope)

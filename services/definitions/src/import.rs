@@ -244,8 +244,17 @@ fn build(files: &ReferenceFiles) -> anyhow::Result<Built> {
             report.councils_without_area.push(format!("{} {}", o.code, o.name));
         }
     }
-    let codes: HashSet<&str> = areas.iter().map(|a| a.code.as_str()).collect();
-    let catchments = catchments::build(&files.catchments, &codes, &organisations)?;
+    let type_of: HashMap<&str, &str> = areas.iter().map(|a| (a.code.as_str(), a.area_type.as_str())).collect();
+    // A 2022 ICB code → the ICB area, through its ODS code (see push_sub_icb_locations).
+    let icb_by_ods: HashMap<&str, &str> =
+        files.icbs.iter().map(|i| (i.ods_code.as_str(), i.gss_code.as_str())).collect();
+    let icb_of_2022_code: HashMap<&str, &str> = files
+        .nhs_lookup
+        .iter()
+        .filter_map(|r| icb_by_ods.get(r.icb22_code_h.as_str()).map(|icb| (r.icb22_code.as_str(), *icb)))
+        .collect();
+    let catchments =
+        catchments::build(&files.catchments, &files.icb_catchments, &icb_of_2022_code, &type_of, &organisations)?;
     report.trusts_with_catchment = catchments.rows.iter().map(|c| &c.organisation_code).collect::<HashSet<_>>().len();
     report.retired_trusts = catchments.retired_trusts;
     let catchments = catchments.rows;
@@ -304,6 +313,7 @@ struct ReferenceFiles {
     nhs_lookup: Vec<NhsLookupRow>,
     upper_tiers: Vec<upper_tier::UpperTierRow>,
     catchments: Vec<catchments::CatchmentRow>,
+    icb_catchments: Vec<catchments::IcbCatchmentRow>,
     icb_councils: Vec<IcbCouncilRow>,
     icb_trusts: Vec<IcbTrustRow>,
 }
@@ -318,6 +328,7 @@ impl ReferenceFiles {
             nhs_lookup: folder.read_csv(NHS_LOOKUP)?,
             upper_tiers: folder.read_csv(upper_tier::FILE)?,
             catchments: folder.read_csv(catchments::FILE)?,
+            icb_catchments: folder.read_csv(catchments::ICB_FILE)?,
             trusts: folder.read_csv("organisations/nhs_trusts.csv")?,
             icbs: folder.read_csv("organisations/icbs.csv")?,
             nhs_regions: folder.read_csv("organisations/nhs_england_regions.csv")?,

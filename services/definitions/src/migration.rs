@@ -4,6 +4,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_definitions;
 mod m20261207_000002_area_also_types;
+mod m20261207_000003_catchment_area_type;
 
 /// Runs the definitions service's migrations.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_create_definitions::Migration),
             Box::new(m20261207_000002_area_also_types::Migration),
+            Box::new(m20261207_000003_catchment_area_type::Migration),
         ]
     }
 }

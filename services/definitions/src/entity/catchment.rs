@@ -12,8 +12,10 @@ pub struct Model {
     /// The area served.
     #[sea_orm(primary_key, auto_increment = false)]
     pub area_code: String,
-    /// Share of the area attributed to the organisation, 0 to 1.
+    /// Share of the organisation's patients (a trust's admissions) from the area, 0 to 1.
     pub weight: f64,
+    /// The area's type label: the shares of one type sum to 1 per organisation.
+    pub area_type: Option<String>,
 }
 
 /// No declared relations.
