@@ -161,6 +161,24 @@ async fn counties_are_listed_with_their_districts_and_unitaries_count_as_both(sc
     assert_eq!(kent.name, "Kent");
     assert!(kent.parents.iter().any(|p| p.code == SOUTH_EAST), "{:?}", kent.parents);
     assert!(kent.population > 1_000_000, "Kent's LSOAs' population: {}", kent.population);
+    assert_eq!(kent.vintage, "2021");
+
+    // A 2019 district abolished since names the authority that replaced it, and that one it.
+    let area = |code: &'static str| {
+        let mut definitions = definitions.clone();
+        async move {
+            definitions
+                .get_area(GetAreaRequest { code: code.into() })
+                .await
+                .expect("an area")
+                .into_inner()
+                .area
+                .expect("one")
+        }
+    };
+    let corby = area("E07000150").await;
+    assert_eq!((corby.vintage.as_str(), corby.successor_codes.clone()), ("2019", vec!["E06000061".to_owned()]));
+    assert!(area("E06000061").await.predecessor_codes.contains(&"E07000150".to_owned()));
 }
 
 /// One row of the built-in catchment file by authority.

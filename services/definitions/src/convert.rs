@@ -122,18 +122,22 @@ pub fn area_ref(row: &area::Model) -> AreaRef {
 
 /// Returns the other types an area row counts as (its `also_types`).
 pub fn also_types(row: &area::Model) -> Vec<i32> {
-    row.also_types
-        .as_deref()
-        .unwrap_or_default()
-        .split(',')
-        .filter(|label| !label.is_empty())
-        .map(enum_value::<AreaType>)
-        .collect()
+    code_list(row.also_types.as_deref()).iter().map(|label| enum_value::<AreaType>(label)).collect()
+}
+
+/// Returns the entries of a `,a,b,` column.
+pub fn code_list(column: Option<&str>) -> Vec<String> {
+    column.unwrap_or_default().split(',').filter(|c| !c.is_empty()).map(str::to_owned).collect()
+}
+
+/// Returns the `,a,b,` column of a list of codes, or none for an empty list.
+pub fn code_list_column(codes: &[String]) -> Option<String> {
+    (!codes.is_empty()).then(|| format!(",{},", codes.join(",")))
 }
 
 /// Returns the stored form of an area's other types: `,label,label,`, or none.
 pub fn also_types_column(types: &[AreaType]) -> Option<String> {
-    (!types.is_empty()).then(|| format!(",{},", types.iter().map(|t| t.label()).collect::<Vec<_>>().join(",")))
+    code_list_column(&types.iter().map(|t| t.label()).collect::<Vec<_>>())
 }
 
 /// Returns the deprivation figures of an LSOA row.

@@ -21,6 +21,7 @@ pub use sharedmetrics_reference::Folder;
 mod catalogue;
 mod catchments;
 mod upper_tier;
+mod vintage;
 
 pub use catalogue::import_catalogue;
 
@@ -220,6 +221,15 @@ fn build(files: &ReferenceFiles) -> anyhow::Result<Built> {
             .map(|(i, r)| (r.lsoa11_code.as_str(), r.ltla22_code.as_str(), format!("{NHS_LOOKUP} line {}", i + 2))),
     )?;
     upper_tier::push(&mut areas, &tiers)?;
+    let lower_of_lsoa: HashMap<&str, &str> =
+        files.nhs_lookup.iter().map(|r| (r.lsoa11_code.as_str(), r.ltla22_code.as_str())).collect();
+    vintage::apply(
+        &mut areas,
+        files
+            .lsoas
+            .iter()
+            .filter_map(|l| lower_of_lsoa.get(l.lsoa11cd.as_str()).map(|lower| (l.lad19cd.as_str(), *lower))),
+    );
     let mut ancestors = ancestor_links(&areas);
     upper_tier::link(&mut ancestors, &areas, &tiers);
     sum_populations(&mut areas, &ancestors);
@@ -353,6 +363,9 @@ fn push_area(areas: &mut Vec<area::Model>, code: &str, name: &str, t: AreaType, 
         imd_decile: None,
         population: None,
         also_types: None,
+        vintage: None,
+        successor_codes: None,
+        predecessor_codes: None,
     });
 }
 
@@ -512,6 +525,9 @@ fn push_wards_and_lsoas(
             imd_decile: Some(lsoa.imd2019_decile),
             population: Some(lsoa.population_mid2015),
             also_types: None,
+            vintage: None,
+            successor_codes: None,
+            predecessor_codes: None,
         });
     }
     Ok(())
@@ -755,6 +771,14 @@ mod tests {
         assert_eq!(within_kent("local_authority_district").len(), 12);
         let people: i64 = within_kent("lsoa").iter().map(|a| a.population.unwrap()).sum();
         assert_eq!(kent.population, Some(people));
+        // Northamptonshire's districts were replaced in 2021: Corby by North Northamptonshire.
+        assert_eq!(by_code["E07000150"].vintage.as_deref(), Some("2019"));
+        assert_eq!(by_code["E07000150"].successor_codes.as_deref(), Some(",E06000061,"));
+        assert_eq!(
+            by_code["E06000061"].predecessor_codes.as_deref(),
+            Some(",E07000150,E07000152,E07000153,E07000156,")
+        );
+        assert_eq!(by_code["E01000001"].vintage.as_deref(), Some("2011"));
         // A unitary is one area: a district that also counts as an upper tier.
         assert_eq!(by_code["E06000001"].area_type, "local_authority_district");
         assert!(is_upper(by_code["E06000001"]));
@@ -776,6 +800,9 @@ mod tests {
             imd_decile: None,
             population: None,
             also_types: None,
+            vintage: None,
+            successor_codes: None,
+            predecessor_codes: None,
         };
         let areas = vec![
             area(ENGLAND, None, None),

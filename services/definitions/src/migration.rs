@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 mod m20261123_000001_create_definitions;
 mod m20261207_000002_area_also_types;
 mod m20261207_000003_catchment_area_type;
+mod m20261207_000004_area_vintages;
 
 /// Runs the definitions service's migrations.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_create_definitions::Migration),
             Box::new(m20261207_000002_area_also_types::Migration),
             Box::new(m20261207_000003_catchment_area_type::Migration),
+            Box::new(m20261207_000004_area_vintages::Migration),
         ]
     }
 }

@@ -177,6 +177,9 @@ impl DefinitionsService {
                 population: row.population.unwrap_or_default() as u64,
                 child_count: 0,
                 also_types: convert::also_types(&row),
+                vintage: row.vintage.clone().unwrap_or_default(),
+                successor_codes: convert::code_list(row.successor_codes.as_deref()),
+                predecessor_codes: convert::code_list(row.predecessor_codes.as_deref()),
                 ..area_head(&row)
             })
             .collect())

@@ -27,6 +27,13 @@ pub struct Model {
     /// Other area types the area counts as, as `,label,label,` (a unitary authority is a
     /// district and an upper-tier authority), or none.
     pub also_types: Option<String>,
+    /// The vintage of the boundaries the area belongs to (`2011` for LSOAs, `2019` for wards and
+    /// districts, `2021` for upper tiers, `2022` for the NHS geography).
+    pub vintage: Option<String>,
+    /// The areas that replaced it, as `,code,code,` (a district abolished since its vintage).
+    pub successor_codes: Option<String>,
+    /// The areas it replaced, as `,code,code,`.
+    pub predecessor_codes: Option<String>,
 }
 
 /// No declared relations: joins are written in the store.

@@ -1,0 +1,19 @@
+//! Adds each area's boundary vintage and its successor and predecessor areas.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::*;
+use sharedmetrics_db::schema::a;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // One column a statement: SQLite adds one column per ALTER TABLE.
+        for column in ["vintage", "successor_codes", "predecessor_codes"] {
+            manager.alter_table(Table::alter().table(a("areas")).add_column(string_null(a(column))).to_owned()).await?;
+        }
+        Ok(())
+    }
+}
