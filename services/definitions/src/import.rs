@@ -351,9 +351,9 @@ impl ReferenceFiles {
 /// Districts by code, with their names and (once found) their regions.
 type Districts<'a> = BTreeMap<&'a str, (&'a str, Option<&'a str>)>;
 
-/// Appends an area with no ICB, IMD figures or population of its own.
-fn push_area(areas: &mut Vec<area::Model>, code: &str, name: &str, t: AreaType, parent: Option<&str>) {
-    areas.push(area::Model {
+/// Returns an area with no ICB, IMD figures, population or vintage of its own.
+fn blank_area(code: &str, name: &str, t: AreaType, parent: Option<&str>) -> area::Model {
+    area::Model {
         code: code.to_owned(),
         name: name.to_owned(),
         area_type: t.label(),
@@ -366,7 +366,12 @@ fn push_area(areas: &mut Vec<area::Model>, code: &str, name: &str, t: AreaType, 
         vintage: None,
         successor_codes: None,
         predecessor_codes: None,
-    });
+    }
+}
+
+/// Appends an area with no ICB, IMD figures or population of its own.
+fn push_area(areas: &mut Vec<area::Model>, code: &str, name: &str, t: AreaType, parent: Option<&str>) {
+    areas.push(blank_area(code, name, t, parent));
 }
 
 /// Appends England, the regions and the districts; returns the districts for the later steps.
@@ -516,18 +521,11 @@ fn push_wards_and_lsoas(
             format!("LSOA {} has no sub-ICB location in lsoa11_sicbl22_icb22_ltla22.csv", lsoa.lsoa11cd)
         })?;
         areas.push(area::Model {
-            code: lsoa.lsoa11cd.clone(),
-            name: lsoa.lsoa11nm.clone(),
-            area_type: AreaType::Lsoa.label(),
-            parent_code: Some(ward.wd19cd.clone()),
             icb_code: Some((*sub_icb).to_owned()),
             imd_rank: Some(lsoa.imd2019_rank),
             imd_decile: Some(lsoa.imd2019_decile),
             population: Some(lsoa.population_mid2015),
-            also_types: None,
-            vintage: None,
-            successor_codes: None,
-            predecessor_codes: None,
+            ..blank_area(&lsoa.lsoa11cd, &lsoa.lsoa11nm, AreaType::Lsoa, Some(&ward.wd19cd))
         });
     }
     Ok(())
@@ -791,18 +789,8 @@ mod tests {
     #[test]
     fn ancestors_follow_both_hierarchies() {
         let area = |code: &str, parent: Option<&str>, icb: Option<&str>| area::Model {
-            code: code.into(),
-            name: code.into(),
-            area_type: "x".into(),
-            parent_code: parent.map(Into::into),
             icb_code: icb.map(Into::into),
-            imd_rank: None,
-            imd_decile: None,
-            population: None,
-            also_types: None,
-            vintage: None,
-            successor_codes: None,
-            predecessor_codes: None,
+            ..blank_area(code, code, AreaType::Lsoa, parent)
         };
         let areas = vec![
             area(ENGLAND, None, None),

@@ -57,20 +57,7 @@ mod tests {
     use super::*;
 
     fn area(code: &str, area_type: AreaType) -> area::Model {
-        area::Model {
-            code: code.into(),
-            name: code.into(),
-            area_type: area_type.label(),
-            parent_code: None,
-            icb_code: None,
-            imd_rank: None,
-            imd_decile: None,
-            population: None,
-            also_types: None,
-            vintage: None,
-            successor_codes: None,
-            predecessor_codes: None,
-        }
+        crate::import::blank_area(code, code, area_type, None)
     }
 
     #[test]
