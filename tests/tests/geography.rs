@@ -181,20 +181,12 @@ async fn counties_are_listed_with_their_districts_and_unitaries_count_as_both(sc
     assert!(area("E06000061").await.predecessor_codes.contains(&"E07000150".to_owned()));
 }
 
-/// One row of the built-in catchment file by authority.
-#[derive(serde::Deserialize)]
-struct CatchmentRow {
-    nhs_trust22_code: String,
-    ltla21_code: String,
-    proportion_trust_came_from_ltla: f64,
-}
-
-/// One row of the built-in catchment file by ICB.
-#[derive(serde::Deserialize)]
-struct IcbCatchmentRow {
-    nhs_trust22_code: String,
-    icb22_code: String,
-    proportion_trust_came_from_icb: f64,
+/// Returns the share of `trust`'s admissions from `area` in a built-in catchment file (columns
+/// trust, area, share), 0 when the file does not list the pair.
+fn catchment_share(file: &str, trust: &str, area: &str) -> f64 {
+    let rows: Vec<(String, String, f64)> =
+        sharedmetrics_reference::Folder::reference_data(None).read_csv(file).expect("a built-in catchment file");
+    rows.iter().find(|(t, a, _)| t == trust && a == area).map_or(0.0, |(_, _, share)| *share)
 }
 
 async fn a_council_reads_its_trusts_indicator_weighted_by_their_catchments(scene: &Scene) {
@@ -256,15 +248,7 @@ async fn a_council_reads_its_trusts_indicator_weighted_by_their_catchments(scene
         .await
         .expect("the council compares districts")
         .into_inner();
-    let catchments: Vec<CatchmentRow> = sharedmetrics_reference::Folder::reference_data(None)
-        .read_csv("organisations/trust_catchments_ltla21.csv")
-        .expect("the built-in catchments");
-    let share = |trust: &str| {
-        catchments
-            .iter()
-            .find(|c| c.nhs_trust22_code == trust && c.ltla21_code == WIRRAL)
-            .map_or(0.0, |c| c.proportion_trust_came_from_ltla)
-    };
+    let share = |trust: &str| catchment_share("organisations/trust_catchments_ltla21.csv", trust, WIRRAL);
     let expected_numerator: f64 = submitted.iter().map(|(t, x, _)| share(t) * x).sum();
     let expected_denominator: f64 = submitted.iter().map(|(t, _, n)| share(t) * n).sum();
     let wirral_row = area(&answer, WIRRAL);
@@ -281,15 +265,8 @@ async fn a_council_reads_its_trusts_indicator_weighted_by_their_catchments(scene
     // Cheshire and Merseyside ICB, by the trusts' shares of admissions by ICB.
     const CHESHIRE_AND_MERSEYSIDE: &str = "E54000008";
     let by_icb = compare(scene, metric, AreaType::Icb, None).await;
-    let icb_catchments: Vec<IcbCatchmentRow> = sharedmetrics_reference::Folder::reference_data(None)
-        .read_csv("organisations/trust_catchments_icb22.csv")
-        .expect("the built-in catchments by ICB");
-    let icb_share = |trust: &str| {
-        icb_catchments
-            .iter()
-            .find(|c| c.nhs_trust22_code == trust && c.icb22_code == CHESHIRE_AND_MERSEYSIDE)
-            .map_or(0.0, |c| c.proportion_trust_came_from_icb)
-    };
+    let icb_share =
+        |trust: &str| catchment_share("organisations/trust_catchments_icb22.csv", trust, CHESHIRE_AND_MERSEYSIDE);
     let icb_row = area(&by_icb, CHESHIRE_AND_MERSEYSIDE);
     let expected: f64 = submitted.iter().map(|(t, x, _)| icb_share(t) * x).sum();
     assert!(close(icb_row.numerator, expected), "{icb_row:?} vs {expected}");

@@ -169,9 +169,10 @@ pub(crate) fn resolve(index: &AreaIndex, source: &Source<'_>, target: &str, addi
 
 /// Returns `target`'s figures built from organisations' (acute trusts') observations: each
 /// trust's numerator and denominator times the share of its admissions from the authorities
-/// (for an ICB or NHS region, the ICBs) within `target`, summed over the trusts that serve it. Suppressed when any contributing
-/// trust's figures are; aggregated from `Organisation`s (the catchment-weighted method).
-/// Catchments are by authority, so an area smaller than one (a ward, an LSOA) gets none.
+/// (for an ICB or NHS region, the ICBs) within `target`, summed over the trusts that serve it.
+/// Suppressed when any contributing trust's figures are; aggregated from `Organisation`s (the
+/// catchment-weighted method). Catchments are by authority and ICB, so an area smaller than
+/// an authority (a ward, an LSOA) gets none.
 pub(crate) fn catchment_weighted(index: &AreaIndex, cells: &AreaCells, target: &str) -> Resolved {
     let Some(area) = index.get(target) else { return Resolved::NoData };
     if matches!(area.area_type, AreaType::Lsoa | AreaType::Ward) {

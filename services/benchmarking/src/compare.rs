@@ -361,7 +361,9 @@ impl BenchmarkingService {
             .collect();
         let mut methods = Methods::default();
         let areas = assemble(metric, rows, level, request.funnel, &mut methods);
-        let weighted = areas.iter().any(|a| a.aggregation.as_ref().is_some_and(|g| g.method == "catchment-weighted"));
+        let weighted = areas
+            .iter()
+            .any(|a| a.aggregation.as_ref().is_some_and(|g| g.method == statistic::CATCHMENT_WEIGHTED_METHOD));
         let not_apportioned = match set.observations.cells(&period, pairs) {
             Some(cells) if weighted => crate::aggregate::not_apportioned(set.areas, cells),
             _ => Vec::new(),

@@ -15,6 +15,8 @@ pub(crate) const AGGREGATION: &str = "aggregation/1";
 /// Version string of the catchment-weighted apportionment of organisations' figures
 /// (docs/benchmarking.md).
 pub(crate) const CATCHMENT_WEIGHTED: &str = "catchment-weighted/1";
+/// `Aggregation.method` of a figure apportioned from organisations by catchment.
+pub(crate) const CATCHMENT_WEIGHTED_METHOD: &str = "catchment-weighted";
 /// Version string of limits taken as the source supplied them.
 pub(crate) const SUPPLIED: &str = "supplied/1";
 /// Version string of a value reported without an interval.
@@ -321,7 +323,7 @@ impl Methods {
         Some(Aggregation {
             source_area_type: source as i32,
             source_count: count,
-            method: if weighted { "catchment-weighted" } else { "sum" }.to_owned(),
+            method: if weighted { CATCHMENT_WEIGHTED_METHOD } else { "sum" }.to_owned(),
         })
     }
 

@@ -59,18 +59,7 @@ impl Harness {
         let db = sharedmetrics_db::connect(&config).await.expect("the database");
         sharedmetrics_db::migrate::<sharedmetrics_definitions::Migrator>(&db, "definitions").await.expect("migrated");
         sharedmetrics_db::migrate::<sharedmetrics_submissions::Migrator>(&db, "submissions").await.expect("migrated");
-        sharedmetrics_definitions::import::import_reference_data(
-            &db,
-            &sharedmetrics_definitions::import::Folder::reference_data(None),
-        )
-        .await
-        .expect("reference data");
-        sharedmetrics_definitions::import::import_catalogue(
-            &db,
-            &sharedmetrics_definitions::import::Folder::catalogue(None),
-        )
-        .await
-        .expect("catalogue");
+        sharedmetrics_definitions::import::import_builtin(&db).await.expect("reference data and catalogue");
         let definitions: Arc<dyn DefinitionsApi> =
             Arc::new(sharedmetrics_definitions::DefinitionsService::new(db.clone()));
         let cache = Cache::in_process("bench-test:");

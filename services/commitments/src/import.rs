@@ -4,12 +4,13 @@
 //! version with a different value is refused (a published version is never edited: a correction
 //! is a new data version), and the whole file loads in one transaction or not at all.
 
+use std::collections::HashSet;
+
 use anyhow::{Context, bail};
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use serde::Deserialize;
 use sharedmetrics_periods::{Period, PeriodType};
 use sharedmetrics_reference::Folder;
-use std::collections::HashSet;
 
 use crate::entity::reference_value;
 use crate::store;

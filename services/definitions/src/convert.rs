@@ -152,7 +152,11 @@ pub fn deprivation(row: &area::Model) -> Option<Deprivation> {
 }
 
 /// Returns the message of an organisation.
-pub fn organisation(row: &organisation::Model, parent_codes: Vec<String>) -> Organisation {
+pub fn organisation(
+    row: &organisation::Model,
+    parent_codes: Vec<String>,
+    catchment: &[catchment::Model],
+) -> Organisation {
     Organisation {
         code: row.code.clone(),
         name: row.name.clone(),
@@ -161,7 +165,7 @@ pub fn organisation(row: &organisation::Model, parent_codes: Vec<String>) -> Org
         postcode: row.postcode.clone().unwrap_or_default(),
         area_code: row.area_code.clone().unwrap_or_default(),
         parent_codes,
-        catchment: Vec::new(),
+        catchment: catchment.iter().map(catchment_area).collect(),
     }
 }
 

@@ -87,7 +87,8 @@ impl AreaInfo {
 pub struct AreaIndex {
     areas: HashMap<String, AreaInfo>,
     descendants: HashMap<String, Vec<String>>,
-    /// Each acute trust's catchment: (authority, share of its admissions).
+    /// Each acute trust's catchment: (authority or ICB, share of its admissions); the shares
+    /// of each of the two kinds sum to 1.
     catchments: HashMap<String, Vec<(String, f64)>>,
 }
 

@@ -182,6 +182,14 @@ const COUNCIL_NAME_ALIASES: &[(&str, &str)] = &[
     ("london", "london"),
 ];
 
+/// Imports the built-in reference data and starter catalogue into an empty store: the store the
+/// services' own tests start from.
+pub async fn import_builtin(db: &DatabaseConnection) -> anyhow::Result<()> {
+    import_reference_data(db, &Folder::reference_data(None)).await?;
+    import_catalogue(db, &Folder::catalogue(None)).await?;
+    Ok(())
+}
+
 /// Imports the reference data into an empty store; does nothing when areas exist.
 pub async fn import_reference_data(db: &DatabaseConnection, folder: &Folder) -> anyhow::Result<Option<ImportReport>> {
     if store::count_areas(db).await? > 0 {
@@ -210,7 +218,12 @@ fn build(files: &ReferenceFiles) -> anyhow::Result<Built> {
     let mut areas: Vec<area::Model> = Vec::new();
     let districts = push_regions_and_districts(&mut areas, &files.lsoas, &files.regions)?;
     push_nhs_regions_and_icbs(&mut areas, &files.nhs_regions, &files.icbs, &files.icb_trusts);
-    let sub_icb_of_lsoa = push_sub_icb_locations(&mut areas, &files.nhs_lookup, &files.icbs)?;
+    // ICBs are joined by their ODS codes: two ICBs took new GSS codes with the April 2023
+    // boundary change (Surrey Heartlands E54000052 → E54000063, Sussex E54000053 → E54000064),
+    // which the 2022 files predate and icbs.csv follows; their ODS codes did not change.
+    let icb_by_ods: HashMap<&str, &str> =
+        files.icbs.iter().map(|i| (i.ods_code.as_str(), i.gss_code.as_str())).collect();
+    let sub_icb_of_lsoa = push_sub_icb_locations(&mut areas, &files.nhs_lookup, &icb_by_ods)?;
     push_wards_and_lsoas(&mut areas, &files.wards, &files.lsoas, &sub_icb_of_lsoa)?;
     let tiers = upper_tier::join(
         &files.upper_tiers,
@@ -255,9 +268,6 @@ fn build(files: &ReferenceFiles) -> anyhow::Result<Built> {
         }
     }
     let type_of: HashMap<&str, &str> = areas.iter().map(|a| (a.code.as_str(), a.area_type.as_str())).collect();
-    // A 2022 ICB code → the ICB area, through its ODS code (see push_sub_icb_locations).
-    let icb_by_ods: HashMap<&str, &str> =
-        files.icbs.iter().map(|i| (i.ods_code.as_str(), i.gss_code.as_str())).collect();
     let icb_of_2022_code: HashMap<&str, &str> = files
         .nhs_lookup
         .iter()
@@ -469,13 +479,9 @@ impl<'a> DistrictsByName<'a> {
 fn push_sub_icb_locations<'a>(
     areas: &mut Vec<area::Model>,
     lookup: &'a [NhsLookupRow],
-    icbs: &'a [IcbRow],
+    icb_by_ods: &HashMap<&'a str, &'a str>,
 ) -> anyhow::Result<HashMap<&'a str, &'a str>> {
     const FILE: &str = NHS_LOOKUP;
-    // The ICB is joined by its ODS code: two ICBs took new GSS codes with the April 2023
-    // boundary change (Surrey Heartlands E54000052 → E54000063, Sussex E54000053 → E54000064),
-    // which the 2022 lookup predates and icbs.csv follows; their ODS codes did not change.
-    let icb_by_ods: HashMap<&str, &str> = icbs.iter().map(|i| (i.ods_code.as_str(), i.gss_code.as_str())).collect();
     let mut sub_icb_of_lsoa: HashMap<&str, &str> = HashMap::new();
     let mut sub_icbs: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
     for (i, row) in lookup.iter().enumerate() {

@@ -493,9 +493,7 @@ impl crate::DefinitionsApi for DefinitionsService {
         let catchment = store::catchments_of_many(&self.db, std::slice::from_ref(&row.code))
             .await
             .map_err(db_error("reading catchments"))?;
-        let mut organisation = convert::organisation(&row, parents);
-        organisation.catchment = catchment.iter().map(convert::catchment_area).collect();
-        Ok(GetOrganisationResponse { organisation: Some(organisation) })
+        Ok(GetOrganisationResponse { organisation: Some(convert::organisation(&row, parents, &catchment)) })
     }
 
     async fn list_organisations(
@@ -521,15 +519,15 @@ impl crate::DefinitionsApi for DefinitionsService {
         {
             parents.entry(link.organisation_code).or_default().push(link.parent_code);
         }
-        let mut catchments: HashMap<String, Vec<CatchmentArea>> = HashMap::new();
+        let mut catchments: HashMap<String, Vec<_>> = HashMap::new();
         for link in store::catchments_of_many(&self.db, &codes).await.map_err(db_error("reading catchments"))? {
-            catchments.entry(link.organisation_code.clone()).or_default().push(convert::catchment_area(&link));
+            catchments.entry(link.organisation_code.clone()).or_default().push(link);
         }
         let organisations = rows
             .iter()
-            .map(|row| Organisation {
-                catchment: catchments.remove(&row.code).unwrap_or_default(),
-                ..convert::organisation(row, parents.remove(&row.code).unwrap_or_default())
+            .map(|row| {
+                let catchment = catchments.remove(&row.code).unwrap_or_default();
+                convert::organisation(row, parents.remove(&row.code).unwrap_or_default(), &catchment)
             })
             .collect();
         Ok(ListOrganisationsResponse {

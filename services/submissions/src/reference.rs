@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use sharedmetrics_access::Principal;
 use sharedmetrics_access::policy::{self, SubmitScope};
-use sharedmetrics_definitions::directory::{AreaIndex, Directory};
+use sharedmetrics_definitions::directory::{AreaIndex, AreaInfo, Directory};
 use sharedmetrics_error::ServiceResult;
 use sharedmetrics_proto::sharedmetrics::common::v1::AreaType;
 use sharedmetrics_proto::sharedmetrics::definitions::v1::ListDimensionsRequest;
@@ -34,13 +34,13 @@ pub struct Reference {
 }
 
 impl Reference {
-    /// Returns the types (its own first) and ancestors of an area code, or of an organisation
-    /// code (an organisation is its own kind of area, with no ancestors), or none for an
-    /// unknown code.
-    pub fn area(&self, code: &str) -> Option<(Vec<AreaType>, &[String])> {
+    /// Returns what an area code, or an organisation code (an organisation is its own kind of
+    /// area), names; none for an unknown code. Asked for every row ingested or read: it
+    /// allocates nothing.
+    pub fn area(&self, code: &str) -> Option<Known<'_>> {
         match self.areas.get(code) {
-            Some(area) => Some((area.types(), area.ancestors.as_slice())),
-            None => self.organisations.contains_key(code).then_some((vec![AreaType::Organisation], &[][..])),
+            Some(area) => Some(Known::Area(area)),
+            None => self.organisations.contains_key(code).then_some(Known::Organisation),
         }
     }
 
@@ -58,6 +58,33 @@ impl Reference {
         let scope = self.organisations.get(organisation).unwrap_or(&empty);
         let ancestors = self.areas.get(code).map(|a| a.ancestors.as_slice()).unwrap_or_default();
         policy::submit_scope(organisation, scope, code, ancestors)
+    }
+}
+
+/// What a row's area code names.
+#[derive(Debug, Clone, Copy)]
+pub enum Known<'a> {
+    /// An area, with its types.
+    Area(&'a AreaInfo),
+    /// An organisation reported as a unit.
+    Organisation,
+}
+
+impl Known<'_> {
+    /// Returns whether the code names an area of `area_type` (its own or one it also counts as).
+    pub fn is(&self, area_type: AreaType) -> bool {
+        match self {
+            Known::Area(area) => area.is(area_type),
+            Known::Organisation => area_type == AreaType::Organisation,
+        }
+    }
+
+    /// Returns its types, its own first, for an explanation.
+    pub fn types(&self) -> Vec<AreaType> {
+        match self {
+            Known::Area(area) => area.types(),
+            Known::Organisation => vec![AreaType::Organisation],
+        }
     }
 }
 

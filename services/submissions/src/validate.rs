@@ -168,7 +168,7 @@ pub fn row(
 fn check_area(index: u64, row: &ObservationRow, context: &RowContext<'_>) -> Result<(), RowRejection> {
     let spec = context.spec;
     let area_types: Vec<AreaType> = spec.area_types.iter().filter_map(|t| AreaType::try_from(*t).ok()).collect();
-    let (types, _) = context.reference.area(&row.area_code).ok_or_else(|| {
+    let found = context.reference.area(&row.area_code).ok_or_else(|| {
         reject(
             index,
             "area_code",
@@ -176,7 +176,7 @@ fn check_area(index: u64, row: &ObservationRow, context: &RowContext<'_>) -> Res
             format!("area or organisation {:?} does not exist", row.area_code),
         )
     })?;
-    if !types.iter().any(|t| area_types.contains(t)) {
+    if !area_types.iter().any(|t| found.is(*t)) {
         return Err(reject(
             index,
             "area_code",
@@ -184,7 +184,7 @@ fn check_area(index: u64, row: &ObservationRow, context: &RowContext<'_>) -> Res
             format!(
                 "{} is a {} but metric {} is published at {}",
                 row.area_code,
-                types.iter().map(|t| t.label()).collect::<Vec<_>>().join(" and "),
+                found.types().iter().map(|t| t.label()).collect::<Vec<_>>().join(" and "),
                 spec.code,
                 area_types.iter().map(|t| t.label()).collect::<Vec<_>>().join(", ")
             ),

@@ -51,18 +51,7 @@ impl Harness {
         let db = sharedmetrics_db::connect(&config).await.expect("the database");
         sharedmetrics_db::migrate::<sharedmetrics_definitions::Migrator>(&db, "definitions").await.expect("migrated");
         sharedmetrics_db::migrate::<sharedmetrics_commitments::Migrator>(&db, "commitments").await.expect("migrated");
-        sharedmetrics_definitions::import::import_reference_data(
-            &db,
-            &sharedmetrics_definitions::import::Folder::reference_data(None),
-        )
-        .await
-        .expect("reference data");
-        sharedmetrics_definitions::import::import_catalogue(
-            &db,
-            &sharedmetrics_definitions::import::Folder::catalogue(None),
-        )
-        .await
-        .expect("catalogue");
+        sharedmetrics_definitions::import::import_builtin(&db).await.expect("reference data and catalogue");
         let report = sharedmetrics_commitments::import::import_reference_values(
             &db,
             &sharedmetrics_definitions::import::Folder::values(None),

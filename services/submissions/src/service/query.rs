@@ -158,7 +158,7 @@ impl Selection {
             return false;
         }
         if let Some((reference, area_type)) = &self.area_type
-            && reference.area(&row.area_code).is_none_or(|(types, _)| !types.contains(area_type))
+            && reference.area(&row.area_code).is_none_or(|found| !found.is(*area_type))
         {
             return false;
         }
