@@ -172,6 +172,7 @@ fn principal_message(principal: &Principal) -> pb::Principal {
         kind: match principal.kind {
             PrincipalKind::ApiKey => pb::PrincipalKind::ApiKey as i32,
             PrincipalKind::User => pb::PrincipalKind::OidcUser as i32,
+            PrincipalKind::Service => pb::PrincipalKind::Unspecified as i32,
         },
         organisation_code: principal.organisation.clone(),
         roles: principal.roles.iter().map(|r| proto_role(*r) as i32).collect(),

@@ -2,7 +2,8 @@
 //! SQLite: a county council submits for its county and its districts and is compared with its
 //! region and with England; a unitary authority submits at upper tier under its district code;
 //! a council's row for an area outside its own is refused, naming the rule; a council reads its
-//! trusts' indicator for its own area, weighted by their catchments.
+//! trusts' indicator for its own area, weighted by their catchments; and every differencing a
+//! reader outside a submitter can do over aggregates of many small LSOA counts recovers none.
 
 use sharedmetrics_e2e::{Scene, Suite, proportion, submit_and_publish, submit_rows as submit};
 use sharedmetrics_proto::sharedmetrics::access::v1 as access;
@@ -14,7 +15,7 @@ use sharedmetrics_proto::sharedmetrics::benchmarking::v1::{
 };
 use sharedmetrics_proto::sharedmetrics::common::v1::AreaType;
 use sharedmetrics_proto::sharedmetrics::definitions::v1::definitions_service_client::DefinitionsServiceClient;
-use sharedmetrics_proto::sharedmetrics::definitions::v1::{GetAreaRequest, ListAreasRequest, MetricVersionSpec};
+use sharedmetrics_proto::sharedmetrics::definitions::v1::{Area, GetAreaRequest, ListAreasRequest, MetricVersionSpec};
 use sharedmetrics_proto::sharedmetrics::submissions::v1::*;
 
 const KENT: &str = "E10000016";
@@ -273,10 +274,157 @@ async fn a_council_reads_its_trusts_indicator_weighted_by_their_catchments(scene
     assert_eq!(icb_row.aggregation.as_ref().map(|a| a.method.as_str()), Some("catchment-weighted"));
 }
 
+/// Kent's LSOAs with their parents on every hierarchy.
+async fn kent_lsoas(scene: &Scene) -> Vec<Area> {
+    let mut areas = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = DefinitionsServiceClient::new(scene.admin())
+            .list_areas(ListAreasRequest {
+                r#type: AreaType::Lsoa as i32,
+                parent_code: KENT.into(),
+                page_size: 1000,
+                page_token: page_token.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("Kent's LSOAs")
+            .into_inner();
+        areas.extend(page.areas);
+        if page.next_page_token.is_empty() {
+            return areas;
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+/// The numerator `reader` sees of every area of a type (within `parent`, if given): None where
+/// it is suppressed or has no data.
+async fn numerators(
+    reader: &sharedmetrics_e2e::AuthChannel,
+    metric: &str,
+    area_type: AreaType,
+    parent: &str,
+) -> Vec<(String, Option<f64>)> {
+    let answer = BenchmarkingServiceClient::new(reader.clone())
+        .compare_areas(CompareAreasRequest {
+            metric_code: metric.into(),
+            period_code: PERIOD.into(),
+            area_type: area_type as i32,
+            parent_area_code: parent.into(),
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .expect("a comparison")
+        .into_inner();
+    assert!(answer.next_page_token.is_empty(), "one page holds them");
+    answer.areas.into_iter().map(|a| (a.area_code, a.numerator.filter(|_| !a.suppressed))).collect()
+}
+
+async fn differencing_published_aggregates_recovers_no_hidden_lsoa_count(scene: &Scene) {
+    const THRESHOLD: f64 = 7.0;
+    let metric = "kent-small-counts";
+    use AreaType::*;
+    let geography = [Lsoa, Ward, LocalAuthorityDistrict, UpperTierLocalAuthority, Region, England];
+    let nhs = [Lsoa, SubIcbLocation, Icb, NhsRegion, England];
+    let spec = MetricVersionSpec {
+        area_types: geography.iter().chain(&nhs[1..4]).map(|t| *t as i32).collect(),
+        dimensions: Vec::new(),
+        ..proportion(metric)
+    };
+    scene.define(spec, true).await;
+
+    // Kent County Council submits every LSOA of Kent, about a third of them with a count from 1
+    // to 7, which every reader outside the council sees suppressed.
+    let lsoas = kent_lsoas(scene).await;
+    assert!(lsoas.len() > 800, "{} LSOAs in Kent", lsoas.len());
+    let count = |i: usize| ((i * 7) % 23) as f64;
+    let counts: std::collections::HashMap<&str, f64> =
+        lsoas.iter().enumerate().map(|(i, a)| (a.code.as_str(), count(i))).collect();
+    let kent = scene.key(KENT_COUNCIL, &[access::Role::Submitter]).await;
+    let rows = lsoas.iter().enumerate().map(|(i, a)| row(&a.code, count(i), 1500.0)).collect();
+    let receipt = submit_and_publish(&kent, metric, rows).await;
+    assert!(receipt.rejections.is_empty(), "{:?}", receipt.rejections.first());
+
+    // What Medway Council's reader sees of every area holding Kent's LSOAs, at every level.
+    let reader = scene.key(MEDWAY_COUNCIL, &[access::Role::Reader]).await;
+    let mut seen = std::collections::HashMap::new();
+    for area_type in geography.iter().chain(&nhs[1..4]) {
+        let parent = if matches!(area_type, Lsoa | Ward | LocalAuthorityDistrict) { KENT } else { "" };
+        seen.extend(numerators(&reader, metric, *area_type, parent).await);
+    }
+    let visible = |code: &str| seen.get(code).copied().flatten();
+    for (lsoa, n) in &counts {
+        let small = (1.0..=THRESHOLD).contains(n);
+        assert_eq!(visible(lsoa).is_none(), small, "{lsoa} with {n} is suppressed exactly when small");
+    }
+    let total: f64 = counts.values().sum();
+    for published in [ENGLAND, SOUTH_EAST, KENT] {
+        assert!(close(visible(published), total), "{published} is published: {:?} vs {total}", visible(published));
+    }
+
+    // Every differencing: each published parent, minus its visible children of each finer type
+    // of its hierarchy, minus the visible LSOAs under no visible child, leaves the sum of the
+    // hidden LSOAs under no visible child. That must be nothing, or two or more hidden counts
+    // summing above the threshold.
+    let ancestor = |lsoa: &Area, t: AreaType| -> String {
+        if t == Lsoa {
+            return lsoa.code.clone();
+        }
+        lsoa.parents.iter().find(|p| p.r#type == t as i32).map(|p| p.code.clone()).unwrap_or_default()
+    };
+    let (mut checks, mut withheld_with_hidden, mut published_with_hidden) = (0, 0, 0);
+    for hierarchy in [&geography[..], &nhs[..]] {
+        for (level, parent_type) in hierarchy.iter().enumerate().skip(1) {
+            let mut parents: std::collections::HashMap<String, Vec<&Area>> = std::collections::HashMap::new();
+            for lsoa in &lsoas {
+                parents.entry(ancestor(lsoa, *parent_type)).or_default().push(lsoa);
+            }
+            for (parent, members) in parents.iter().filter(|(parent, _)| !parent.is_empty()) {
+                let hidden_inside =
+                    members.iter().filter(|l| visible(&l.code).is_none() && counts[l.code.as_str()] > 0.0);
+                let Some(value) = visible(parent) else {
+                    withheld_with_hidden += usize::from(hidden_inside.count() > 0);
+                    continue;
+                };
+                published_with_hidden += usize::from(hidden_inside.count() > 0);
+                for child_type in &hierarchy[..level] {
+                    let mut children: Vec<String> = members.iter().map(|l| ancestor(l, *child_type)).collect();
+                    children.sort();
+                    children.dedup();
+                    let shown: f64 = children.iter().filter_map(|c| visible(c)).sum();
+                    let uncovered = members.iter().filter(|l| visible(&ancestor(l, *child_type)).is_none());
+                    let (visible_left, hidden_left): (Vec<&&Area>, Vec<&&Area>) =
+                        uncovered.partition(|l| visible(&l.code).is_some());
+                    let derived = value - shown - visible_left.iter().map(|l| counts[l.code.as_str()]).sum::<f64>();
+                    let hidden: Vec<f64> =
+                        hidden_left.iter().map(|l| counts[l.code.as_str()]).filter(|n| *n > 0.0).collect();
+                    assert!((derived - hidden.iter().sum::<f64>()).abs() < 1e-6, "{parent} adds in its hidden counts");
+                    assert!(
+                        hidden.is_empty() || (hidden.len() >= 2 && derived > THRESHOLD),
+                        "{parent} minus its visible {child_type:?} children reveals {hidden:?}"
+                    );
+                    checks += 1;
+                }
+            }
+        }
+    }
+    // Kent has about 270 wards and 12 districts: most wards hold one hidden count and are
+    // withheld; the districts, Kent, the South East and England, and many wards, are published.
+    assert!(checks >= 100, "{checks} differencings checked");
+    assert!(withheld_with_hidden > 100, "{withheld_with_hidden} areas over a lone small count are withheld");
+    assert!(published_with_hidden >= 40, "{published_with_hidden} areas over hidden counts are published");
+    let districts =
+        lsoas.iter().map(|l| ancestor(l, LocalAuthorityDistrict)).collect::<std::collections::BTreeSet<_>>();
+    assert!(districts.iter().all(|d| visible(d).is_some()), "every district of Kent is published");
+}
+
 static SUITE: Suite = Suite::new();
 
 sharedmetrics_e2e::scenarios!(SUITE:
     a_county_submits_for_itself_and_its_districts_and_is_compared_with_its_region_and_england,
     counties_are_listed_with_their_districts_and_unitaries_count_as_both,
     a_council_reads_its_trusts_indicator_weighted_by_their_catchments,
+    differencing_published_aggregates_recovers_no_hidden_lsoa_count,
 );

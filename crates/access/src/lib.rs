@@ -54,6 +54,9 @@ pub enum PrincipalKind {
     ApiKey,
     /// A person with an OIDC bearer token.
     User,
+    /// A platform service acting for itself, never issued to a client: benchmarking reads every
+    /// published figure as one to build aggregates that disclosure control may publish.
+    Service,
 }
 
 /// An authenticated caller: who it is, its organisation and its roles.
@@ -85,6 +88,24 @@ impl Principal {
             key_id: None,
             display_name: organisation.to_owned(),
         }
+    }
+
+    /// Returns the principal benchmarking reads published figures as when it builds an aggregate
+    /// over cells the caller may not see: those figures go into sums only, never out as cells.
+    pub fn aggregating_service() -> Self {
+        Principal {
+            id: "service:benchmarking-aggregates".into(),
+            kind: PrincipalKind::Service,
+            organisation: String::new(),
+            roles: vec![Role::Reader, Role::National],
+            key_id: None,
+            display_name: "benchmarking aggregates".into(),
+        }
+    }
+
+    /// Returns whether the principal is a platform service acting for itself.
+    pub fn is_service(&self) -> bool {
+        self.kind == PrincipalKind::Service
     }
 
     /// Returns whether the principal holds `role`.

@@ -3,10 +3,13 @@
 //! at the finest level that has data (LSOAs first). For a deprivation breakdown (an IMD decile,
 //! quintile or Core20 code) an LSOA's total counts towards the group its own IMD decile falls in.
 //!
-//! Disclosure control: an aggregate any of whose inputs is suppressed for the caller is itself
-//! suppressed, because publishing it would let the caller subtract the visible parts and
-//! recover the hidden one. Inputs that are missing (or were suppressed by their submitter, so
+//! Disclosure control: an aggregate of LSOA cells some of which the caller may not see adds in
+//! their hidden counts and is published only where [`crate::disclosure`] says a reader can
+//! recover no hidden cell from it; any other aggregate with an input suppressed for the caller
+//! is itself suppressed. Inputs that are missing (or were suppressed by their submitter, so
 //! nobody holds their figures) are left out. docs/benchmarking.md states the rule.
+
+use std::collections::HashSet;
 
 use sharedmetrics_proto::sharedmetrics::common::v1::AreaType;
 
@@ -76,6 +79,9 @@ pub(crate) struct Source<'a> {
     /// For a deprivation breakdown, the cells without the deprivation pairs, and the group an
     /// LSOA must be in for its cell to count.
     pub derived: Option<(&'a AreaCells, &'a Deprivation)>,
+    /// When some of its LSOA cells are hidden from the caller and their counts were read: the
+    /// aggregates disclosure control withholds ([`crate::disclosure::withheld`]).
+    pub withheld: Option<&'a HashSet<String>>,
 }
 
 /// An area's figures, as submitted or summed.
@@ -120,6 +126,21 @@ fn resolved(cell: &Cell) -> Resolved {
     }
 }
 
+/// Returns what a cell adds to a published aggregate: its figures, or its hidden counts.
+fn counted(cell: &Cell) -> Resolved {
+    match (cell.state, cell.hidden) {
+        (CellState::Suppressed, Some(hidden)) => Resolved::Figure(Figure {
+            numerator: Some(hidden.numerator),
+            denominator: hidden.denominator,
+            value: None,
+            lower95: None,
+            upper95: None,
+            aggregation: None,
+        }),
+        _ => resolved(cell),
+    }
+}
+
 /// Returns the cell an area has of its own in `source`.
 fn own<'a>(index: &AreaIndex, source: &Source<'a>, code: &str) -> Option<&'a Cell> {
     if let Some(cell) = source.exact.and_then(|cells| cells.get(code)) {
@@ -157,7 +178,10 @@ pub(crate) fn resolve(index: &AreaIndex, source: &Source<'_>, target: &str, addi
         if parts.is_empty() {
             continue;
         }
-        return match sum(parts.iter().map(|cell| resolved(cell))) {
+        // Hidden LSOA counts go into an aggregate only where disclosure control publishes it.
+        let with_hidden = area_type == AreaType::Lsoa && source.withheld.is_some_and(|w| !w.contains(target));
+        let part = if with_hidden { counted } else { resolved };
+        return match sum(parts.iter().map(|cell| part(cell))) {
             Resolved::Figure(figure) => {
                 Resolved::Figure(Figure { aggregation: figure.aggregation.map(|(_, n)| (area_type, n)), ..figure })
             }
@@ -258,6 +282,7 @@ mod tests {
     use super::*;
     use crate::areas::ENGLAND;
     use crate::areas::tests::small_country;
+    use crate::observations::HiddenCounts;
 
     fn cell(numerator: f64, denominator: f64) -> Cell {
         Cell {
@@ -267,6 +292,7 @@ mod tests {
             lower95: None,
             upper95: None,
             state: CellState::Available,
+            hidden: None,
         }
     }
 
@@ -278,6 +304,7 @@ mod tests {
             lower95: None,
             upper95: None,
             state: CellState::Suppressed,
+            hidden: None,
         }
     }
 
@@ -301,7 +328,7 @@ mod tests {
         let index = small_country().with_catchments(catchments.into_iter().collect());
         // T3 has figures but no catchment (a mental health trust, say).
         let trusts = cells(&[("T1", cell(10.0, 100.0)), ("T2", cell(5.0, 50.0)), ("T3", cell(7.0, 70.0))]);
-        let source = Source { exact: Some(&trusts), derived: None };
+        let source = Source { exact: Some(&trusts), derived: None, withheld: None };
         let close = |(x, n, a): (Option<f64>, Option<f64>, Option<(AreaType, u32)>), want: (f64, f64, u32)| {
             (x.unwrap() - want.0).abs() < 1e-12
                 && (n.unwrap() - want.1).abs() < 1e-12
@@ -318,7 +345,7 @@ mod tests {
         assert_eq!(not_apportioned(&index, &trusts), vec!["T3".to_owned()]);
         // A suppressed trust suppresses every area it serves.
         let hidden = cells(&[("T1", suppressed()), ("T2", cell(5.0, 50.0))]);
-        let source = Source { exact: Some(&hidden), derived: None };
+        let source = Source { exact: Some(&hidden), derived: None, withheld: None };
         assert_eq!(resolve(&index, &source, "D2", true), Resolved::Suppressed);
     }
 
@@ -326,7 +353,7 @@ mod tests {
     fn districts_and_england_sum_their_lsoas() {
         let index = small_country();
         let lsoas = cells(&[("L1", cell(10.0, 40.0)), ("L2", cell(5.0, 50.0)), ("L3", cell(7.0, 70.0))]);
-        let source = Source { exact: Some(&lsoas), derived: None };
+        let source = Source { exact: Some(&lsoas), derived: None, withheld: None };
         assert_eq!(counts(&resolve(&index, &source, "D1", true)), (Some(15.0), Some(90.0), Some((AreaType::Lsoa, 2))));
         assert_eq!(counts(&resolve(&index, &source, "D2", true)), (Some(7.0), Some(70.0), Some((AreaType::Lsoa, 1))));
         assert_eq!(
@@ -340,12 +367,12 @@ mod tests {
     fn an_areas_own_observation_wins_over_the_sum_below_it() {
         let index = small_country();
         let mixed = cells(&[("L1", cell(10.0, 40.0)), ("D1", cell(99.0, 100.0))]);
-        let source = Source { exact: Some(&mixed), derived: None };
+        let source = Source { exact: Some(&mixed), derived: None, withheld: None };
         assert_eq!(counts(&resolve(&index, &source, "D1", true)), (Some(99.0), Some(100.0), None));
         // The region takes the finest level with data (LSOAs), never mixing levels.
         assert_eq!(counts(&resolve(&index, &source, "R1", true)).2, Some((AreaType::Lsoa, 1)));
         let districts = cells(&[("D1", cell(3.0, 10.0)), ("D2", cell(4.0, 10.0))]);
-        let source = Source { exact: Some(&districts), derived: None };
+        let source = Source { exact: Some(&districts), derived: None, withheld: None };
         assert_eq!(
             counts(&resolve(&index, &source, "R1", true)),
             (Some(7.0), Some(20.0), Some((AreaType::LocalAuthorityDistrict, 2)))
@@ -356,14 +383,33 @@ mod tests {
     fn an_aggregate_with_a_suppressed_input_is_suppressed() {
         let index = small_country();
         let lsoas = cells(&[("L1", cell(10.0, 40.0)), ("L2", suppressed()), ("L3", cell(7.0, 70.0))]);
-        let source = Source { exact: Some(&lsoas), derived: None };
+        let source = Source { exact: Some(&lsoas), derived: None, withheld: None };
         assert_eq!(resolve(&index, &source, "D1", true), Resolved::Suppressed);
         assert_eq!(resolve(&index, &source, ENGLAND, true), Resolved::Suppressed);
         assert!(matches!(resolve(&index, &source, "D2", true), Resolved::Figure(_)), "D2's inputs are all visible");
         let missing = Cell { state: CellState::Missing, ..suppressed() };
         let lsoas = cells(&[("L1", cell(10.0, 40.0)), ("L2", missing)]);
-        let source = Source { exact: Some(&lsoas), derived: None };
+        let source = Source { exact: Some(&lsoas), derived: None, withheld: None };
         assert_eq!(counts(&resolve(&index, &source, "D1", true)).0, Some(10.0), "a missing input is left out");
+    }
+
+    #[test]
+    fn hidden_lsoa_counts_go_into_the_aggregates_disclosure_control_publishes_and_no_other() {
+        let index = small_country();
+        let hidden =
+            |n: f64| Cell { hidden: Some(HiddenCounts { numerator: n, denominator: Some(40.0) }), ..suppressed() };
+        let lsoas = cells(&[("L1", hidden(3.0)), ("L2", cell(5.0, 50.0)), ("L3", cell(7.0, 70.0))]);
+        let withheld: HashSet<String> = ["D1".to_owned()].into();
+        let source = Source { exact: Some(&lsoas), derived: None, withheld: Some(&withheld) };
+        assert_eq!(resolve(&index, &source, "D1", true), Resolved::Suppressed, "withheld by the plan");
+        assert_eq!(resolve(&index, &source, "L1", true), Resolved::Suppressed, "the hidden cell itself stays hidden");
+        assert_eq!(
+            counts(&resolve(&index, &source, ENGLAND, true)),
+            (Some(15.0), Some(160.0), Some((AreaType::Lsoa, 3))),
+            "England adds in the hidden count"
+        );
+        let without_plan = Source { withheld: None, ..source };
+        assert_eq!(resolve(&index, &without_plan, ENGLAND, true), Resolved::Suppressed, "no plan, no hidden counts");
     }
 
     #[test]
@@ -382,17 +428,17 @@ mod tests {
         let (decile1, rest) = group(&[("imd_decile", "1")]);
         assert!(rest.is_empty());
         let decile1 = decile1.unwrap();
-        let source = Source { exact: None, derived: Some((&totals, &decile1)) };
+        let source = Source { exact: None, derived: Some((&totals, &decile1)), withheld: None };
         assert_eq!(counts(&resolve(&index, &source, "D1", true)), (Some(10.0), Some(40.0), Some((AreaType::Lsoa, 1))));
         assert_eq!(resolve(&index, &source, "D2", true), Resolved::NoData, "no LSOA of D2 is in decile 1");
         assert_eq!(resolve(&index, &source, "L2", true), Resolved::NoData, "L2 is in decile 2");
         let (core20, _) = group(&[("core20", "core20")]);
         let core20 = core20.unwrap();
-        let source = Source { exact: None, derived: Some((&totals, &core20)) };
+        let source = Source { exact: None, derived: Some((&totals, &core20)), withheld: None };
         assert_eq!(counts(&resolve(&index, &source, "R1", true)).0, Some(15.0));
         let (quintile3, _) = group(&[("imd_quintile", "3")]);
         let quintile3 = quintile3.unwrap();
-        let source = Source { exact: None, derived: Some((&totals, &quintile3)) };
+        let source = Source { exact: None, derived: Some((&totals, &quintile3)), withheld: None };
         assert_eq!(counts(&resolve(&index, &source, ENGLAND, true)).0, Some(7.0));
         let (none, kept) = group(&[("sex", "F"), ("imd_decile", "11")]);
         assert!(none.is_none() && kept.len() == 2, "an unknown decile is not a deprivation group");

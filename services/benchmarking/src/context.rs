@@ -19,7 +19,8 @@ use sharedmetrics_statistics::{self as stats, Count, Judgement};
 
 use crate::aggregate::{self, Deprivation, Resolved, Source};
 use crate::areas::AreaIndex;
-use crate::observations::{Observations, Pairs, breakdown_key, key_without, with_pair};
+use crate::disclosure::{self, Leaf};
+use crate::observations::{AreaCells, CellState, Observations, Pairs, Withheld, breakdown_key, key_without, with_pair};
 use crate::statistic::{self, Input, Levels, Statistic};
 
 /// The 19 bands of the European Standard Population 2013, in the order of its weights.
@@ -53,6 +54,11 @@ impl MetricContext {
         let intervals = CiMethod::try_from(spec.ci_method).unwrap_or(CiMethod::Unspecified) != CiMethod::None;
         let insider = principal.is_national() || spec.owners.iter().any(|o| principal.belongs_to(o));
         Self { code: spec.code.clone(), version, value_type, multiplier, polarity, intervals, insider, spec }
+    }
+
+    /// Returns the largest count disclosure control hides (the spec's, or the default).
+    pub fn disclosure_threshold(&self) -> u32 {
+        self.spec.disclosure_threshold.unwrap_or(sharedmetrics_definitions::DEFAULT_DISCLOSURE_THRESHOLD)
     }
 
     /// Returns the polarity as the statistics crate takes it.
@@ -301,7 +307,43 @@ impl Figures<'_> {
             Some(d) => self.observations.cells(period, &rest).map(|cells| (cells, d)),
             None => None,
         };
-        aggregate::resolve(self.areas, &Source { exact, derived }, area, additive)
+        let withheld = self.withheld(period, pairs, exact, derived);
+        aggregate::resolve(self.areas, &Source { exact, derived, withheld: withheld.as_deref() }, area, additive)
+    }
+
+    /// Returns the aggregates disclosure control withholds from the caller for one period and
+    /// breakdown (computed once), when some of its LSOA cells are hidden with counts read.
+    fn withheld(
+        &self,
+        period: &str,
+        pairs: &Pairs,
+        exact: Option<&AreaCells>,
+        derived: Option<(&AreaCells, &Deprivation)>,
+    ) -> Option<Withheld> {
+        self.observations.withheld(period, pairs, || {
+            let (cells, deprivation) = match (exact, derived) {
+                (Some(cells), _) => (cells, None),
+                (None, Some((cells, d))) => (cells, Some(d)),
+                (None, None) => return None,
+            };
+            if !cells.values().any(|c| c.hidden.is_some()) {
+                return None;
+            }
+            let leaves: Vec<Leaf<'_>> = cells
+                .iter()
+                .filter(|(code, _)| {
+                    self.areas.get(code).is_some_and(|a| {
+                        a.area_type == AreaType::Lsoa && deprivation.is_none_or(|d| d.matches(a.imd_decile))
+                    })
+                })
+                .filter_map(|(code, cell)| match (cell.state, cell.hidden) {
+                    (CellState::Available, _) => cell.numerator.map(|count| Leaf { code, count, hidden: false }),
+                    (CellState::Suppressed, Some(h)) => Some(Leaf { code, count: h.numerator, hidden: true }),
+                    _ => None,
+                })
+                .collect();
+            Some(disclosure::withheld(self.areas, &leaves, self.metric.disclosure_threshold()))
+        })
     }
 
     /// Returns the periods with data for a breakdown, oldest first: periods with cells of the

@@ -19,6 +19,7 @@ mod cache;
 mod calculator;
 mod compare;
 mod context;
+mod disclosure;
 mod inequality;
 mod observations;
 mod profile;

@@ -1,17 +1,19 @@
 //! Observations as benchmarking reads them: through the submissions API with the caller's
 //! principal (so disclosure control has already been applied), indexed by period and breakdown,
-//! with each cell's state reduced to available, missing or suppressed.
+//! with each cell's state reduced to available, missing or suppressed. The published counts of
+//! an LSOA cell hidden from the caller by a small count are read too, as a platform service,
+//! for sums only: docs/benchmarking.md says when an aggregate over them is published.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
 use sharedmetrics_access::Principal;
 use sharedmetrics_error::{ServiceError, ServiceResult};
 use sharedmetrics_periods::Period;
-use sharedmetrics_proto::sharedmetrics::common::v1::Breakdown;
+use sharedmetrics_proto::sharedmetrics::common::v1::{AreaType, Breakdown};
 use sharedmetrics_proto::sharedmetrics::submissions::v1::{
-    Observation, ObservationStatus, PublicationState, QueryObservationsRequest,
+    Observation, ObservationStatus, PublicationState, QueryObservationsRequest, SuppressionReason,
 };
 use sharedmetrics_submissions::SubmissionsApi;
 
@@ -38,6 +40,16 @@ pub(crate) struct Cell {
     pub lower95: Option<f64>,
     pub upper95: Option<f64>,
     pub state: CellState,
+    /// For a suppressed LSOA cell, its published counts: added into aggregates that disclosure
+    /// control publishes (crate::disclosure), never shown as the cell's own figures.
+    pub hidden: Option<HiddenCounts>,
+}
+
+/// The counts of a cell the caller may not see, for sums only.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct HiddenCounts {
+    pub numerator: f64,
+    pub denominator: Option<f64>,
 }
 
 impl Cell {
@@ -63,9 +75,13 @@ impl Cell {
             lower95: o.lower_ci_95.filter(|_| keep),
             upper95: o.upper_ci_95.filter(|_| keep),
             state,
+            hidden: None,
         }
     }
 }
+
+/// The aggregates disclosure control withholds from the caller for one period and breakdown.
+pub(crate) type Withheld = Arc<HashSet<String>>;
 
 /// The cells of one (period, breakdown), by area code.
 pub(crate) type AreaCells = HashMap<String, Cell>;
@@ -74,6 +90,8 @@ pub(crate) type AreaCells = HashMap<String, Cell>;
 #[derive(Debug, Default)]
 pub(crate) struct Observations {
     cells: HashMap<(String, String), AreaCells>,
+    /// The aggregates withheld from the caller, by period and breakdown, once computed.
+    withheld: Mutex<HashMap<(String, String), Option<Withheld>>>,
     /// The snapshot the submissions service read at.
     pub snapshot: Option<prost_types::Timestamp>,
 }
@@ -82,6 +100,24 @@ impl Observations {
     /// Adds one cell.
     pub fn insert(&mut self, period: &str, pairs: &Pairs, area: &str, cell: Cell) {
         self.cells.entry((period.to_owned(), breakdown_key(pairs))).or_default().insert(area.to_owned(), cell);
+    }
+
+    /// Returns one cell to change.
+    fn cell_mut(&mut self, period: &str, pairs: &Pairs, area: &str) -> Option<&mut Cell> {
+        self.cells.get_mut(&(period.to_owned(), breakdown_key(pairs)))?.get_mut(area)
+    }
+
+    /// Returns the aggregates withheld from the caller for one period and breakdown, computing
+    /// them with `plan` the first time they are asked for.
+    pub fn withheld(
+        &self,
+        period: &str,
+        pairs: &Pairs,
+        plan: impl FnOnce() -> Option<HashSet<String>>,
+    ) -> Option<Withheld> {
+        let key = (period.to_owned(), breakdown_key(pairs));
+        let mut plans = self.withheld.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        plans.entry(key).or_insert_with(|| plan().map(Arc::new)).clone()
     }
 
     /// Returns the cells of one period and breakdown.
@@ -180,9 +216,11 @@ pub(crate) async fn read(
     request: QueryObservationsRequest,
 ) -> ServiceResult<Observations> {
     let recorded = request.clone();
-    let mut stream = submissions.query_observations(principal, request).await?;
+    let mut stream = submissions.query_observations(principal, request.clone()).await?;
     let mut out = Observations::default();
     let mut digest = Digest::default();
+    // The published cells hidden by a small count (or to protect one), by key: their submission.
+    let mut hidden: HashMap<(String, String, String), String> = HashMap::new();
     while let Some(batch) = stream.next().await {
         let batch = batch?;
         digest.add(&batch.observations);
@@ -191,11 +229,62 @@ pub(crate) async fn read(
             if o.publication_state == PublicationState::Retracted as i32 {
                 continue;
             }
-            out.insert(&o.period_code, &pairs_of(o.breakdown.as_ref()), &o.area_code, Cell::from_observation(o));
+            let pairs = pairs_of(o.breakdown.as_ref());
+            let counted = [SuppressionReason::SmallCount as i32, SuppressionReason::Secondary as i32];
+            if o.suppressed
+                && counted.contains(&o.suppression_reason)
+                && o.publication_state == PublicationState::Published as i32
+            {
+                let key = (o.period_code.clone(), breakdown_key(&pairs), o.area_code.clone());
+                hidden.insert(key, o.submission_id.clone());
+            }
+            out.insert(&o.period_code, &pairs, &o.area_code, Cell::from_observation(o));
         }
     }
     crate::cache::record_read(crate::cache::RecordedRead { request: Some(recorded), digest: digest.finish() });
+    if !hidden.is_empty() {
+        read_hidden_counts(submissions, request, &mut out, &hidden).await?;
+    }
     Ok(out)
+}
+
+/// Reads, as the platform's aggregating service, the published LSOA counts of the cells the
+/// caller saw suppressed, at the caller's snapshot, and keeps each on its cell when it is the
+/// same submission's row the caller saw.
+async fn read_hidden_counts(
+    submissions: &Arc<dyn SubmissionsApi>,
+    request: QueryObservationsRequest,
+    out: &mut Observations,
+    hidden: &HashMap<(String, String, String), String>,
+) -> ServiceResult<()> {
+    let mut codes: Vec<String> = hidden.keys().map(|(_, _, area)| area.clone()).collect();
+    codes.sort();
+    codes.dedup();
+    let request = QueryObservationsRequest {
+        area_codes: codes,
+        area_type: AreaType::Lsoa as i32,
+        as_of: out.snapshot,
+        published_only: true,
+        page_size: 0,
+        page_token: String::new(),
+        changed_since: None,
+        ..request
+    };
+    let mut stream = submissions.query_observations(&Principal::aggregating_service(), request).await?;
+    while let Some(batch) = stream.next().await {
+        for o in batch?.observations {
+            let pairs = pairs_of(o.breakdown.as_ref());
+            let key = (o.period_code.clone(), breakdown_key(&pairs), o.area_code.clone());
+            if hidden.get(&key) != Some(&o.submission_id) || o.suppressed {
+                continue;
+            }
+            let Some(numerator) = o.numerator else { continue };
+            if let Some(cell) = out.cell_mut(&o.period_code, &pairs, &o.area_code) {
+                cell.hidden = Some(HiddenCounts { numerator, denominator: o.denominator });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Returns the digest of what `request` reads now, to tell whether an answer computed from it

@@ -18,5 +18,6 @@ pub(crate) fn available(numerator: f64, denominator: f64) -> Cell {
         lower95: None,
         upper95: None,
         state: CellState::Available,
+        hidden: None,
     }
 }

@@ -303,10 +303,10 @@ fn icb_shares_of_districts(
     let lsoa = AreaType::Lsoa.label();
     let mut people: BTreeMap<&str, BTreeMap<&str, i64>> = BTreeMap::new();
     for (code, (d, i)) in &of_lsoa {
-        if let (Some(d), Some(i), Some(area)) = (d, i, by_code.get(code)) {
-            if area.area_type == lsoa {
-                *people.entry(d).or_default().entry(i).or_default() += area.population.unwrap_or(0);
-            }
+        if let (Some(d), Some(i), Some(area)) = (d, i, by_code.get(code))
+            && area.area_type == lsoa
+        {
+            *people.entry(d).or_default().entry(i).or_default() += area.population.unwrap_or(0);
         }
     }
     people

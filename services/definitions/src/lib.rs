@@ -19,6 +19,7 @@ use sharedmetrics_proto::sharedmetrics::definitions::v1::definitions_service_cli
 use sharedmetrics_proto::sharedmetrics::definitions::v1::definitions_service_server::DefinitionsService as DefinitionsServer;
 use sharedmetrics_proto::sharedmetrics::definitions::v1::*;
 
+pub use convert::DEFAULT_DISCLOSURE_THRESHOLD;
 pub use migration::Migrator;
 pub use service::DefinitionsService;
 

@@ -106,7 +106,9 @@ fn observation(
 
 /// Returns the suppression each row gets for `principal`: disclosure control over the cells of
 /// each (area, period), computed on everything visible before any filter, applied to rows from
-/// other organisations. Confidential rows are hidden from other organisations outright.
+/// other organisations. Confidential rows are hidden from other organisations outright. A
+/// platform service (benchmarking building aggregates, which applies its own control to what it
+/// publishes) gets the small and secondary counts, never confidential rows.
 fn suppressions(rows: &[VisibleRow], principal: &Principal, threshold: u32) -> Vec<Option<SuppressionReason>> {
     let mut groups: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
     for (i, v) in rows.iter().enumerate() {
@@ -124,7 +126,7 @@ fn suppressions(rows: &[VisibleRow], principal: &Principal, threshold: u32) -> V
             if principal.belongs_to(&rows[i].row.organisation_code) {
                 continue;
             }
-            out[i] = match suppression {
+            out[i] = match suppression.filter(|_| !principal.is_service()) {
                 Some(Suppression::SmallCount) => Some(SuppressionReason::SmallCount),
                 Some(Suppression::Secondary) => Some(SuppressionReason::Secondary),
                 None if rows[i].row.confidentiality_status != "free" => Some(SuppressionReason::Confidential),
