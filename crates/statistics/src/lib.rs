@@ -1,7 +1,8 @@
 //! The indicator statistics of sharedmetrics: values and confidence limits for proportions,
 //! crude rates, means, directly and indirectly standardised rates and ratios; comparison with
 //! a benchmark at one or two levels and by funnel; quantiles of a comparison set; the
-//! five-point trend test; and inequality across ordered groups (SII, RII, gaps, Core20).
+//! five-point trend test; inequality across ordered groups (SII, RII, gaps, Core20); and life
+//! expectancy and healthy life expectancy from a life table.
 //! It owns the platform's statistical methods exactly as METHODS.md defines them, as pure
 //! functions over plain types with no I/O, and every result names the versioned method that
 //! produced it (see [`method`]) so a published figure can always be traced and reproduced.
@@ -35,6 +36,7 @@ pub mod error;
 pub mod estimate;
 pub mod grouped;
 pub mod inequality;
+pub mod life_expectancy;
 pub mod mean;
 pub mod method;
 pub mod proportion;
@@ -57,6 +59,10 @@ pub use grouped::{pool, pool_bands, pooled_crude_rate, pooled_directly_standardi
 pub use inequality::{
     Core20Comparison, Inequality, InequalityGroup, InequalityInterval, InequalityScale, PooledMeasure, SiiOptions,
     Spread, core20_comparison, slope_index_of_inequality,
+};
+pub use life_expectancy::{
+    LIFE_EXPECTANCY_MAXIMUM_INTERVAL_WIDTH, LIFE_EXPECTANCY_MINIMUM_POPULATION, LIFE_TABLE_START_AGES,
+    LifeExpectancyAt, LifeTable, LifeTableSuppression, healthy_life_expectancy, life_expectancy,
 };
 pub use mean::mean;
 pub use proportion::proportion;

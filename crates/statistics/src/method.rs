@@ -36,6 +36,10 @@ pub const QUANTILES: &str = "quantiles/1";
 pub const TREND_CHI_SQUARE: &str = "trend-chi-square/1";
 /// Weighted least-squares test for trend over five points.
 pub const TREND_WEIGHTED_REGRESSION: &str = "trend-weighted-regression/1";
+/// Life expectancy from a Chiang II abridged life table with Silcocks et al.'s variance.
+pub const LIFE_EXPECTANCY: &str = "life-expectancy-chiang-silcocks/1";
+/// Healthy life expectancy by Sullivan's method over that life table.
+pub const HEALTHY_LIFE_EXPECTANCY: &str = "healthy-life-expectancy-sullivan/1";
 /// Slope and relative indices of inequality with simulated limits.
 pub const SII: &str = "sii-simulated/1";
 /// Core20 (deciles 1 and 2 pooled) against the other deciles.
