@@ -32,6 +32,11 @@ export function siiIntercept(answer) {
   return Number(sii) / (Number(rii) - 1);
 }
 
+/** The unit of a difference between two values: percentage points between two percentages. */
+export function differenceUnit(unit) {
+  return unit === '%' ? 'percentage points' : unit;
+}
+
 /** Renders `#/inequality/<metric code>/<area code>?period=…&dimension=…`. */
 export async function render({ main, params, query, navigate }) {
   const [metricCode, areaCode] = params;
@@ -77,8 +82,9 @@ export async function render({ main, params, query, navigate }) {
   const last = groups.find((g) => g.code === answer.leastDeprivedCode);
   const intercept = siiIntercept(answer);
   const core20 = answer.core20 || {};
-  const sentence = `In ${areaName} (${answer.periodCode}), the most deprived group (${first?.label || first?.code || '–'}) has ${f.withUnit(first?.value, unit)} and the least deprived (${last?.label || last?.code || '–'}) ${f.withUnit(last?.value, unit)}: a gap of ${f.value(answer.absoluteGap)}`
-    + `${f.has(answer.relativeGap) ? ` (ratio ${f.value(answer.relativeGap)})` : ''}. The slope index of inequality is ${f.value(answer.sii?.value)} (95% limits ${f.value(answer.sii?.lower95)} to ${f.value(answer.sii?.upper95)}), the relative index ${f.value(answer.rii?.value)}.`
+  const gapUnit = differenceUnit(unit);
+  const sentence = `In ${areaName} (${answer.periodCode}), the most deprived group (${first?.label || first?.code || '–'}) has ${f.withUnit(first?.value, unit)} and the least deprived (${last?.label || last?.code || '–'}) ${f.withUnit(last?.value, unit)}: a gap of ${f.withUnit(answer.absoluteGap, gapUnit)}`
+    + `${f.has(answer.relativeGap) ? ` (ratio ${f.value(answer.relativeGap)})` : ''}. The slope index of inequality is ${f.withUnit(answer.sii?.value, gapUnit)} (95% limits ${f.value(answer.sii?.lower95)} to ${f.value(answer.sii?.upper95)}), the relative index ${f.value(answer.rii?.value)}.`
     + (f.has(core20.core20Value) ? ` Core20 (the most deprived fifth) has ${f.withUnit(core20.core20Value, unit)} against ${f.withUnit(core20.restValue, unit)} for the rest: ${f.comparison(core20.comparison).toLowerCase()}.` : '');
   const figure = (label, text, id) => h('div', { class: 'figure', 'data-figure': id }, h('span', { class: 'label' }, label), h('span', { class: 'value' }, text));
   const item = (cls, text) => h('li', null, h('span', { class: `swatch ${cls}`, 'aria-hidden': 'true' }), text);
@@ -88,8 +94,8 @@ export async function render({ main, params, query, navigate }) {
     form,
     h('p', { class: 'summary', 'data-testid': 'inequality-summary' }, sentence),
     h('div', { class: 'figures' },
-      figure('Gap, most minus least deprived', f.value(answer.absoluteGap), 'gap'),
-      figure('Slope index of inequality', f.value(answer.sii?.value), 'sii'),
+      figure('Gap, most minus least deprived', f.withUnit(answer.absoluteGap, gapUnit), 'gap'),
+      figure('Slope index of inequality', f.withUnit(answer.sii?.value, gapUnit), 'sii'),
       figure('SII 95% limits', `${f.value(answer.sii?.lower95)} to ${f.value(answer.sii?.upper95)}`, 'sii-limits'),
       figure('Relative index of inequality', f.value(answer.rii?.value), 'rii'),
       figure('Core20', f.withUnit(core20.core20Value, unit), 'core20'),

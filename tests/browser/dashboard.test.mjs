@@ -338,14 +338,29 @@ describe('the dashboard as served by the gateway', () => {
       assert.equal(await cellText(row, 'core20'), ['1', '2'].includes(g.code) ? 'Yes' : 'No');
     }
     const figure = async (id) => (await page.locator(`[data-figure="${id}"] .value`).innerText()).trim();
-    assert.equal(await figure('gap'), v1(answer.absoluteGap));
-    assert.equal(await figure('sii'), v1(answer.sii.value));
+    assert.equal(await figure('gap'), `${v1(answer.absoluteGap)} percentage points`, 'a gap between percentages');
+    assert.equal(await figure('sii'), `${v1(answer.sii.value)} percentage points`);
     assert.equal(await figure('sii-limits'), `${v1(answer.sii.lower95)} to ${v1(answer.sii.upper95)}`);
     assert.ok((await figure('core20')).startsWith(v1(answer.core20.core20Value)));
     assert.equal(await page.locator('svg.chart line.sii-line').count(), 1, 'the SII is drawn');
     const core20Bars = answer.groups.filter((g) => ['1', '2'].includes(g.code) && g.value !== undefined).length;
     assert.equal(await page.locator('svg.chart rect.bar.core20').count(), core20Bars);
     await screenshot('inequality');
+  });
+
+  test('inequality view shows the life-expectancy gap between deciles in years', async () => {
+    assert.deepEqual(await go(`/inequality/${SEED.lifeMetric}/${SEED.area}`), []);
+    const answer = (await apiOk(`/v1/metrics/${SEED.lifeMetric}/areas/${SEED.area}/inequality`, SEED.keys.admin, { dimension: 'imd_decile' })).body;
+    const figure = async (id) => (await page.locator(`[data-figure="${id}"] .value`).innerText()).trim();
+    assert.ok(answer.absoluteGap !== undefined && answer.sii?.value !== undefined, JSON.stringify(answer).slice(0, 400));
+    assert.equal(await figure('gap'), `${v1(answer.absoluteGap)} years`);
+    assert.equal(await figure('sii'), `${v1(answer.sii.value)} years`);
+    for (const g of answer.groups.filter((x) => x.value !== undefined)) {
+      assert.equal(await cellText(page.locator(`tr[data-group="${g.code}"]`), 'value'), v1(g.value), `decile ${g.code}`);
+    }
+    const summary = await page.locator('[data-testid=inequality-summary]').innerText();
+    assert.ok(summary.includes(`a gap of ${v1(answer.absoluteGap)} years`), summary);
+    await screenshot('inequality-life-expectancy');
   });
 
   test("anchor charter page shows each member's commitments with their status against trajectory, and the roll-up", async () => {

@@ -8,6 +8,8 @@ those it creates, as a real deployment would:
 - `dashboard-screening`: a public proportion with LSOA data for every North East LSOA for five
   financial years (the rate rises with each LSOA's IMD decile and year, so there is a gradient
   and a trend) and an England row for each year; every submission published;
+- `dashboard-life-expectancy`: a life expectancy, deaths and populations by life-table age band
+  for every County Durham LSOA (mortality higher in the more deprived deciles), published;
 - `dashboard-private-waits`: a metric owned by Durham County Council (116) only, with published
   district rows, which a reader of Newcastle City Council (107) must never see;
 - the County Durham anchor charter, created by the council, with the council and County Durham and
@@ -25,6 +27,12 @@ from first_call import generate_stubs  # noqa: E402
 METRIC = "dashboard-screening"
 PRIVATE = "dashboard-private-waits"
 RATE_METRIC = "dashboard-falls-admissions"
+LIFE_METRIC = "dashboard-life-expectancy"
+LIFE_BANDS = ["0", "1-4"] + [f"{a}-{a + 4}" for a in range(5, 90, 5)] + ["90+"]
+AGE_SHARES = [0.011, 0.045, 0.058, 0.060, 0.058, 0.062, 0.066, 0.066, 0.064, 0.062, 0.066, 0.069, 0.067, 0.059,
+              0.052, 0.050, 0.036, 0.026, 0.015, 0.008]
+MORTALITY = [0.0040, 0.00015, 0.0001, 0.0001, 0.0003, 0.0005, 0.0006, 0.0008, 0.0011, 0.0016, 0.0024, 0.0038,
+             0.0060, 0.0095, 0.0150, 0.0240, 0.0400, 0.0700, 0.1250, 0.2400]
 NORTH_EAST = "E12000001"
 ENGLAND = "E92000001"
 AREA = "E06000047"  # County Durham
@@ -130,7 +138,8 @@ def main():
         area_types=[common.AREA_TYPE_LOCAL_AUTHORITY_DISTRICT, common.AREA_TYPE_REGION, common.AREA_TYPE_ENGLAND],
         owners=["OHID"], visibility=d.VISIBILITY_PUBLIC, valid_from="2020-04-01",
     ), publish=True), metadata=admin)
-    every_district = definitions.ListAreas(d.ListAreasRequest(type=common.AREA_TYPE_LOCAL_AUTHORITY_DISTRICT, page_size=1000), metadata=admin).areas
+    # The districts in the 2024 boundaries: those replaced since 2019 hold no figures for these years.
+    every_district = definitions.ListAreas(d.ListAreasRequest(type=common.AREA_TYPE_LOCAL_AUTHORITY_DISTRICT, vintage="2024", page_size=1000), metadata=admin).areas
     for year_index, year in enumerate(YEARS):
         # County Durham's rate is set a fifth above its pattern, so its profile shows a "worse".
         submit_and_publish(RATE_METRIC, [
@@ -140,6 +149,32 @@ def main():
                              denominator=40_000)
             for i, a in enumerate(every_district)
         ])
+
+    # A life expectancy: deaths and populations by life-table age band for County Durham's LSOAs,
+    # mortality 6% higher for each decile more deprived.
+    definitions.CreateMetric(d.CreateMetricRequest(spec=d.MetricVersionSpec(
+        code=LIFE_METRIC,
+        title="Life expectancy at birth (dashboard test data)",
+        description="Years a newborn would live at the area's current death rates.",
+        methodology="Chiang II abridged life table from deaths and populations in 20 age bands.",
+        value_type=common.VALUE_TYPE_LIFE_EXPECTANCY, multiplier=1, unit="years",
+        polarity=common.POLARITY_HIGH_IS_GOOD, ci_method=common.CI_METHOD_CHIANG_SILCOCKS,
+        period_type=common.PERIOD_TYPE_FINANCIAL_YEAR,
+        area_types=[common.AREA_TYPE_LSOA, common.AREA_TYPE_LOCAL_AUTHORITY_DISTRICT],
+        dimensions=["life_table_age_band", "imd_decile"], owners=["X24"], visibility=d.VISIBILITY_PUBLIC,
+        valid_from="2020-04-01",
+    ), publish=True), metadata=admin)
+    durham = definitions.ListAreas(d.ListAreasRequest(type=common.AREA_TYPE_LSOA, parent_code=AREA, page_size=1000), metadata=admin).areas
+    rows = []
+    for i, a in enumerate(durham):
+        excess = 1.0 + 0.06 * (10 - a.deprivation.imd_decile)
+        for b, band in enumerate(LIFE_BANDS):
+            people = max(1, round(a.population * AGE_SHARES[b]))
+            deaths = min(people, int(people * MORTALITY[b] * excess + ((i * 20 + b) * 0.6180339887) % 1))
+            rows.append(s.ObservationRow(
+                area_code=a.code, period_code=YEARS[-1], numerator=deaths, denominator=people,
+                breakdown=common.Breakdown(codes=[common.BreakdownCode(dimension="life_table_age_band", code=band)])))
+    submit_and_publish(LIFE_METRIC, rows)
 
     # The private metric: Durham County Council's own, district rows.
     definitions.CreateMetric(d.CreateMetricRequest(spec=d.MetricVersionSpec(
@@ -201,7 +236,7 @@ def main():
            [9_700, 9_600, 9_550, 8_950], None, "Cut the council's carbon emissions by a fifth", tolerance=250.0)
 
     out.write_text(json.dumps({
-        "keys": keys, "metric": METRIC, "rateMetric": RATE_METRIC, "privateMetric": PRIVATE, "area": AREA, "region": NORTH_EAST,
+        "keys": keys, "metric": METRIC, "rateMetric": RATE_METRIC, "lifeMetric": LIFE_METRIC, "privateMetric": PRIVATE, "area": AREA, "region": NORTH_EAST,
         "charter": CHARTER, "council": COUNCIL, "trust": TRUST, "other": OTHER, "lsoaCount": len(lsoas),
     }, indent=2))
     print(f"seeded {len(lsoas)} North East LSOAs x {len(YEARS)} years, a private metric, and {CHARTER}")

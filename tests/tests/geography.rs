@@ -15,7 +15,9 @@ use sharedmetrics_proto::sharedmetrics::benchmarking::v1::{
 };
 use sharedmetrics_proto::sharedmetrics::common::v1::AreaType;
 use sharedmetrics_proto::sharedmetrics::definitions::v1::definitions_service_client::DefinitionsServiceClient;
-use sharedmetrics_proto::sharedmetrics::definitions::v1::{Area, GetAreaRequest, ListAreasRequest, MetricVersionSpec};
+use sharedmetrics_proto::sharedmetrics::definitions::v1::{
+    Area, GetAreaRequest, ListAreasRequest, ListAreasResponse, MetricVersionSpec,
+};
 use sharedmetrics_proto::sharedmetrics::submissions::v1::*;
 
 const KENT: &str = "E10000016";
@@ -102,7 +104,7 @@ async fn a_county_submits_for_itself_and_its_districts_and_is_compared_with_its_
     // Upper tiers compared with their regions: Kent and Medway against the South East, whose
     // figure is summed from the finest level with data, its districts (Medway among them).
     let by_region = compare(scene, metric, AreaType::UpperTierLocalAuthority, Some(AreaType::Region)).await;
-    assert_eq!(by_region.total_size, 152, "every upper-tier authority of 2021");
+    assert_eq!(by_region.total_size, 153, "every upper-tier authority of the 2023 boundaries, in force in 2023/24");
     let kent_row = area(&by_region, KENT);
     assert!(close(kent_row.value, 30.0), "{kent_row:?}");
     assert_eq!(kent_row.benchmark_code, SOUTH_EAST);
@@ -134,8 +136,28 @@ async fn counties_are_listed_with_their_districts_and_unitaries_count_as_both(sc
         .await
         .expect("upper tiers are listed")
         .into_inner();
-    assert_eq!(uppers.total_size, 152);
-    let counties = uppers.areas.iter().filter(|a| a.r#type == AreaType::UpperTierLocalAuthority as i32).count();
+    assert_eq!(uppers.total_size, 156, "the 152 of 2021 and the four authorities new in 2023");
+    let in_vintage = |vintage: &'static str| {
+        let mut definitions = definitions.clone();
+        async move {
+            definitions
+                .list_areas(ListAreasRequest {
+                    r#type: AreaType::UpperTierLocalAuthority as i32,
+                    vintage: vintage.into(),
+                    page_size: 1000,
+                    ..Default::default()
+                })
+                .await
+                .expect("upper tiers of a vintage")
+                .into_inner()
+        }
+    };
+    let (of_2021, of_2023) = (in_vintage("2021").await, in_vintage("2023").await);
+    assert_eq!((of_2021.total_size, of_2023.total_size), (152, 153));
+    let codes = |list: &ListAreasResponse| list.areas.iter().map(|a| a.code.clone()).collect::<Vec<_>>();
+    assert!(codes(&of_2021).contains(&"E10000006".to_owned()) && !codes(&of_2023).contains(&"E10000006".to_owned()));
+    assert!(codes(&of_2023).contains(&"E06000063".to_owned()), "Cumberland");
+    let counties = of_2021.areas.iter().filter(|a| a.r#type == AreaType::UpperTierLocalAuthority as i32).count();
     assert_eq!(counties, 27, "24 counties and the three unitaries made after 2019");
     let medway = uppers.areas.iter().find(|a| a.code == MEDWAY).expect("Medway is an upper tier");
     assert_eq!(medway.r#type, AreaType::LocalAuthorityDistrict as i32);
@@ -179,7 +201,51 @@ async fn counties_are_listed_with_their_districts_and_unitaries_count_as_both(sc
     };
     let corby = area("E07000150").await;
     assert_eq!((corby.vintage.as_str(), corby.successor_codes.clone()), ("2019", vec!["E06000061".to_owned()]));
-    assert!(area("E06000061").await.predecessor_codes.contains(&"E07000150".to_owned()));
+    assert_eq!(corby.replaced_in, "2021");
+    let north_northamptonshire = area("E06000061").await;
+    assert!(north_northamptonshire.predecessor_codes.contains(&"E07000150".to_owned()));
+    assert_eq!(north_northamptonshire.introduced_in, "2021");
+    let cumbria = area("E10000006").await;
+    assert_eq!((cumbria.vintage.as_str(), cumbria.replaced_in.as_str()), ("2021", "2023"));
+    let cumberland = area("E06000063").await;
+    assert_eq!((cumberland.vintage.as_str(), cumberland.introduced_in.as_str()), ("2023", "2023"));
+}
+
+async fn a_row_for_an_area_outside_the_periods_boundaries_is_refused_naming_the_vintage(scene: &Scene) {
+    let metric = "vintage-indicator";
+    let spec = MetricVersionSpec {
+        area_types: vec![AreaType::UpperTierLocalAuthority as i32, AreaType::LocalAuthorityDistrict as i32],
+        dimensions: Vec::new(),
+        ..proportion(metric)
+    };
+    scene.define(spec, true).await;
+    let at = |area: &str, period: &str| ObservationRow {
+        area_code: area.into(),
+        period_code: period.into(),
+        numerator: Some(5.0),
+        denominator: Some(10.0),
+        ..Default::default()
+    };
+    let rows = vec![
+        at("E10000006", "2022/23"), // Cumbria, in its last year
+        at("E10000006", "2023/24"), // Cumbria, replaced on 1 April 2023
+        at("E06000063", "2022/23"), // Cumberland, before it began
+        at("E06000063", "2023/24"), // Cumberland, in its first year
+        at("E07000150", "2021/22"), // Corby, replaced by North Northamptonshire in 2021
+    ];
+    let receipt = submit(&scene.admin(), metric, rows).await;
+    let refused: Vec<(u64, &str, &str)> =
+        receipt.rejections.iter().map(|r| (r.row_index, r.code.as_str(), r.field.as_str())).collect();
+    assert_eq!(
+        refused,
+        [
+            (1, "AREA_NOT_IN_PERIOD", "area_code"),
+            (2, "AREA_NOT_IN_PERIOD", "area_code"),
+            (4, "AREA_NOT_IN_PERIOD", "area_code")
+        ]
+    );
+    assert!(receipt.rejections[0].message.contains("2023 boundaries"), "{}", receipt.rejections[0].message);
+    assert!(receipt.rejections[1].message.contains("Cumberland"), "{}", receipt.rejections[1].message);
 }
 
 /// Returns the share of `trust`'s admissions from `area` in a built-in catchment file (columns
@@ -274,30 +340,6 @@ async fn a_council_reads_its_trusts_indicator_weighted_by_their_catchments(scene
     assert_eq!(icb_row.aggregation.as_ref().map(|a| a.method.as_str()), Some("catchment-weighted"));
 }
 
-/// Kent's LSOAs with their parents on every hierarchy.
-async fn kent_lsoas(scene: &Scene) -> Vec<Area> {
-    let mut areas = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = DefinitionsServiceClient::new(scene.admin())
-            .list_areas(ListAreasRequest {
-                r#type: AreaType::Lsoa as i32,
-                parent_code: KENT.into(),
-                page_size: 1000,
-                page_token: page_token.clone(),
-                ..Default::default()
-            })
-            .await
-            .expect("Kent's LSOAs")
-            .into_inner();
-        areas.extend(page.areas);
-        if page.next_page_token.is_empty() {
-            return areas;
-        }
-        page_token = page.next_page_token;
-    }
-}
-
 /// The numerator `reader` sees of every area of a type (within `parent`, if given): None where
 /// it is suppressed or has no data.
 async fn numerators(
@@ -337,7 +379,7 @@ async fn differencing_published_aggregates_recovers_no_hidden_lsoa_count(scene: 
 
     // Kent County Council submits every LSOA of Kent, about a third of them with a count from 1
     // to 7, which every reader outside the council sees suppressed.
-    let lsoas = kent_lsoas(scene).await;
+    let lsoas = scene.areas(AreaType::Lsoa, KENT).await;
     assert!(lsoas.len() > 800, "{} LSOAs in Kent", lsoas.len());
     let count = |i: usize| ((i * 7) % 23) as f64;
     let counts: std::collections::HashMap<&str, f64> =
@@ -427,4 +469,5 @@ sharedmetrics_e2e::scenarios!(SUITE:
     counties_are_listed_with_their_districts_and_unitaries_count_as_both,
     a_council_reads_its_trusts_indicator_weighted_by_their_catchments,
     differencing_published_aggregates_recovers_no_hidden_lsoa_count,
+    a_row_for_an_area_outside_the_periods_boundaries_is_refused_naming_the_vintage,
 );

@@ -152,9 +152,11 @@ pub fn proportion_funnel_limits(
     // D is exactly 0 at p̄ = 0 and p̄ = 1 and positive between; rounding can leave a tiny
     // negative there, which would otherwise turn the limits into NaN.
     let root = d.max(0.0).sqrt();
+    // The limits are of a proportion: with a small denominator the formula leaves 0 to 1 (an
+    // upper limit of 158% at n = 3), so they are clamped to the scale.
     Ok(Interval {
-        lower: (f - root / 8.0) / c / n,
-        upper: (f + root / 8.0) / c / n,
+        lower: ((f - root / 8.0) / c / n).clamp(0.0, 1.0),
+        upper: ((f + root / 8.0) / c / n).clamp(0.0, 1.0),
         confidence,
         method: method::FUNNEL_PROPORTION,
     }
@@ -331,6 +333,16 @@ mod tests {
         assert_close(one.upper, 1.0, 1e-12);
         assert!(proportion_funnel_limits(1.2, 40.0, Scale::Unit, C95).is_err());
         assert!(proportion_funnel_limits(0.5, 0.0, Scale::Unit, C95).is_err());
+    }
+
+    #[test]
+    fn funnel_limits_stay_within_the_scale_at_small_denominators() {
+        // Unclamped, p̄ = 0.5 at n = 3 gives an upper 95% limit of about 158% and a lower of -41%.
+        let small = proportion_funnel_limits(0.5, 3.0, Scale::Hundred, C95).unwrap();
+        assert_eq!((small.lower, small.upper), (0.0, 100.0));
+        assert_eq!(small.method, "funnel-proportion/2");
+        let wide = proportion_funnel_limits(0.5, 3.0, Scale::Unit, C998).unwrap();
+        assert_eq!((wide.lower, wide.upper), (0.0, 1.0));
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub const BENCHMARK_ONE_LEVEL: &str = "benchmark-one-level/1";
 /// Comparison of two intervals (95% and 99.8%) with a benchmark.
 pub const BENCHMARK_TWO_LEVELS: &str = "benchmark-two-levels/1";
 /// Funnel-plot limits for a proportion around a pooled proportion.
-pub const FUNNEL_PROPORTION: &str = "funnel-proportion/1";
+pub const FUNNEL_PROPORTION: &str = "funnel-proportion/2";
 /// Comparison of an observed count with its expected count through count limits of O ÷ E.
 pub const FUNNEL_RATIO: &str = "funnel-ratio/1";
 /// Quantile assignment within a comparison set.

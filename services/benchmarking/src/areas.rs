@@ -18,6 +18,8 @@ pub(crate) mod tests {
             ancestors: ancestors.iter().map(|a| (*a).to_owned()).collect(),
             imd_decile: decile,
             population: 1000,
+            introduced_in: None,
+            replaced_in: None,
         }
     }
 

@@ -18,6 +18,7 @@ enum Given<'a> {
     Dsr(&'a DsrInput),
     Isr(&'a IsrInput),
     Mean(&'a MeanInput),
+    LifeTable(&'a LifeTableInput),
 }
 
 impl Given<'_> {
@@ -27,6 +28,7 @@ impl Given<'_> {
             Self::Dsr(_) => "dsr",
             Self::Isr(_) => "isr",
             Self::Mean(_) => "mean",
+            Self::LifeTable(_) => "life_table",
         }
     }
 }
@@ -38,6 +40,7 @@ fn expected_field(value_type: ValueType) -> Option<&'static str> {
         ValueType::DirectlyStandardisedRate => Some("dsr"),
         ValueType::IndirectlyStandardisedRatio => Some("isr"),
         ValueType::Mean => Some("mean"),
+        ValueType::LifeExpectancy | ValueType::HealthyLifeExpectancy => Some("life_table"),
         _ => None,
     }
 }
@@ -98,6 +101,10 @@ fn request_path(prefix: &str, kind: &str, name: &str, index: Option<usize>) -> S
         ("isr", "reference_rates") => at("bands", "reference_rate"),
         ("isr", "populations") => at("bands", "population"),
         ("isr", "reference_rate") => format!("{prefix}.reference_crude_rate"),
+        ("life_table", "deaths") => at("bands", "deaths"),
+        ("life_table", "populations") => at("bands", "population"),
+        ("life_table", "healthy") => at("bands", "healthy_proportion"),
+        ("life_table", "sample_sizes") => at("bands", "sample_size"),
         (_, name) => match index {
             Some(i) => format!("{prefix}.{name}[{i}]"),
             None => format!("{prefix}.{name}"),
@@ -156,7 +163,49 @@ fn prepare(value_type: ValueType, given: Given<'_>, prefix: &str) -> Result<Inpu
             Ok(Input::Isr { observed: i.observed, expected, reference_rate: i.reference_crude_rate })
         }
         Given::Mean(m) => Ok(Input::Mean(m.values.clone())),
+        Given::LifeTable(t) => life_table_input(value_type, t, prefix),
     }
+}
+
+/// Returns a life table's input, requiring its 20 bands and, for healthy life expectancy, each
+/// band's proportion in good health and sample size.
+fn life_table_input(value_type: ValueType, t: &LifeTableInput, prefix: &str) -> Result<Input, Vec<FieldViolation>> {
+    let count = stats::LIFE_TABLE_START_AGES.len();
+    if t.bands.len() != count {
+        return Err(vec![FieldViolation::new(
+            format!("{prefix}.bands"),
+            "WRONG_LENGTH",
+            format!("a life table has exactly {count} bands (<1, 1-4, 5-9 ... 85-89, 90+), not {}", t.bands.len()),
+        )]);
+    }
+    let health = if value_type == ValueType::HealthyLifeExpectancy {
+        let mut violations = Vec::new();
+        for (i, band) in t.bands.iter().enumerate() {
+            for (given, leaf) in [(band.healthy_proportion, "healthy_proportion"), (band.sample_size, "sample_size")] {
+                if given.is_none() {
+                    violations.push(FieldViolation::new(
+                        format!("{prefix}.bands[{i}].{leaf}"),
+                        "REQUIRED",
+                        "healthy life expectancy needs each band's proportion in good health and sample size",
+                    ));
+                }
+            }
+        }
+        if !violations.is_empty() {
+            return Err(violations);
+        }
+        Some((
+            t.bands.iter().map(|b| b.healthy_proportion.unwrap_or_default()).collect(),
+            t.bands.iter().map(|b| b.sample_size.unwrap_or_default()).collect(),
+        ))
+    } else {
+        None
+    };
+    Ok(Input::LifeTable(statistic::LifeTableCounts {
+        deaths: t.bands.iter().map(|b| b.deaths).collect(),
+        populations: t.bands.iter().map(|b| b.population).collect(),
+        health,
+    }))
 }
 
 /// Returns the inputs of several groups pooled into one, or the violations of the groups that
@@ -235,7 +284,10 @@ fn pool(groups: &[(Given<'_>, Input)]) -> Result<Input, Vec<FieldViolation>> {
                 .flat_map(|(_, input)| if let Input::Mean(v) = input { v.clone() } else { Vec::new() })
                 .collect(),
         ),
-        Input::Supplied { .. } => unreachable!("the calculator never takes supplied values"),
+        // Grouped input has no life tables, and the calculator never takes supplied values.
+        Input::Supplied { .. } | Input::LifeTable(_) => {
+            unreachable!("grouped input holds neither supplied values nor life tables")
+        }
     };
     if violations.is_empty() { Ok(pooled) } else { Err(violations) }
 }
@@ -261,7 +313,11 @@ pub(crate) fn compute_statistics(request: &ComputeStatisticsRequest) -> ServiceR
     let mut violations = Vec::new();
     let multiplier = match request.multiplier {
         0 => statistic::default_multiplier(value_type),
-        m if matches!(value_type, ValueType::Count | ValueType::Mean) && m != 1 => {
+        m if matches!(
+            value_type,
+            ValueType::Count | ValueType::Mean | ValueType::LifeExpectancy | ValueType::HealthyLifeExpectancy
+        ) && m != 1 =>
+        {
             violations.push(FieldViolation::new(
                 "multiplier",
                 "NOT_SCALABLE",
@@ -296,6 +352,7 @@ pub(crate) fn compute_statistics(request: &ComputeStatisticsRequest) -> ServiceR
         Some(Top::Dsr(d)) => vec![("dsr".into(), Given::Dsr(d))],
         Some(Top::Isr(i)) => vec![("isr".into(), Given::Isr(i))],
         Some(Top::Mean(m)) => vec![("mean".into(), Given::Mean(m))],
+        Some(Top::LifeTable(t)) => vec![("life_table".into(), Given::LifeTable(t))],
         Some(Top::Grouped(g)) => {
             if g.groups.is_empty() {
                 violations.push(FieldViolation::new(
@@ -361,14 +418,29 @@ pub(crate) fn compute_statistics(request: &ComputeStatisticsRequest) -> ServiceR
     let s = statistic::compute(value_type, multiplier, &input, levels, true)
         .map_err(|e| invalid(vec![violation(&e, "grouped", expected)]))?;
     let suppressed = s.suppression.is_some();
+    // A life expectancy withheld for a wide interval keeps its limits.
+    let wide = s.suppression == Some(StatisticSuppressionReason::WideInterval);
+    let by_age = match &input {
+        Input::LifeTable(table) => crate::life_table::statistic(table, levels)
+            .map(|(_, by_age)| by_age)
+            .map_err(|e| invalid(vec![violation(&e, "life_table", "life_table")]))?,
+        _ => Vec::new(),
+    };
     Ok(ComputeStatisticsResponse {
         value: s.value,
-        limits: (!suppressed).then(|| s.limits()),
+        limits: (!suppressed || wide).then(|| s.limits()),
         numerator: s.numerator,
         denominator: s.denominator,
-        method: method_version(if suppressed { stats::method::DSR_DOBSON } else { s.method }),
+        // Before life tables only a DSR could be suppressed here; a suppressed statistic that
+        // names no method of its own is that DSR.
+        method: method_version(if suppressed && s.method == statistic::NO_INTERVAL {
+            stats::method::DSR_DOBSON
+        } else {
+            s.method
+        }),
         suppressed,
         suppression_reason: s.suppression.map_or(0, |r| r as i32),
+        by_age,
     })
 }
 
@@ -508,5 +580,89 @@ mod tests {
         };
         let m = compute_statistics(&mean).unwrap();
         assert_eq!((m.value, m.method.unwrap().method), (Some(3.0), StatisticalMethod::StudentT as i32));
+    }
+    /// The example table of PHEindicatormethods' phe_life_expectancy documentation, as bands.
+    fn life_table(value_type: ValueType, healthy: Option<f64>) -> ComputeStatisticsRequest {
+        let populations = [
+            7060.0, 35059.0, 46974.0, 48489.0, 43219.0, 38561.0, 46009.0, 57208.0, 61435.0, 55601.0, 50209.0, 56416.0,
+            46411.0, 39820.0, 37978.0, 37039.0, 33288.0, 23306.0, 11936.0, 11936.0,
+        ];
+        let deaths = [
+            17.0, 9.0, 4.0, 8.0, 20.0, 15.0, 24.0, 33.0, 50.0, 71.0, 100.0, 163.0, 263.0, 304.0, 536.0, 872.0, 1390.0,
+            1605.0, 1936.0, 1937.0,
+        ];
+        let bands = crate::life_table::LIFE_TABLE_BANDS
+            .iter()
+            .zip(deaths.iter().zip(populations))
+            .map(|(band, (d, p))| LifeTableBand {
+                band: (*band).to_owned(),
+                deaths: *d,
+                population: p,
+                healthy_proportion: healthy,
+                sample_size: healthy.map(|_| 300.0),
+            })
+            .collect();
+        ComputeStatisticsRequest {
+            value_type: value_type as i32,
+            input: Some(compute_statistics_request::Input::LifeTable(LifeTableInput { bands })),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    // Worked values are quoted with every digit the reference script printed.
+    #[allow(clippy::excessive_precision)]
+    fn a_life_table_gives_life_expectancy_at_birth_and_at_every_start_age() {
+        let r = compute_statistics(&life_table(ValueType::LifeExpectancy, None)).unwrap();
+        // crates/statistics/reference/life_expectancy.py, case A.
+        assert!((r.value.unwrap() - 80.169608131948394).abs() < 1e-9, "{:?}", r.value);
+        assert_eq!(r.by_age.len(), 20);
+        assert_eq!((r.by_age[13].start_age, r.by_age[19].start_age), (60, 90));
+        assert!((r.by_age[13].value.unwrap() - 22.971914398304057).abs() < 1e-9);
+        let limits = r.limits.unwrap();
+        assert!((limits.lower_95.unwrap() - 79.882690753927054).abs() < 1e-9);
+        assert!((limits.upper_99_8.unwrap() - 80.621984480573279).abs() < 1e-9);
+        assert_eq!((r.numerator, r.denominator.map(f64::round)), (Some(9357.0), Some(787_954.0)));
+        assert_eq!(r.method.unwrap().method, StatisticalMethod::LifeExpectancy as i32);
+    }
+
+    #[test]
+    // Worked values are quoted with every digit the reference script printed.
+    #[allow(clippy::excessive_precision)]
+    fn healthy_life_expectancy_needs_each_bands_health_and_a_life_table_needs_twenty_bands() {
+        let r = compute_statistics(&life_table(ValueType::HealthyLifeExpectancy, Some(0.8))).unwrap();
+        assert_eq!(r.method.unwrap().method, StatisticalMethod::HealthyLifeExpectancy as i32);
+        assert!((r.value.unwrap() - 0.8 * 80.169608131948394).abs() < 1e-9, "a constant share of healthy years");
+        let e = compute_statistics(&life_table(ValueType::HealthyLifeExpectancy, None)).unwrap_err();
+        assert_eq!(
+            fields(&e)[..2],
+            [("life_table.bands[0].healthy_proportion", "REQUIRED"), ("life_table.bands[0].sample_size", "REQUIRED")]
+        );
+        let mut short = life_table(ValueType::LifeExpectancy, None);
+        if let Some(compute_statistics_request::Input::LifeTable(t)) = &mut short.input {
+            t.bands.pop();
+        }
+        let e = compute_statistics(&short).unwrap_err();
+        assert_eq!(fields(&e), [("life_table.bands", "WRONG_LENGTH")]);
+        let mut negative = life_table(ValueType::LifeExpectancy, None);
+        if let Some(compute_statistics_request::Input::LifeTable(t)) = &mut negative.input {
+            t.bands[4].population = f64::NAN;
+        }
+        let e = compute_statistics(&negative).unwrap_err();
+        assert_eq!(fields(&e), [("life_table.bands[4].population", "NOT_FINITE")]);
+    }
+
+    #[test]
+    fn a_small_life_table_is_suppressed_with_its_reason() {
+        let mut small = life_table(ValueType::LifeExpectancy, None);
+        if let Some(compute_statistics_request::Input::LifeTable(t)) = &mut small.input {
+            for band in &mut t.bands {
+                band.population = (band.population / 200.0).round();
+                band.deaths = (band.deaths / 200.0).floor();
+            }
+        }
+        let r = compute_statistics(&small).unwrap();
+        assert!(r.suppressed && r.value.is_none() && r.limits.is_none() && r.by_age.is_empty());
+        assert_eq!(r.suppression_reason, StatisticSuppressionReason::SmallPopulation as i32);
     }
 }

@@ -153,13 +153,69 @@ struct Row {
     benchmark: Option<BenchmarkFigure>,
 }
 
-/// Returns the rows as messages in rank order (unranked last, by code), with quintiles, ranks
-/// and comparisons, and records the methods used.
+/// How a comparison places its areas in quantiles: how many, and whether among each parent's
+/// areas rather than the whole set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Placing {
+    pub quantiles: u32,
+    pub within_parent: bool,
+}
+
+impl Placing {
+    /// Returns the placing a request asks for (0 quantiles means quintiles), checking the number is
+    /// from 2 to 100 and that quantiles within parents have a parent benchmark.
+    pub fn parse(quantiles: u32, within_parent: bool, benchmark: &BenchmarkSpec) -> ServiceResult<Self> {
+        let quantiles = if quantiles == 0 { 5 } else { quantiles };
+        if !(2..=100).contains(&quantiles) {
+            return Err(ServiceError::invalid_field(
+                "quantiles",
+                "OUT_OF_RANGE",
+                format!("quantiles must be from 2 to 100 (0 means 5), not {quantiles}"),
+            ));
+        }
+        if within_parent && !matches!(benchmark, BenchmarkSpec::Parent(_)) {
+            return Err(ServiceError::invalid_field(
+                "quantiles_within_parent",
+                "NEEDS_PARENT_BENCHMARK",
+                "quantiles within parents need a parent_area_type benchmark",
+            ));
+        }
+        Ok(Self { quantiles, within_parent })
+    }
+}
+
+/// Returns each row's quantile of `placing`, within the whole set or within each parent (rows
+/// grouped by their benchmark's code), recording the method when any row is placed.
+fn quantiles_of(rows: &[Row], metric: &MetricContext, placing: Placing, methods: &mut Methods) -> Vec<u32> {
+    let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, row) in rows.iter().enumerate() {
+        let parent = if placing.within_parent { row.benchmark.as_ref().map(|b| b.code.clone()) } else { None };
+        groups.entry(parent.unwrap_or_default()).or_default().push(i);
+    }
+    let mut out = vec![0; rows.len()];
+    for members in groups.values() {
+        let values: Vec<Option<f64>> = members.iter().map(|&i| rows[i].computed.statistic.value).collect();
+        let Ok(places) = stats::assign_quantiles(&values, placing.quantiles, metric.stats_polarity()) else {
+            continue;
+        };
+        if places.ranked > 0 {
+            methods.add(places.method);
+        }
+        for (&i, place) in members.iter().zip(&places.places) {
+            out[i] = place.quantile.unwrap_or(0);
+        }
+    }
+    out
+}
+
+/// Returns the rows as messages in rank order (unranked last, by code), with quintiles, the
+/// requested quantiles, ranks and comparisons, and records the methods used.
 fn assemble(
     metric: &MetricContext,
     rows: Vec<Row>,
     level: Level,
     funnel: bool,
+    placing: Placing,
     methods: &mut Methods,
 ) -> Vec<AreaComparison> {
     let values: Vec<Option<f64>> = rows.iter().map(|r| r.computed.statistic.value).collect();
@@ -169,6 +225,7 @@ fn assemble(
     {
         methods.add(p.method);
     }
+    let quantiles = quantiles_of(&rows, metric, placing, methods);
     let mut out: Vec<AreaComparison> = rows
         .into_iter()
         .enumerate()
@@ -205,6 +262,7 @@ fn assemble(
                     || s.suppression == Some(StatisticSuppressionReason::SmallTotalCount),
                 suppression_reason: s.suppression.map_or(0, |r| r as i32),
                 aggregation,
+                quantile: quantiles[i],
             }
         })
         .collect();
@@ -255,6 +313,8 @@ impl BenchmarkingService {
         let benchmark =
             context::benchmark_spec(&self.definitions, principal, request.benchmark.as_ref(), "benchmark").await?;
         let level = Level::parse(request.comparison_level, "comparison_level")?;
+        // Checked before any reading; comparison() takes it from the request again.
+        Placing::parse(request.quantiles, request.quantiles_within_parent, &benchmark)?;
         if request.funnel && !funnel_defined(metric.value_type) {
             return Err(ServiceError::invalid_field(
                 "funnel",
@@ -326,8 +386,12 @@ impl BenchmarkingService {
     ) -> ServiceResult<CompareAreasResponse> {
         let metric = set.metric;
         let figures = Figures { metric, observations: set.observations, areas: set.areas };
-        let period =
-            period.or_else(|| figures.periods(pairs).last().copied()).map(|p| p.to_string()).unwrap_or_default();
+        let period = period.or_else(|| figures.periods(pairs).last().copied());
+        // A period is compared within the areas whose boundaries cover it (a county replaced in
+        // 2023 is not in 2024/25's set, nor the unitary that replaced it in 2022/23's).
+        let valid =
+            |code: &str| period.is_none_or(|p| set.areas.get(code).is_none_or(|area| area.invalid_for(&p).is_none()));
+        let period = period.map(|p| p.to_string()).unwrap_or_default();
         // The comparison set: areas of the type (or organisations with data), narrowed.
         let members: Vec<(String, String)> = if area_type == AreaType::Organisation {
             let names = self.organisation_names(principal).await?;
@@ -347,6 +411,7 @@ impl BenchmarkingService {
                 request.parent_area_code.is_empty() || set.areas.within(code, &request.parent_area_code)
             })
             .filter(|(code, _)| peers.is_none_or(|g| g.members.contains(code)))
+            .filter(|(code, _)| valid(code))
             .collect();
         let member_codes: Vec<String> = members.iter().map(|(c, _)| c.clone()).collect();
         let benchmarks = benchmark_figures(&figures, benchmark, &member_codes, &period, pairs, area_type);
@@ -360,7 +425,8 @@ impl BenchmarkingService {
             })
             .collect();
         let mut methods = Methods::default();
-        let areas = assemble(metric, rows, level, request.funnel, &mut methods);
+        let placing = Placing::parse(request.quantiles, request.quantiles_within_parent, benchmark)?;
+        let areas = assemble(metric, rows, level, request.funnel, placing, &mut methods);
         let weighted = areas
             .iter()
             .any(|a| a.aggregation.as_ref().is_some_and(|g| g.method == statistic::CATCHMENT_WEIGHTED_METHOD));
@@ -539,7 +605,7 @@ mod tests {
         let expected =
             stats::compare_proportion_with_funnel(Count::new(65.0, 100.0), 0.75, stats::Polarity::HighIsGood).unwrap();
         assert_eq!(result, context::comparison_result(expected.judgement));
-        assert_eq!(method, Some("funnel-proportion/1"));
+        assert_eq!(method, Some("funnel-proportion/2"));
         let i95 =
             stats::proportion_funnel_limits(0.75, 100.0, stats::Scale::Hundred, ConfidenceLevel::NINETY_FIVE).unwrap();
         let limits = limits.unwrap();
@@ -572,6 +638,43 @@ mod tests {
         assert_eq!(compare_funnel(&m, &rate, &england, Level::Single95).0, ComparisonResult::Worse);
     }
 
+    const QUINTILES: Placing = Placing { quantiles: 5, within_parent: false };
+
+    #[test]
+    fn areas_are_placed_in_any_number_of_quantiles_within_the_set_or_within_each_parent() {
+        let m = metric(ValueType::Proportion, Polarity::HighIsGood);
+        let parent = |code: &str| BenchmarkFigure { code: code.into(), ..BenchmarkFigure::target(50.0) };
+        let rows = || -> Vec<Row> {
+            (1..=8)
+                .map(|i| Row {
+                    code: format!("A{i}"),
+                    name: format!("A{i}"),
+                    computed: Computed { statistic: proportion(f64::from(i) * 10.0, 100.0), aggregation: None },
+                    benchmark: Some(parent(if i <= 4 { "P1" } else { "P2" })),
+                })
+                .collect()
+        };
+        let quantile = |out: &[AreaComparison], code: &str| out.iter().find(|a| a.area_code == code).unwrap().quantile;
+        // Quartiles of eight (N/q = 2): ranks 1…8 give ⌊5 − ⌈(9 − r)/2⌉⌋ → 1, 1, 2, 2, 3, 3, 4, 4.
+        let quartiles = Placing { quantiles: 4, within_parent: false };
+        let out = assemble(&m, rows(), Level::Single95, false, quartiles, &mut Methods::default());
+        assert_eq!((quantile(&out, "A8"), quantile(&out, "A6"), quantile(&out, "A1")), (1, 2, 4));
+        assert_eq!(quantile(&out, "A8"), out.iter().find(|a| a.area_code == "A8").unwrap().quintile);
+        // Halves within each parent of four: the best two of each are in the first.
+        let halves = Placing { quantiles: 2, within_parent: true };
+        let out = assemble(&m, rows(), Level::Single95, false, halves, &mut Methods::default());
+        let got: Vec<u32> = (1..=8).map(|i| quantile(&out, &format!("A{i}"))).collect();
+        assert_eq!(got, [2, 2, 1, 1, 2, 2, 1, 1]);
+        // Ten deciles of eight values: fewer values than quantiles, so none.
+        let deciles = Placing { quantiles: 10, within_parent: false };
+        let out = assemble(&m, rows(), Level::Single95, false, deciles, &mut Methods::default());
+        assert!(out.iter().all(|a| a.quantile == 0));
+        assert!(Placing::parse(101, false, &BenchmarkSpec::England).is_err());
+        assert!(Placing::parse(1, false, &BenchmarkSpec::England).is_err());
+        assert!(Placing::parse(4, true, &BenchmarkSpec::England).is_err(), "within parents needs a parent benchmark");
+        assert_eq!(Placing::parse(0, false, &BenchmarkSpec::England).unwrap(), QUINTILES);
+    }
+
     #[test]
     fn rows_come_out_in_rank_order_with_quintiles_and_unranked_last() {
         let m = metric(ValueType::Proportion, Polarity::HighIsGood);
@@ -595,8 +698,9 @@ mod tests {
             benchmark: Some(england.clone()),
         });
         let mut methods = Methods::default();
-        let out = assemble(&m, rows, Level::Single95, false, &mut methods);
+        let out = assemble(&m, rows, Level::Single95, false, QUINTILES, &mut methods);
         let order: Vec<(&str, u32, u32)> = out.iter().map(|a| (a.area_code.as_str(), a.rank, a.quintile)).collect();
+        assert!(out.iter().all(|a| a.quantile == a.quintile), "quintiles by default");
         // Six values in quintiles (N/q = 1.2): ranks 1…6 give ⌊6 − ⌈(7 − r)/1.2⌉⌋ → 1, 1, 2, 3, 4, 5.
         assert_eq!(
             order,

@@ -20,8 +20,9 @@ use sharedmetrics_statistics::{self as stats, Count, Judgement};
 use crate::aggregate::{self, Deprivation, Resolved, Source};
 use crate::areas::AreaIndex;
 use crate::disclosure::{self, Leaf};
+use crate::life_table::{LIFE_TABLE_BANDS, LIFE_TABLE_DIMENSION};
 use crate::observations::{AreaCells, CellState, Observations, Pairs, Withheld, breakdown_key, key_without, with_pair};
-use crate::statistic::{self, Input, Levels, Statistic};
+use crate::statistic::{self, Input, Levels, LifeTableCounts, Statistic};
 
 /// The 19 bands of the European Standard Population 2013, in the order of its weights.
 const ESP_2013_BANDS: [&str; 19] = [
@@ -89,6 +90,24 @@ impl MetricContext {
     /// Returns whether the metric's values are directly standardised from age-band rows.
     pub fn standardised_by_age(&self) -> bool {
         self.value_type == ValueType::DirectlyStandardisedRate && self.spec.dimensions.iter().any(|d| d == "age_band")
+    }
+
+    /// Returns whether the metric is a life expectancy made from deaths and populations in the
+    /// life table's age bands.
+    pub fn life_table(&self) -> bool {
+        self.value_type == ValueType::LifeExpectancy && self.spec.dimensions.iter().any(|d| d == LIFE_TABLE_DIMENSION)
+    }
+
+    /// Returns the age-band dimension the metric's statistic is made from (a DSR's standardisation
+    /// bands, or a life table's), whose cells' periods are the metric's periods.
+    pub fn band_dimension(&self) -> Option<&'static str> {
+        if self.standardised_by_age() {
+            Some("age_band")
+        } else if self.life_table() {
+            Some(LIFE_TABLE_DIMENSION)
+        } else {
+            None
+        }
     }
 
     /// Returns whether the metric is published at an area type.
@@ -353,16 +372,21 @@ impl Figures<'_> {
         let exact = breakdown_key(pairs);
         let (deprivation, rest) = Deprivation::split(pairs);
         let base = deprivation.map(|_| breakdown_key(&rest));
-        let by_age = self.metric.standardised_by_age();
+        let bands = self.metric.band_dimension();
         self.observations.periods_where(|key| {
             key == exact
                 || base.as_deref() == Some(key)
-                || (by_age && key_without(key, "age_band").is_some_and(|k| k == exact))
+                || bands.is_some_and(|dimension| {
+                    key_without(key, dimension).is_some_and(|k| k == exact || base.as_deref() == Some(k.as_str()))
+                })
         })
     }
 
     /// Returns the statistic of one area.
     pub fn statistic(&self, area: &str, period: &str, pairs: &Pairs) -> Computed {
+        if self.metric.life_table() {
+            return self.life_table(std::slice::from_ref(&area.to_owned()), period, pairs);
+        }
         match self.bands(std::slice::from_ref(&area.to_owned()), period, pairs) {
             Bands::Counts(counts, weights, aggregation) => return self.dsr(counts, weights, aggregation),
             Bands::Suppressed => return Computed::without(StatisticSuppressionReason::DisclosureControl),
@@ -373,6 +397,9 @@ impl Figures<'_> {
 
     /// Returns the statistic of several areas pooled (a peer group, or organisations as England).
     pub fn pooled(&self, members: &[String], period: &str, pairs: &Pairs) -> Computed {
+        if self.metric.life_table() {
+            return self.life_table(members, period, pairs);
+        }
         match self.bands(members, period, pairs) {
             Bands::Counts(counts, weights, aggregation) => return self.dsr(counts, weights, aggregation),
             Bands::Suppressed => return Computed::without(StatisticSuppressionReason::DisclosureControl),
@@ -383,6 +410,42 @@ impl Figures<'_> {
         }
         let parts = members.iter().map(|m| self.resolve(m, period, pairs, true));
         self.statistic_of(aggregate::sum(parts))
+    }
+
+    /// Returns the life expectancy of one area, or several pooled, from deaths (numerators) and
+    /// populations (denominators) in the life table's 20 age bands, each band summed from below
+    /// like any count (so by IMD decile from the LSOAs' own bands). Every band is required.
+    fn life_table(&self, members: &[String], period: &str, pairs: &Pairs) -> Computed {
+        if pairs.iter().any(|(d, _)| d == LIFE_TABLE_DIMENSION) {
+            return Computed::without(StatisticSuppressionReason::NotComputable);
+        }
+        let (mut deaths, mut populations) = (Vec::new(), Vec::new());
+        let (mut aggregation, mut missing) = (None, 0);
+        for code in LIFE_TABLE_BANDS {
+            let band_pairs = with_pair(pairs, LIFE_TABLE_DIMENSION, code);
+            let mut parts = members.iter().map(|m| self.resolve(m, period, &band_pairs, true));
+            let resolved =
+                if members.len() == 1 { parts.next().unwrap_or(Resolved::NoData) } else { aggregate::sum(parts) };
+            match resolved {
+                Resolved::Suppressed => return Computed::without(StatisticSuppressionReason::DisclosureControl),
+                Resolved::Figure(f) if f.numerator.is_some() && f.denominator.is_some() => {
+                    deaths.push(f.numerator.unwrap_or_default());
+                    populations.push(f.denominator.unwrap_or_default());
+                    aggregation = aggregation.or(f.aggregation.filter(|(t, _)| *t != AreaType::Unspecified));
+                }
+                _ => missing += 1,
+            }
+        }
+        if missing == LIFE_TABLE_BANDS.len() {
+            return Computed::without(StatisticSuppressionReason::NoData);
+        }
+        if missing > 0 {
+            return Computed::without(StatisticSuppressionReason::MissingBand);
+        }
+        let input = Input::LifeTable(LifeTableCounts { deaths, populations, health: None });
+        let statistic = statistic::compute(self.metric.value_type, 1.0, &input, Levels::BOTH, true)
+            .unwrap_or_else(|_| Statistic::suppressed(StatisticSuppressionReason::NotComputable));
+        Computed { statistic, aggregation }
     }
 
     /// Returns the age-band counts of the areas pooled, for a DSR standardised by age band.

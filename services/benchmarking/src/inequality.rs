@@ -119,6 +119,33 @@ pub(crate) fn core20(metric: &MetricContext, dimension: &str, groups: &[Group]) 
     })
 }
 
+/// Returns Core20 against the rest for a life expectancy: a life table each, built from the
+/// bands of the LSOAs in IMD deciles 1 and 2 and of the others (a life expectancy cannot be
+/// pooled from the groups' values). None unless both have a value.
+fn life_table_core20(
+    figures: &Figures<'_>,
+    query: &InequalityQuery,
+    area: &str,
+    period: &str,
+) -> Option<Core20Comparison> {
+    if !matches!(query.dimension_code.as_str(), "imd_decile" | "imd_quintile") {
+        return None;
+    }
+    let read = |code: &str| figures.statistic(area, period, &with_pair(&query.fixed, "core20", code)).statistic;
+    let (core20, rest) = (read("core20"), read("other"));
+    let (core20_value, rest_value) = (core20.value?, rest.value?);
+    let (comparison, _) = compare_interval(&core20, Some(rest_value), Level::Single95, query.metric.stats_polarity());
+    Some(Core20Comparison {
+        core20_value: Some(core20_value),
+        core20_limits: Some(core20.limits()),
+        rest_value: Some(rest_value),
+        rest_limits: Some(rest.limits()),
+        absolute_gap: Some(core20_value - rest_value),
+        relative_gap: (rest_value != 0.0).then(|| core20_value / rest_value),
+        comparison: comparison as i32,
+    })
+}
+
 /// Returns a dimension by code, from the definitions service.
 async fn dimension(
     service: &BenchmarkingService,
@@ -230,7 +257,11 @@ impl BenchmarkingService {
         let (period, groups) = read_groups(&figures, query, &request.area_code);
         let mut methods = Methods::default();
         let sii = indices(metric, &groups, query.scale, query.draws as usize, query.seed);
-        let core20 = core20(metric, &query.dimension_code, &groups);
+        let core20 = if metric.life_table() {
+            life_table_core20(&figures, query, &request.area_code, &period)
+        } else {
+            core20(metric, &query.dimension_code, &groups)
+        };
         let with_values: Vec<&Group> = groups.iter().filter(|g| g.computed.statistic.value.is_some()).collect();
         let (first, last) = (with_values.first(), with_values.last());
         let (absolute_gap, relative_gap) = gaps(&with_values, sii.as_ref());

@@ -21,6 +21,7 @@ mod compare;
 mod context;
 mod disclosure;
 mod inequality;
+mod life_table;
 mod observations;
 mod profile;
 mod service;

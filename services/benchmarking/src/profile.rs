@@ -219,6 +219,8 @@ impl BenchmarkingService {
                     benchmark: request.benchmark.clone(),
                     comparison_level: request.comparison_level,
                     as_of: request.as_of,
+                    quantiles: request.quantiles,
+                    quantiles_within_parent: request.quantiles_within_parent,
                     ..Default::default()
                 },
             )
@@ -249,6 +251,7 @@ impl BenchmarkingService {
             row.benchmark_value = area.benchmark_value;
             row.comparison = area.comparison;
             row.quintile = area.quintile;
+            row.quantile = area.quantile;
             row.suppressed = area.suppressed;
             row.suppression_reason = area.suppression_reason;
             row.aggregation = area.aggregation.clone();

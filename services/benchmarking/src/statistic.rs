@@ -4,6 +4,8 @@
 
 use std::collections::BTreeSet;
 
+pub(crate) use crate::life_table::LifeTableCounts;
+
 use sharedmetrics_proto::sharedmetrics::benchmarking::v1::{
     Aggregation, ConfidenceLimits, MethodVersion, StatisticSuppressionReason, StatisticalMethod,
 };
@@ -35,6 +37,8 @@ pub(crate) enum Input {
     Mean(Vec<f64>),
     /// A value (on the metric's scale) and 95% limits as the source supplied them.
     Supplied { value: f64, lower95: Option<f64>, upper95: Option<f64> },
+    /// Deaths and populations by age band (with health by band) for a life expectancy.
+    LifeTable(LifeTableCounts),
 }
 
 /// A computed value with its limits, or the reason it has none.
@@ -121,6 +125,9 @@ pub(crate) fn compute(
         }
         estimate(value_type, multiplier, input, level).map(Some)
     };
+    if let Input::LifeTable(table) = input {
+        return crate::life_table::statistic(table, levels).map(|(statistic, _)| statistic);
+    }
     if let (ValueType::DirectlyStandardisedRate, Input::Dsr { bands, standard }) = (value_type, input) {
         return dsr(bands, standard, multiplier, levels);
     }
@@ -176,6 +183,7 @@ fn totals(input: &Input) -> (Option<f64>, Option<f64>) {
         Input::Isr { observed, expected, .. } => (Some(*observed), Some(*expected)),
         Input::Mean(values) => (Some(values.iter().sum()), Some(values.len() as f64)),
         Input::Supplied { .. } => (None, None),
+        Input::LifeTable(t) => (Some(t.deaths.iter().sum()), Some(t.populations.iter().sum())),
     }
 }
 
@@ -299,6 +307,8 @@ pub(crate) fn method_version(method: &str) -> Option<MethodVersion> {
         "catchment-weighted" => StatisticalMethod::CatchmentWeighted,
         "supplied" => StatisticalMethod::Supplied,
         "core20" => StatisticalMethod::Core20,
+        "life-expectancy-chiang-silcocks" => StatisticalMethod::LifeExpectancy,
+        "healthy-life-expectancy-sullivan" => StatisticalMethod::HealthyLifeExpectancy,
         _ => return None,
     };
     Some(MethodVersion { method: method as i32, version: version.to_owned() })

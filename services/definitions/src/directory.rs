@@ -55,9 +55,45 @@ pub struct AreaInfo {
     pub imd_decile: Option<u32>,
     /// Resident population.
     pub population: u64,
+    /// The boundary vintage a new authority was introduced in, if it did not exist before.
+    pub introduced_in: Option<i32>,
+    /// The first boundary vintage the area is no longer part of, if it has been replaced.
+    pub replaced_in: Option<i32>,
+}
+
+/// Returns the day a boundary vintage's changes take effect: local government reorganisations
+/// (and the boundary sets named for them) take effect on 1 April.
+fn boundary_day(vintage: i32) -> Option<chrono::NaiveDate> {
+    chrono::NaiveDate::from_ymd_opt(vintage, 4, 1)
 }
 
 impl AreaInfo {
+    /// Returns why the area holds no figures for `period`, if it does not: the period ends
+    /// before the area was introduced, or starts once it was replaced.
+    pub fn invalid_for(&self, period: &sharedmetrics_periods::Period) -> Option<String> {
+        if let Some(day) = self.introduced_in.and_then(boundary_day)
+            && period.end_date() < day
+        {
+            return Some(format!(
+                "{} ({}) is an area of the {} boundaries, from {day}; period {period} ends before it",
+                self.code,
+                self.name,
+                self.introduced_in.unwrap_or_default()
+            ));
+        }
+        if let Some(day) = self.replaced_in.and_then(boundary_day)
+            && period.start_date() >= day
+        {
+            return Some(format!(
+                "{} ({}) is not in the {} boundaries, which replaced it on {day}; period {period} starts after",
+                self.code,
+                self.name,
+                self.replaced_in.unwrap_or_default()
+            ));
+        }
+        None
+    }
+
     /// Returns whether the area is of `area_type`, as its own type or one it also counts as.
     pub fn is(&self, area_type: AreaType) -> bool {
         self.area_type == area_type || self.also_types.contains(&area_type)
@@ -78,6 +114,8 @@ impl AreaInfo {
             ancestors: area.parents.iter().map(|p| p.code.clone()).collect(),
             imd_decile: area.deprivation.as_ref().map(|d| d.imd_decile).filter(|d| (1..=10).contains(d)),
             population: area.population,
+            introduced_in: area.introduced_in.parse().ok(),
+            replaced_in: area.replaced_in.parse().ok(),
         }
     }
 }
@@ -500,7 +538,23 @@ pub(crate) mod tests {
             ancestors: ancestors.iter().map(|a| (*a).to_owned()).collect(),
             imd_decile: None,
             population: 1000,
+            introduced_in: None,
+            replaced_in: None,
         }
+    }
+
+    #[test]
+    fn an_area_is_valid_for_the_periods_its_boundaries_cover() {
+        let period = |code: &str| sharedmetrics_periods::Period::parse(code).unwrap();
+        let cumbria = AreaInfo { replaced_in: Some(2023), ..area("E10000006", AreaType::UpperTierLocalAuthority, &[]) };
+        let cumberland =
+            AreaInfo { introduced_in: Some(2023), ..area("E06000063", AreaType::UpperTierLocalAuthority, &[]) };
+        assert_eq!(cumbria.invalid_for(&period("2022/23")), None);
+        let why = cumbria.invalid_for(&period("2023/24")).expect("replaced on 1 April 2023");
+        assert!(why.contains("2023 boundaries") && why.contains("2023-04-01"), "{why}");
+        assert!(cumbria.invalid_for(&period("2023")).is_none(), "calendar 2023 overlaps its last quarter");
+        assert!(cumberland.invalid_for(&period("2022/23")).is_some());
+        assert_eq!(cumberland.invalid_for(&period("2023/24")), None);
     }
 
     #[test]

@@ -243,6 +243,7 @@ fn build(files: &ReferenceFiles) -> anyhow::Result<Built> {
             .iter()
             .filter_map(|l| lower_of_lsoa.get(l.lsoa11cd.as_str()).map(|lower| (l.lad19cd.as_str(), *lower))),
     );
+    vintage::upper_tiers_2023(&mut areas, &files.upper_tiers_2023, ENGLAND)?;
     let mut ancestors = ancestor_links(&areas);
     upper_tier::link(&mut ancestors, &areas, &tiers);
     sum_populations(&mut areas, &ancestors);
@@ -332,6 +333,7 @@ struct ReferenceFiles {
     nhs_regions: Vec<NhsRegionRow>,
     nhs_lookup: Vec<NhsLookupRow>,
     upper_tiers: Vec<upper_tier::UpperTierRow>,
+    upper_tiers_2023: Vec<vintage::UpperTier2023Row>,
     catchments: Vec<catchments::CatchmentRow>,
     icb_catchments: Vec<catchments::IcbCatchmentRow>,
     icb_councils: Vec<IcbCouncilRow>,
@@ -347,6 +349,7 @@ impl ReferenceFiles {
             regions: folder.read_csv("geography/lad18_region18.csv")?,
             nhs_lookup: folder.read_csv(NHS_LOOKUP)?,
             upper_tiers: folder.read_csv(upper_tier::FILE)?,
+            upper_tiers_2023: folder.read_csv(vintage::FILE_2023)?,
             catchments: folder.read_csv(catchments::FILE)?,
             icb_catchments: folder.read_csv(catchments::ICB_FILE)?,
             trusts: folder.read_csv("organisations/nhs_trusts.csv")?,
@@ -376,6 +379,8 @@ fn blank_area(code: &str, name: &str, t: AreaType, parent: Option<&str>) -> area
         vintage: None,
         successor_codes: None,
         predecessor_codes: None,
+        introduced_in: None,
+        replaced_in: None,
     }
 }
 
@@ -745,8 +750,17 @@ mod tests {
         let upper = AreaType::UpperTierLocalAuthority.label();
         let is_upper =
             |a: &area::Model| a.area_type == upper || a.also_types.as_deref().is_some_and(|t| t.contains(&upper));
-        let uppers: HashSet<&str> = built.areas.iter().filter(|a| is_upper(a)).map(|a| a.code.as_str()).collect();
+        // The 2021 upper tiers: those not introduced in 2023.
+        let uppers: HashSet<&str> = built
+            .areas
+            .iter()
+            .filter(|a| is_upper(a) && a.introduced_in.as_deref() != Some("2023"))
+            .map(|a| a.code.as_str())
+            .collect();
         assert_eq!(uppers.len(), 152, "the 2021 upper tiers");
+        let in_2023 =
+            built.areas.iter().filter(|a| is_upper(a) && a.replaced_in.as_deref().is_none_or(|r| r > "2023")).count();
+        assert_eq!(in_2023, 153, "the 2023 upper tiers");
         let lsoas: HashSet<&str> =
             built.areas.iter().filter(|a| a.area_type == "lsoa").map(|a| a.code.as_str()).collect();
         let mut upper_of: HashMap<&str, Vec<&str>> = HashMap::new();

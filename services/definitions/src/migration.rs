@@ -6,6 +6,7 @@ mod m20261123_000001_create_definitions;
 mod m20261207_000002_area_also_types;
 mod m20261207_000003_catchment_area_type;
 mod m20261207_000004_area_vintages;
+mod m20261207_000005_area_validity;
 
 /// Runs the definitions service's migrations.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000002_area_also_types::Migration),
             Box::new(m20261207_000003_catchment_area_type::Migration),
             Box::new(m20261207_000004_area_vintages::Migration),
+            Box::new(m20261207_000005_area_validity::Migration),
         ]
     }
 }

@@ -180,9 +180,22 @@ impl DefinitionsService {
                 vintage: row.vintage.clone().unwrap_or_default(),
                 successor_codes: convert::code_list(row.successor_codes.as_deref()),
                 predecessor_codes: convert::code_list(row.predecessor_codes.as_deref()),
+                introduced_in: row.introduced_in.clone().unwrap_or_default(),
+                replaced_in: row.replaced_in.clone().unwrap_or_default(),
                 ..area_head(&row)
             })
             .collect())
+    }
+}
+
+/// Checks ListAreas' vintage filter: empty, or a year.
+fn vintage_filter(vintage: &str) -> ServiceResult<Option<&str>> {
+    match vintage.trim() {
+        "" => Ok(None),
+        v if v.len() == 4 && v.bytes().all(|b| b.is_ascii_digit()) => Ok(Some(v)),
+        v => {
+            Err(ServiceError::invalid_field("vintage", "INVALID_VINTAGE", format!("{v:?} is not a year such as 2023")))
+        }
     }
 }
 
@@ -473,6 +486,7 @@ impl crate::DefinitionsApi for DefinitionsService {
             area_type: label.as_deref(),
             parent_code: (!request.parent_code.is_empty()).then_some(request.parent_code.as_str()),
             search: (!request.search.trim().is_empty()).then_some(request.search.trim()),
+            vintage: vintage_filter(&request.vintage)?,
         };
         let (rows, total) = store::list_areas(&self.db, &filter, window).await.map_err(db_error("listing areas"))?;
         let areas = self.area_messages(rows).await?;

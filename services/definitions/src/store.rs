@@ -47,6 +47,8 @@ pub struct AreaFilter<'a> {
     pub parent_code: Option<&'a str>,
     /// Text in code or name.
     pub search: Option<&'a str>,
+    /// Only areas in this year's boundaries: introduced in it or before, not replaced by it.
+    pub vintage: Option<&'a str>,
 }
 
 /// Lists areas matching a filter, ordered by code, with the total count.
@@ -80,6 +82,13 @@ pub async fn list_areas(
                 .add(contains((area::Entity, area::Column::Code), text))
                 .add(contains((area::Entity, area::Column::Name), text)),
         );
+    }
+    if let Some(year) = filter.vintage {
+        query = query
+            .filter(
+                Condition::any().add(area::Column::IntroducedIn.is_null()).add(area::Column::IntroducedIn.lte(year)),
+            )
+            .filter(Condition::any().add(area::Column::ReplacedIn.is_null()).add(area::Column::ReplacedIn.gt(year)));
     }
     let total = query.clone().count(db).await?;
     let rows =

@@ -35,6 +35,8 @@ fn ci_methods_for(value_type: ValueType) -> &'static [CiMethod] {
         ValueType::CrudeRate | ValueType::IndirectlyStandardisedRatio => &[CiMethod::Byar],
         ValueType::DirectlyStandardisedRate => &[CiMethod::Dobson],
         ValueType::Mean => &[CiMethod::StudentT, CiMethod::None],
+        ValueType::LifeExpectancy => &[CiMethod::ChiangSilcocks],
+        ValueType::HealthyLifeExpectancy => &[CiMethod::Sullivan],
         ValueType::Count | ValueType::CurrencyAmount | ValueType::Score => &[CiMethod::None],
         ValueType::Unspecified => &[],
     }

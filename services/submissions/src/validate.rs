@@ -9,7 +9,7 @@ use sharedmetrics_proto::sharedmetrics::submissions::v1::{
     ObservationRow, ObservationStatus, RowRejection, RowRejectionCode,
 };
 
-use crate::reference::Reference;
+use crate::reference::{Known, Reference};
 
 /// The longest note a row may carry, in characters: a note explains a value, and a cap keeps
 /// a row (and every export of it) small.
@@ -106,6 +106,7 @@ fn counts_are_people(value_type: ValueType) -> bool {
             | ValueType::CrudeRate
             | ValueType::DirectlyStandardisedRate
             | ValueType::IndirectlyStandardisedRatio
+            | ValueType::LifeExpectancy
     )
 }
 
@@ -121,6 +122,11 @@ pub fn row(
 ) -> Result<ValidRow, RowRejection> {
     check_area(index, row, context)?;
     let period = check_period(index, row, context.spec)?;
+    if let Some(Known::Area(area)) = context.reference.area(&row.area_code)
+        && let Some(why) = area.invalid_for(&period)
+    {
+        return Err(reject(index, "area_code", RowRejectionCode::AreaNotInPeriod, why));
+    }
     let key = check_breakdown(index, row, context)?;
     if keys_only {
         return Ok(ValidRow {
@@ -394,6 +400,8 @@ mod tests {
             ancestors: ancestors.iter().map(|a| (*a).to_owned()).collect(),
             imd_decile: None,
             population: 0,
+            introduced_in: None,
+            replaced_in: None,
         };
         Reference {
             areas: std::sync::Arc::new(AreaIndex::new(vec![

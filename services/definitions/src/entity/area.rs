@@ -34,6 +34,11 @@ pub struct Model {
     pub successor_codes: Option<String>,
     /// The areas it replaced, as `,code,code,`.
     pub predecessor_codes: Option<String>,
+    /// The boundary vintage a new authority was introduced in (its boundaries take effect on
+    /// 1 April of that year); None for an area that existed before the files' vintages.
+    pub introduced_in: Option<String>,
+    /// The first boundary vintage the area is no longer part of; None while it is current.
+    pub replaced_in: Option<String>,
 }
 
 /// No declared relations: joins are written in the store.
