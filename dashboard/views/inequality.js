@@ -25,6 +25,8 @@ function isCore20(dimension, code) {
  * straight and is not drawn.
  */
 export function siiIntercept(answer) {
+  // The platform gives the intercept on the identity scale; older answers are derived from SII and RII.
+  if (f.has(answer.siiIntercept)) return Number(answer.siiIntercept);
   const sii = answer.sii?.value;
   const rii = answer.rii?.value;
   const scale = answer.scale || 'INEQUALITY_SCALE_IDENTITY';

@@ -70,7 +70,9 @@ pub use quantiles::{QuantilePlace, Quantiles, assign_quantiles};
 pub use rate::{
     DEFAULT_RATE_MULTIPLIER, crude_rate, expected_count, indirectly_standardised_rate, indirectly_standardised_ratio,
 };
-pub use trend::{Trend, TrendAssessment, TrendDirection, TrendJudgement, TrendPoint, proportion_trend, value_trend};
+pub use trend::{
+    Trend, TrendAssessment, TrendCheck, TrendDirection, TrendJudgement, TrendPoint, proportion_trend, value_trend,
+};
 
 #[cfg(test)]
 mod test_support {

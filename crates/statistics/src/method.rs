@@ -33,9 +33,9 @@ pub const FUNNEL_RATIO: &str = "funnel-ratio/1";
 /// Quantile assignment within a comparison set.
 pub const QUANTILES: &str = "quantiles/1";
 /// Chi-square test for trend in a proportion over five points.
-pub const TREND_CHI_SQUARE: &str = "trend-chi-square/1";
+pub const TREND_CHI_SQUARE: &str = "trend-chi-square/2";
 /// Weighted least-squares test for trend over five points.
-pub const TREND_WEIGHTED_REGRESSION: &str = "trend-weighted-regression/1";
+pub const TREND_WEIGHTED_REGRESSION: &str = "trend-weighted-regression/2";
 /// Life expectancy from a Chiang II abridged life table with Silcocks et al.'s variance.
 pub const LIFE_EXPECTANCY: &str = "life-expectancy-chiang-silcocks/1";
 /// Healthy life expectancy by Sullivan's method over that life table.

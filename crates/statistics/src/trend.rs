@@ -1,4 +1,6 @@
-//! The recent-trend test over the last five points, at 99.8%.
+//! The recent-trend test over the last five points, at 99.8%, with Fingertips' robustness check:
+//! a significant trend stands only if its slope keeps its sign when any one of the five points
+//! is left out, so one outlying year does not make a trend.
 
 use crate::comparison::Polarity;
 use crate::error::{Field, Result, StatisticsError, finite};
@@ -41,6 +43,16 @@ pub enum TrendJudgement {
     NoSignificantChange,
 }
 
+/// Which check decided a trend's outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrendCheck {
+    /// The test statistic: significant (and robust) or not significant.
+    Significance,
+    /// The statistic was significant, but leaving one point out turned the slope's sign, so the
+    /// outcome is no significant change.
+    LeaveOneOut,
+}
+
 /// The result of a trend test that had enough points to run.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TrendAssessment {
@@ -52,6 +64,8 @@ pub struct TrendAssessment {
     pub judgement: TrendJudgement,
     /// Returns the version string of the test used.
     pub method: &'static str,
+    /// Returns which check decided the outcome.
+    pub decided_by: TrendCheck,
 }
 
 /// The outcome of a trend test.
@@ -103,7 +117,18 @@ pub fn proportion_trend(points: &[Option<Count>], polarity: Polarity) -> Result<
     // With X = 0 or X = N every period is 0% or 100%: the statistic is 0/0, and there is no
     // change to detect.
     let statistic = (denominator > 0.0).then(|| n * difference * difference / denominator);
-    Ok(assessed(statistic, difference, polarity, method::TREND_CHI_SQUARE))
+    let left_out = (0..TREND_POINTS).map(|skip| {
+        let (mut n, mut x, mut sum_xt, mut sum_nt) = (0.0, 0.0, 0.0, 0.0);
+        for (i, count) in recent.iter().enumerate().filter(|(i, _)| *i != skip) {
+            let t = (i + 1) as f64;
+            n += count.denominator;
+            x += count.numerator;
+            sum_xt += count.numerator * t;
+            sum_nt += count.denominator * t;
+        }
+        n * sum_xt - x * sum_nt
+    });
+    Ok(assessed(statistic, difference, left_out, polarity, method::TREND_CHI_SQUARE))
 }
 
 /// Returns the weighted least-squares trend test over the last five periods.
@@ -134,17 +159,29 @@ pub fn value_trend(points: &[Option<TrendPoint>], polarity: Polarity) -> Result<
         let se = (point.upper95 - point.lower95) / INTERVAL_WIDTH_IN_STANDARD_ERRORS;
         *weight = 1.0 / (se * se);
     }
-    let times = [1.0, 2.0, 3.0, 4.0, 5.0];
-    let total_weight: f64 = weights.iter().sum();
-    let mean_t = weights.iter().zip(times).map(|(w, t)| w * t).sum::<f64>() / total_weight;
-    let mean_y = weights.iter().zip(recent).map(|(w, p)| w * p.value).sum::<f64>() / total_weight;
+    let (slope, sxx) = weighted_slope(&weights, &recent, None);
+    let left_out = (0..TREND_POINTS).map(|skip| weighted_slope(&weights, &recent, Some(skip)).0);
+    Ok(assessed(Some(slope * slope * sxx), slope, left_out, polarity, method::TREND_WEIGHTED_REGRESSION))
+}
+
+/// Returns the weighted least-squares slope of value on time (t = 1…5) and Σwᵢ(tᵢ − t̄)², over
+/// every point but `skip`.
+fn weighted_slope(
+    weights: &[f64; TREND_POINTS],
+    points: &[TrendPoint; TREND_POINTS],
+    skip: Option<usize>,
+) -> (f64, f64) {
+    let kept = || (0..TREND_POINTS).filter(move |i| Some(*i) != skip);
+    let t = |i: usize| (i + 1) as f64;
+    let total_weight: f64 = kept().map(|i| weights[i]).sum();
+    let mean_t = kept().map(|i| weights[i] * t(i)).sum::<f64>() / total_weight;
+    let mean_y = kept().map(|i| weights[i] * points[i].value).sum::<f64>() / total_weight;
     let (mut sxx, mut sxy) = (0.0, 0.0);
-    for ((w, t), p) in weights.iter().zip(times).zip(recent) {
-        sxx += w * (t - mean_t).powi(2);
-        sxy += w * (t - mean_t) * (p.value - mean_y);
+    for i in kept() {
+        sxx += weights[i] * (t(i) - mean_t).powi(2);
+        sxy += weights[i] * (t(i) - mean_t) * (points[i].value - mean_y);
     }
-    let slope = sxy / sxx;
-    Ok(assessed(Some(slope * slope * sxx), slope, polarity, method::TREND_WEIGHTED_REGRESSION))
+    (sxy / sxx, sxx)
 }
 
 /// Returns the last five points, or the number of consecutive recent points present.
@@ -157,8 +194,19 @@ fn last_five<T: Copy>(points: &[Option<T>]) -> std::result::Result<[T; TREND_POI
     Ok(std::array::from_fn(|i| tail[i].expect("counted as present")))
 }
 
-fn assessed(statistic: Option<f64>, signed_change: f64, polarity: Polarity, method: &'static str) -> Trend {
-    let significant = statistic.is_some_and(|s| s > TREND_CRITICAL_VALUE);
+/// Returns the outcome: significant when the statistic exceeds the critical value and every
+/// leave-one-out slope (`left_out`) has the sign of the whole series' change.
+fn assessed(
+    statistic: Option<f64>,
+    signed_change: f64,
+    mut left_out: impl Iterator<Item = f64>,
+    polarity: Polarity,
+    method: &'static str,
+) -> Trend {
+    let test = statistic.is_some_and(|s| s > TREND_CRITICAL_VALUE);
+    let robust = left_out.all(|change| change.signum() == signed_change.signum() && change != 0.0);
+    let significant = test && robust;
+    let decided_by = if test && !robust { TrendCheck::LeaveOneOut } else { TrendCheck::Significance };
     let direction = match (significant, signed_change > 0.0) {
         (false, _) => TrendDirection::NoSignificantChange,
         (true, true) => TrendDirection::Increasing,
@@ -175,7 +223,7 @@ fn assessed(statistic: Option<f64>, signed_change: f64, polarity: Polarity, meth
         (Polarity::NoJudgement, TrendDirection::Increasing) => TrendJudgement::Increasing,
         (Polarity::NoJudgement, TrendDirection::Decreasing) => TrendJudgement::Decreasing,
     };
-    Trend::Assessed(TrendAssessment { statistic, direction, judgement, method })
+    Trend::Assessed(TrendAssessment { statistic, direction, judgement, method, decided_by })
 }
 
 #[cfg(test)]
@@ -216,6 +264,28 @@ mod tests {
         assert_eq!(a.judgement, TrendJudgement::GettingWorse);
         let a = assessment(proportion_trend(&falling, Polarity::NoJudgement).unwrap());
         assert_eq!(a.judgement, TrendJudgement::Decreasing);
+    }
+
+    #[test]
+    fn one_outlying_point_does_not_make_a_trend() {
+        // Four years at 50% and a fifth at 80%: chi-square 14.6 (significant), but without the
+        // last year the slope is flat, so the robustness check decides: no significant change.
+        let a = assessment(
+            proportion_trend(&counts([50.0, 50.0, 50.0, 50.0, 80.0], [100.0; 5]), Polarity::HighIsGood).unwrap(),
+        );
+        assert!(a.statistic.unwrap() > TREND_CRITICAL_VALUE, "{:?}", a.statistic);
+        assert_eq!((a.direction, a.decided_by), (TrendDirection::NoSignificantChange, TrendCheck::LeaveOneOut));
+        // A steady rise survives leaving any one year out.
+        let a = assessment(
+            proportion_trend(&counts([50.0, 56.0, 62.0, 68.0, 74.0], [100.0; 5]), Polarity::HighIsGood).unwrap(),
+        );
+        assert_eq!((a.direction, a.decided_by), (TrendDirection::Increasing, TrendCheck::Significance));
+        // The same for the weighted regression: a jump in the last year only.
+        let point = |value: f64| Some(TrendPoint { value, lower95: value - 1.0, upper95: value + 1.0 });
+        let jump: Vec<_> = [10.0, 10.0, 10.0, 10.0, 14.0].into_iter().map(point).collect();
+        let a = assessment(value_trend(&jump, Polarity::LowIsGood).unwrap());
+        assert!(a.statistic.unwrap() > TREND_CRITICAL_VALUE);
+        assert_eq!((a.judgement, a.decided_by), (TrendJudgement::NoSignificantChange, TrendCheck::LeaveOneOut));
     }
 
     #[test]

@@ -55,8 +55,13 @@ pub(crate) fn indices(
             })
         })
         .collect();
-    let options =
-        stats::SiiOptions { scale, multiplier: m, confidence_levels: vec![ConfidenceLevel::NINETY_FIVE], draws, seed };
+    let options = stats::SiiOptions {
+        scale,
+        multiplier: m,
+        confidence_levels: vec![ConfidenceLevel::NINETY_FIVE, ConfidenceLevel::NINETY_NINE_POINT_EIGHT],
+        draws,
+        seed,
+    };
     stats::slope_index_of_inequality(&fitted, &options).ok()
 }
 
@@ -297,6 +302,10 @@ impl BenchmarkingService {
             method_versions: methods.into_versions(),
             data_generation: 0,
             cache_hit: false,
+            sii_intercept: sii
+                .as_ref()
+                .filter(|s| s.scale == stats::InequalityScale::Identity)
+                .map(|s| s.intercept * metric.multiplier),
         })
     }
 }
@@ -387,16 +396,20 @@ fn gaps(with_values: &[&Group], sii: Option<&stats::Inequality>) -> (Option<f64>
     }
 }
 
-/// Returns an index's value with its 95% simulated limits, picked from the SII fit.
+/// Returns an index's value with its 95% and 99.8% simulated limits (the fit's two levels, in
+/// that order), picked from the SII fit.
 fn inequality_index(
     sii: Option<&stats::Inequality>,
     value: Option<f64>,
     pick: fn(&stats::InequalityInterval) -> stats::Interval,
 ) -> InequalityIndex {
+    let at = |level: usize| sii.and_then(|s| s.intervals.get(level)).map(pick);
     InequalityIndex {
         value,
-        lower_95: sii.and_then(|s| s.intervals.first()).map(|i| pick(i).lower),
-        upper_95: sii.and_then(|s| s.intervals.first()).map(|i| pick(i).upper),
+        lower_95: at(0).map(|i| i.lower),
+        upper_95: at(0).map(|i| i.upper),
+        lower_99_8: at(1).map(|i| i.lower),
+        upper_99_8: at(1).map(|i| i.upper),
     }
 }
 
@@ -508,11 +521,15 @@ mod tests {
         let options = stats::SiiOptions {
             scale: stats::InequalityScale::Identity,
             multiplier: 100.0,
-            confidence_levels: vec![ConfidenceLevel::NINETY_FIVE],
+            confidence_levels: vec![ConfidenceLevel::NINETY_FIVE, ConfidenceLevel::NINETY_NINE_POINT_EIGHT],
             draws: 1_000,
             seed: 7,
         };
         assert_eq!(got, stats::slope_index_of_inequality(&input, &options).unwrap());
+        let (i95, i998) = (got.intervals[0].sii, got.intervals[1].sii);
+        assert!(i998.lower < i95.lower && i95.upper < i998.upper, "99.8% limits from the same draws, wider");
+        let index = inequality_index(Some(&got), Some(got.sii), |i| i.sii);
+        assert_eq!((index.lower_95, index.upper_99_8), (Some(i95.lower), Some(i998.upper)));
         // Equal groups falling 2.5 points a decile fall 25 points from rank 0 to rank 1.
         assert!((got.sii + 25.0).abs() < 1e-9, "{}", got.sii);
     }

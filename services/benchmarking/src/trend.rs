@@ -75,6 +75,10 @@ pub(crate) fn trend_result(
                 first_period_code: first,
                 last_period_code: last,
                 method: crate::statistic::method_version(a.method),
+                decided_by: match a.decided_by {
+                    stats::TrendCheck::Significance => TrendCheck::Significance,
+                    stats::TrendCheck::LeaveOneOut => TrendCheck::LeaveOneOut,
+                } as i32,
             };
             (result, Some(a.method))
         }
@@ -93,6 +97,7 @@ pub(crate) fn trend_result(
                 first_period_code: first,
                 last_period_code: last,
                 method: None,
+                decided_by: TrendCheck::Unspecified as i32,
             };
             (result, None)
         }
