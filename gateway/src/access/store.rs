@@ -2,7 +2,7 @@
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    QueryOrder, Set,
+    QueryOrder,
 };
 
 use super::entity::api_key;
@@ -41,13 +41,22 @@ pub async fn touch(db: &impl ConnectionTrait, key_id: &str, at: chrono::DateTime
         .map(|_| ())
 }
 
-/// Marks a key revoked.
+/// Marks a key revoked (unless it already is) and returns it as stored.
+///
+/// One plain UPDATE filtered by key, as `touch` is, then a read, rather than an active-model
+/// `UPDATE … RETURNING`: CI once saw that update fail with an internal error on SQLite in the
+/// split topology, where the authentication path writes the same row's `last_used_at`
+/// concurrently (the cause was not confirmed; this form has no RETURNING step to come back empty).
 pub async fn revoke(
     db: &impl ConnectionTrait,
     row: api_key::Model,
     at: chrono::DateTime<chrono::Utc>,
 ) -> Result<api_key::Model, DbErr> {
-    let mut active = row.into_active_model();
-    active.revoked_at = Set(Some(at));
-    active.update(db).await
+    api_key::Entity::update_many()
+        .col_expr(api_key::Column::RevokedAt, sea_orm::sea_query::Expr::value(Some(at)))
+        .filter(api_key::Column::KeyId.eq(row.key_id.as_str()))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    get(db, &row.key_id).await?.ok_or(DbErr::RecordNotFound(format!("API key {}", row.key_id)))
 }
