@@ -160,7 +160,10 @@ def main():
         value_type=common.VALUE_TYPE_LIFE_EXPECTANCY, multiplier=1, unit="years",
         polarity=common.POLARITY_HIGH_IS_GOOD, ci_method=common.CI_METHOD_CHIANG_SILCOCKS,
         period_type=common.PERIOD_TYPE_FINANCIAL_YEAR,
-        area_types=[common.AREA_TYPE_LSOA, common.AREA_TYPE_LOCAL_AUTHORITY_DISTRICT],
+        # Published at LSOAs only, so County Durham's profile (every metric published at a
+        # district) does not compute 306 districts' life tables: in a debug build that pushed the
+        # profile past its 30 s deadline. GetInequality reads any area's deciles.
+        area_types=[common.AREA_TYPE_LSOA],
         dimensions=["life_table_age_band", "imd_decile"], owners=["X24"], visibility=d.VISIBILITY_PUBLIC,
         valid_from="2020-04-01",
     ), publish=True), metadata=admin)
