@@ -415,17 +415,19 @@ pub(crate) fn compute_statistics(request: &ComputeStatisticsRequest) -> ServiceR
         return Err(invalid(violations));
     }
     let input = if prepared.len() == 1 { prepared.remove(0).1 } else { pool(&prepared).map_err(invalid)? };
-    let s = statistic::compute(value_type, multiplier, &input, levels, true)
-        .map_err(|e| invalid(vec![violation(&e, "grouped", expected)]))?;
+    // A life table gives the statistic at birth and every start age from one computation.
+    let (s, by_age) = match &input {
+        Input::LifeTable(table) => crate::life_table::statistic(table, levels)
+            .map_err(|e| invalid(vec![violation(&e, "life_table", "life_table")]))?,
+        _ => (
+            statistic::compute(value_type, multiplier, &input, levels, true)
+                .map_err(|e| invalid(vec![violation(&e, "grouped", expected)]))?,
+            Vec::new(),
+        ),
+    };
     let suppressed = s.suppression.is_some();
     // A life expectancy withheld for a wide interval keeps its limits.
     let wide = s.suppression == Some(StatisticSuppressionReason::WideInterval);
-    let by_age = match &input {
-        Input::LifeTable(table) => crate::life_table::statistic(table, levels)
-            .map(|(_, by_age)| by_age)
-            .map_err(|e| invalid(vec![violation(&e, "life_table", "life_table")]))?,
-        _ => Vec::new(),
-    };
     Ok(ComputeStatisticsResponse {
         value: s.value,
         limits: (!suppressed || wide).then(|| s.limits()),

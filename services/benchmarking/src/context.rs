@@ -412,6 +412,13 @@ impl Figures<'_> {
         self.statistic_of(aggregate::sum(parts))
     }
 
+    /// Returns one age band's counts of the areas: one area keeps its resolution (and where it
+    /// came from); several are pooled. Bands are counts, so they always sum from below.
+    fn band(&self, members: &[String], period: &str, band_pairs: &Pairs) -> Resolved {
+        let mut parts = members.iter().map(|m| self.resolve(m, period, band_pairs, true));
+        if members.len() == 1 { parts.next().unwrap_or(Resolved::NoData) } else { aggregate::sum(parts) }
+    }
+
     /// Returns the life expectancy of one area, or several pooled, from deaths (numerators) and
     /// populations (denominators) in the life table's 20 age bands, each band summed from below
     /// like any count (so by IMD decile from the LSOAs' own bands). Every band is required.
@@ -422,11 +429,7 @@ impl Figures<'_> {
         let (mut deaths, mut populations) = (Vec::new(), Vec::new());
         let (mut aggregation, mut missing) = (None, 0);
         for code in LIFE_TABLE_BANDS {
-            let band_pairs = with_pair(pairs, LIFE_TABLE_DIMENSION, code);
-            let mut parts = members.iter().map(|m| self.resolve(m, period, &band_pairs, true));
-            let resolved =
-                if members.len() == 1 { parts.next().unwrap_or(Resolved::NoData) } else { aggregate::sum(parts) };
-            match resolved {
+            match self.band(members, period, &with_pair(pairs, LIFE_TABLE_DIMENSION, code)) {
                 Resolved::Suppressed => return Computed::without(StatisticSuppressionReason::DisclosureControl),
                 Resolved::Figure(f) if f.numerator.is_some() && f.denominator.is_some() => {
                     deaths.push(f.numerator.unwrap_or_default());
@@ -464,12 +467,7 @@ impl Figures<'_> {
         let mut counts = vec![Count::new(0.0, 0.0); bands.len()];
         let mut aggregation = None;
         for (slot, (_, code)) in counts.iter_mut().zip(&bands) {
-            let band_pairs = with_pair(pairs, "age_band", code);
-            let mut parts = members.iter().map(|m| self.resolve(m, period, &band_pairs, true));
-            // One area keeps its resolution (and where it came from); several are pooled.
-            let resolved =
-                if members.len() == 1 { parts.next().unwrap_or(Resolved::NoData) } else { aggregate::sum(parts) };
-            match resolved {
+            match self.band(members, period, &with_pair(pairs, "age_band", code)) {
                 Resolved::Suppressed => return Bands::Suppressed,
                 Resolved::NoData => return Bands::Unavailable,
                 Resolved::Figure(f) => match (f.numerator, f.denominator) {
